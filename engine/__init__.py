@@ -1,0 +1,54 @@
+"""Flyray: Flyte-style typed, cached, versioned workflows on Ray.
+
+Switch ``from flytekit import ...`` to ``from engine import ...``.
+"""
+
+from __future__ import annotations
+
+from engine.core.context import ExecutionParameters, current_context
+from engine.core.interface import kwtypes
+from engine.core.later_features import (
+    ContainerTask,
+    HashMethod,
+    ImageSpec,
+    Workflow,
+    WorkflowFailurePolicy,
+    conditional,
+    dynamic,
+    eager,
+    map_task,
+    reference_launch_plan,
+    reference_task,
+)
+from engine.core.launch_plan import CronSchedule, FixedRate, LaunchPlan
+from engine.core.resources import Resources, Secret
+from engine.core.task import PythonFunctionTask, task
+from engine.core.workflow import PythonFunctionWorkflow, workflow
+from engine.extras.tasks.shell import ShellTask
+
+__all__ = [
+    "ContainerTask",
+    "CronSchedule",
+    "ExecutionParameters",
+    "FixedRate",
+    "HashMethod",
+    "ImageSpec",
+    "LaunchPlan",
+    "PythonFunctionTask",
+    "PythonFunctionWorkflow",
+    "Resources",
+    "Secret",
+    "ShellTask",
+    "Workflow",
+    "WorkflowFailurePolicy",
+    "conditional",
+    "current_context",
+    "dynamic",
+    "eager",
+    "kwtypes",
+    "map_task",
+    "reference_launch_plan",
+    "reference_task",
+    "task",
+    "workflow",
+]

@@ -1,0 +1,1 @@
+"""Durable data: blob store, literal offloading and the data catalog (later issues)."""

@@ -1,0 +1,66 @@
+"""``current_context()``: facts about the running task, as flytekit's ExecutionParameters."""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.errors import NotYetSupportedError
+
+
+@dataclass(frozen=True)
+class ExecutionParameters:
+    """What a running task may ask about its execution.
+
+    Attributes:
+        execution_id: name of the execution ("local" outside any execution).
+        execution_date: when the execution started.
+        node_id: id of the node running this task.
+        task_name: name of the task.
+        attempt_number: 0 for the first attempt, 1 for the first retry, ...
+    """
+
+    execution_id: str = "local"
+    execution_date: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    node_id: str = ""
+    task_name: str = ""
+    attempt_number: int = 0
+
+    @property
+    def logging(self) -> logging.Logger:
+        return logging.getLogger("flyray.user")
+
+    @property
+    def working_directory(self) -> Path:
+        """A scratch directory private to this attempt, created on first use."""
+        path = Path(tempfile.gettempdir()) / "flyray" / self.execution_id / (
+            f"{self.node_id or 'local'}-{self.attempt_number}"
+        )
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def secrets(self) -> object:
+        raise NotYetSupportedError("current_context().secrets")
+
+
+_CURRENT: contextvars.ContextVar[ExecutionParameters | None] = contextvars.ContextVar(
+    "flyray_execution", default=None
+)
+
+
+def current_context() -> ExecutionParameters:
+    """The context of the task being run, or a local one outside executions."""
+    return _CURRENT.get() or ExecutionParameters()
+
+
+def enter_context(params: ExecutionParameters) -> contextvars.Token[ExecutionParameters | None]:
+    return _CURRENT.set(params)
+
+
+def exit_context(token: contextvars.Token[ExecutionParameters | None]) -> None:
+    _CURRENT.reset(token)

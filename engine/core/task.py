@@ -1,0 +1,218 @@
+"""``@task``: a typed Python function that runs as one Ray task per workflow node."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+from engine.config import load_settings
+from engine.core.interface import (
+    PythonInterface,
+    entity_name,
+    extract_interface,
+    to_spec_interface,
+)
+from engine.core.resources import Resources, Secret
+from engine.core.type_engine import TypeEngine
+from engine.dag.compiler import add_task_node, is_compiling
+from engine.dag.spec import Identifier, ResourceType, TaskMetadata, TaskSpec
+from engine.errors import ConfigError, InterfaceError, NotYetSupportedError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class PythonFunctionTask:
+    """A task object; the user's function stays callable untouched as ``.fn``.
+
+    Called inside a ``@workflow`` it records a node and returns promises; called
+    anywhere else it runs the function in-process like a plain call.
+    """
+
+    _flyray_entity = True
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        cache: bool = False,
+        cache_version: str = "",
+        retries: int = 0,
+        timeout: int | float | dt.timedelta | None = None,
+        requests: Resources | None = None,
+        limits: Resources | None = None,
+        secret_requests: list[Secret] | None = None,
+        container_image: str | None = None,
+        environment: dict[str, str] | None = None,
+        interruptible: bool | None = None,
+    ) -> None:
+        self.fn = fn
+        self.name = name or entity_name(fn)
+        what = f"task '{self.name}'"
+        self.python_interface: PythonInterface = extract_interface(fn, what)
+        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+            raise ConfigError(f"{what}: retries must be a whole number >= 0, got {retries!r}")
+        if isinstance(timeout, dt.timedelta):
+            timeout_s: float | None = timeout.total_seconds()
+        elif timeout is None or isinstance(timeout, (int, float)):
+            timeout_s = float(timeout) if timeout is not None else None
+        else:
+            raise ConfigError(f"{what}: timeout must be seconds or a timedelta, got {timeout!r}")
+        if timeout_s is not None and timeout_s <= 0:
+            raise ConfigError(f"{what}: timeout must be positive, got {timeout!r}")
+        if cache and not cache_version:
+            raise ConfigError(
+                f"{what}: cache=True needs a cache_version, e.g. @task(cache=True, "
+                "cache_version='1.0')"
+            )
+        reqs = (requests or Resources()).to_spec(f"{what}: requests")
+        lims = (limits or Resources()).to_spec(f"{what}: limits")
+        self.metadata = TaskMetadata(
+            cache=cache,
+            cache_version=cache_version,
+            retries=retries,
+            timeout_s=timeout_s,
+            interruptible=bool(interruptible),
+            requests=reqs,
+            limits=lims,
+            secrets=tuple((s.group, s.key or "") for s in secret_requests or ()),
+            container_image=container_image,
+            environment=tuple(sorted((environment or {}).items())),
+        )
+        self._spec: TaskSpec | None = None
+        functools.update_wrapper(self, fn)
+
+    def __repr__(self) -> str:
+        return f"<task {self.name}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if is_compiling():
+            return add_task_node(self, args, kwargs)
+        return self.fn(*args, **kwargs)
+
+    def spec(self) -> TaskSpec:
+        """The task's spec; its version hashes the spec and the function's source."""
+        if self._spec is None:
+            settings = load_settings()
+            iface = to_spec_interface(self.python_interface, f"task '{self.name}'")
+            unversioned = TaskSpec(
+                Identifier(ResourceType.TASK, settings.project, settings.domain, self.name, ""),
+                iface,
+                self.metadata,
+                self.fn.__module__,
+                self.fn.__name__,
+            )
+            digest = hashlib.sha256(repr(unversioned.to_dict()).encode())
+            digest.update(_source_of(self.fn).encode())
+            self._spec = TaskSpec(
+                Identifier(
+                    ResourceType.TASK, settings.project, settings.domain, self.name,
+                    digest.hexdigest()[:16],
+                ),
+                iface,
+                self.metadata,
+                self.fn.__module__,
+                self.fn.__name__,
+            )
+        return self._spec
+
+    def run_function(self, inputs: dict[str, Any]) -> list[Any]:
+        """Call the function; return its outputs in order, checked against the interface."""
+        returned = self.fn(**inputs)
+        what = f"task '{self.name}'"
+        values = self.python_interface.unpack_outputs(returned, what)
+        for (name, t), value in zip(self.python_interface.outputs.items(), values, strict=True):
+            reason = TypeEngine.check(value, t)
+            if reason:
+                raise InterfaceError(f"{what} returned a bad value for output '{name}': {reason}")
+        return values
+
+    def with_overrides(self, **_: Any) -> PythonFunctionTask:
+        raise NotYetSupportedError("with_overrides() on task nodes")
+
+
+def _source_of(fn: Callable[..., Any]) -> str:
+    try:
+        return inspect.getsource(fn)
+    except (OSError, TypeError):
+        return fn.__code__.co_code.hex()
+
+
+# flytekit's @task options that Flyray does not implement yet.
+_LATER_OPTIONS = {
+    "cache_serialize", "cache_ignore_input_vars", "deprecated", "task_config", "pod_template",
+    "pod_template_name", "accelerator", "enable_deck", "deck_fields", "docs", "execution_mode",
+    "node_dependency_hints", "task_resolver", "labels", "annotations", "shared_memory",
+}
+
+
+@overload
+def task(_task_function: F) -> PythonFunctionTask: ...
+
+
+@overload
+def task(
+    _task_function: None = None, **kwargs: Any
+) -> Callable[[F], PythonFunctionTask]: ...
+
+
+def task(
+    _task_function: Callable[..., Any] | None = None,
+    *,
+    cache: bool = False,
+    cache_version: str = "",
+    retries: int = 0,
+    interruptible: bool | None = None,
+    timeout: int | float | dt.timedelta | None = None,
+    container_image: str | None = None,
+    environment: dict[str, str] | None = None,
+    requests: Resources | None = None,
+    limits: Resources | None = None,
+    secret_requests: list[Secret] | None = None,
+    name: str | None = None,
+    **unsupported: Any,
+) -> Any:
+    """Declare a task, with or without arguments, as flytekit's ``@task``.
+
+    Args:
+        cache: memoize results in the data catalog (needs ``cache_version``).
+        cache_version: bump it to invalidate cached results.
+        retries: extra attempts after a user or system failure.
+        interruptible: recorded; Ray has no preemptible workers to map it onto.
+        timeout: seconds or a timedelta; an attempt running longer is stopped.
+        container_image: recorded in the spec; tasks run in the cluster's Python.
+        environment: environment variables set while the task runs.
+        requests: resources Ray reserves for the task (cpu, mem, gpu).
+        limits: used as the request where no request is given.
+        secret_requests: secrets the task reads through ``current_context()``.
+        name: the task's name, by default ``module.function``.
+    """
+    unknown = set(unsupported) - _LATER_OPTIONS
+    if unknown:
+        raise TypeError(f"@task got unexpected option(s) {', '.join(sorted(unknown))}")
+    if unsupported:
+        raise NotYetSupportedError("@task option(s) " + ", ".join(sorted(unsupported)))
+
+    def wrap(fn: Callable[..., Any]) -> PythonFunctionTask:
+        return PythonFunctionTask(
+            fn,
+            name=name,
+            cache=cache,
+            cache_version=cache_version,
+            retries=retries,
+            timeout=timeout,
+            requests=requests,
+            limits=limits,
+            secret_requests=secret_requests,
+            container_image=container_image,
+            environment=environment,
+            interruptible=interruptible,
+        )
+
+    if _task_function is not None:
+        return wrap(_task_function)
+    return wrap

@@ -1,0 +1,89 @@
+"""``@workflow``: a function whose body is traced once into a DAG and run on Ray."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, overload
+
+from engine.config import load_settings
+from engine.core.interface import PythonInterface, bind_inputs, entity_name, extract_interface
+from engine.dag.compiler import CompiledWorkflow, compile_workflow, is_compiling
+from engine.dag.executor import run
+from engine.errors import NotYetSupportedError
+
+
+class PythonFunctionWorkflow:
+    """A workflow object. Calling it compiles (once) and runs it, returning its outputs."""
+
+    _flyray_entity = True
+
+    def __init__(self, fn: Callable[..., Any], name: str | None = None) -> None:
+        self.fn = fn
+        self.name = name or entity_name(fn)
+        self.python_interface: PythonInterface = extract_interface(fn, f"workflow '{self.name}'")
+        self._compiled: CompiledWorkflow | None = None
+        functools.update_wrapper(self, fn)
+
+    def __repr__(self) -> str:
+        return f"<workflow {self.name}>"
+
+    def compile(self) -> CompiledWorkflow:
+        """Trace the body into a spec; every binding is type-checked here."""
+        if self._compiled is None:
+            settings = load_settings()
+            self._compiled = compile_workflow(
+                self.name, self.fn, self.python_interface, settings.project, settings.domain
+            )
+        return self._compiled
+
+    def bind_inputs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Inputs by name with defaults applied, each checked against its type."""
+        return bind_inputs(f"workflow '{self.name}'", self.python_interface, args, kwargs)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if is_compiling():
+            raise NotYetSupportedError(
+                f"calling workflow '{self.name}' inside another workflow (sub-workflows)"
+            )
+        return run(self.compile(), self.bind_inputs(args, kwargs)).outputs
+
+
+_LATER_OPTIONS = {"failure_policy", "on_failure", "interruptible", "docs", "pickle_untyped",
+                  "default_options"}
+
+
+@overload
+def workflow(_workflow_function: Callable[..., Any]) -> PythonFunctionWorkflow: ...
+
+
+@overload
+def workflow(
+    _workflow_function: None = None, **kwargs: Any
+) -> Callable[[Callable[..., Any]], PythonFunctionWorkflow]: ...
+
+
+def workflow(
+    _workflow_function: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    **later: Any,
+) -> Any:
+    """Declare a workflow, with or without arguments, as flytekit's ``@workflow``.
+
+    The body runs once, at compile time, with promises in place of values: it
+    wires task calls together; it does not compute.
+    """
+    unknown = set(later) - _LATER_OPTIONS
+    if unknown:
+        raise TypeError(f"@workflow got unexpected option(s) {', '.join(sorted(unknown))}")
+    set_later = sorted(k for k, v in later.items() if v is not None)
+    if set_later:
+        raise NotYetSupportedError("@workflow option(s) " + ", ".join(set_later))
+
+    def wrap(fn: Callable[..., Any]) -> PythonFunctionWorkflow:
+        return PythonFunctionWorkflow(fn, name=name)
+
+    if _workflow_function is not None:
+        return wrap(_workflow_function)
+    return wrap

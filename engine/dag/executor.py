@@ -1,0 +1,324 @@
+"""The driver of one execution: maps the nodes of a compiled workflow onto Ray.
+
+Every node is submitted at once as a Ray task whose upstream outputs are
+ObjectRefs, so Ray starts it as soon as its inputs exist and data never passes
+through the driver. The driver loop only reads attempt outcomes: record, retry
+(resubmitting the node and everything downstream of it), or fail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+from ray.exceptions import RayError, RayTaskError
+
+from engine.config import Settings, load_settings
+from engine.core.context import ExecutionParameters
+from engine.core.type_engine import TypeEngine, container_item_type
+from engine.dag.cluster import cluster_nodes, ensure_ray, infeasibility, ray_request
+from engine.dag.compiler import CompiledWorkflow
+from engine.dag.graph import downstream_of, topological_order
+from engine.dag.hooks import ExecutionHooks
+from engine.dag.spec import START_NODE, Binding, BindingList, BindingMap, Constant, OutputRef
+from engine.dag.state import AttemptRecord, ExecutionPhase, ExecutionRecord, NodePhase, NodeRecord
+from engine.dag.worker import AttemptInfo, Slot, fill, ray_execute_node
+from engine.errors import (
+    AttemptError,
+    ErrorKind,
+    ExecutionError,
+    NodeFailedError,
+    ResourceRequestError,
+)
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    record: ExecutionRecord
+    outputs: Any  # as the workflow call returns them
+
+
+def run(
+    compiled: CompiledWorkflow,
+    inputs: dict[str, Any],
+    hooks: Iterable[ExecutionHooks] = (),
+    settings: Settings | None = None,
+) -> ExecutionResult:
+    """Run ``compiled`` on Ray with already-checked ``inputs``; raise on failure.
+
+    Raises:
+        ResourceRequestError: a node asks for resources no Ray node has.
+        NodeFailedError: a node failed its last attempt.
+    """
+    ensure_ray(settings or load_settings())
+    return _Driver(compiled, inputs, list(hooks)).run()
+
+
+@dataclass
+class _Submission:
+    """One submitted attempt of a node and the ObjectRefs it will fill."""
+
+    node_id: str
+    status: ray.ObjectRef  # resolves to AttemptInfo, or raises the attempt's error
+    outputs: dict[str, ray.ObjectRef]
+    attempt: AttemptRecord
+
+
+class _Driver:
+    def __init__(self, compiled: CompiledWorkflow, inputs: dict[str, Any],
+                 hooks: list[ExecutionHooks]) -> None:
+        self.compiled = compiled
+        self.spec = compiled.spec
+        self.inputs = inputs
+        self.hooks = hooks
+        self.order = topological_order(self.spec)
+        self.position = {n: i for i, n in enumerate(self.order)}
+        self.children: dict[str, list[str]] = {n.id: [] for n in self.spec.nodes}
+        for node in self.spec.nodes:
+            for u in node.upstream():
+                self.children[u].append(node.id)
+        self.record = ExecutionRecord(
+            name="f" + uuid.uuid4().hex[:19],
+            workflow=self.spec.id.name,
+            nodes={n.id: NodeRecord(n.id, n.task) for n in self.spec.nodes},
+        )
+        self.current: dict[str, _Submission] = {}
+        self.pending: dict[ray.ObjectRef, _Submission] = {}
+        self.ready_since: dict[str, float] = {}  # monotonic time all upstream succeeded
+        self.input_refs: dict[str, ray.ObjectRef] = {}
+        self.task_boxes: dict[str, list[ray.ObjectRef]] = {}
+        self.remotes: dict[str, Any] = {}
+
+    # --- phases of the run ---------------------------------------------------------
+
+    def run(self) -> ExecutionResult:
+        self._check_feasible()
+        self.record.start()
+        for h in self.hooks:
+            h.on_execution_start(self.record)
+        self.input_refs = {k: ray.put(v) for k, v in self.inputs.items()}
+        self.task_boxes = {name: [ray.put(t)] for name, t in self.compiled.tasks.items()}
+        try:
+            for node_id in self.order:
+                self._submit(node_id)
+            while self.pending:
+                for sub in self._wait():
+                    self._handle(sub)
+            outputs = self._outputs()
+        except BaseException as e:
+            self._stop(e)
+            raise
+        self.record.finish(ExecutionPhase.SUCCEEDED)
+        for h in self.hooks:
+            h.on_execution_end(self.record)
+        return ExecutionResult(self.record, outputs)
+
+    def _check_feasible(self) -> None:
+        nodes = cluster_nodes()
+        for node in self.spec.nodes:
+            reason = infeasibility(ray_request(self.spec.tasks[node.task].metadata), nodes)
+            if reason:
+                message = (
+                    f"workflow '{self.spec.id.name}': node '{node.id}' (task '{node.task}') "
+                    f"can never run: {reason}; lower the task's requests or add a node that "
+                    "has them"
+                )
+                attempt = self.record.begin_attempt(node.id, time.time())
+                attempt.end, attempt.outcome = time.time(), NodePhase.FAILED
+                attempt.error_kind, attempt.error = ErrorKind.USER, message
+                self.record.set_phase(node.id, NodePhase.FAILED)
+                self.record.finish(ExecutionPhase.FAILED, message, ErrorKind.USER)
+                raise ResourceRequestError(message)
+
+    def _submit(self, node_id: str) -> None:
+        """Submit an attempt of ``node_id`` wired to the current upstream attempts."""
+        node = self.spec.node(node_id)
+        task = self.compiled.tasks[node.task]
+        nrec = self.record.nodes[node_id]
+        if nrec.attempts and nrec.attempts[-1].outcome is None:
+            nrec.attempts.pop()  # resubmitted because an upstream node is retried
+        attempt = self.record.begin_attempt(node_id, time.time())
+        refs: list[ray.ObjectRef] = []
+        template = {
+            name: self._template(b, task.python_interface.inputs[name], refs)
+            for name, b in node.inputs
+        }
+        params = ExecutionParameters(
+            execution_id=self.record.name,
+            execution_date=dt.datetime.fromtimestamp(self.record.started_at, dt.timezone.utc),
+            node_id=node_id,
+            task_name=node.task,
+            attempt_number=attempt.attempt - 1,
+        )
+        key = f"{self.record.name}/{node.task}"
+        returned = self._remote(node.task).remote(
+            key, self.task_boxes[node.task], template, params, *refs
+        )
+        names = list(task.python_interface.outputs)
+        if names:
+            *outs, status = returned
+        else:
+            outs, status = [], returned
+        previous = self.current.get(node_id)
+        if previous is not None:
+            self.pending.pop(previous.status, None)
+        sub = _Submission(node_id, status, dict(zip(names, outs)), attempt)
+        self.current[node_id] = sub
+        self.pending[status] = sub
+        upstream = node.upstream()
+        done = all(self.record.nodes[u].phase is NodePhase.SUCCEEDED for u in upstream)
+        self._set_phase(node_id, NodePhase.RUNNING if done else NodePhase.QUEUED)
+        if done:
+            self.ready_since[node_id] = time.monotonic()
+
+    def _wait(self) -> list[_Submission]:
+        """Every finished submission, at least one, upstream nodes first."""
+        refs = list(self.pending)
+        ray.wait(refs, num_returns=1, fetch_local=False)
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0, fetch_local=False)
+        subs = [self.pending[r] for r in ready]
+        return sorted(subs, key=lambda s: self.position[s.node_id])
+
+    def _handle(self, sub: _Submission) -> None:
+        if self.current.get(sub.node_id) is not sub:
+            return  # superseded: an upstream retry resubmitted this node
+        self.pending.pop(sub.status, None)
+        attempt = sub.attempt
+        try:
+            info: AttemptInfo = ray.get(sub.status)
+        except RayTaskError as e:
+            cause = e.cause
+            if isinstance(cause, AttemptError):
+                attempt.start, attempt.end = cause.start, cause.end
+                outcome = NodePhase.TIMED_OUT if cause.timed_out else NodePhase.FAILED
+                self._failed(sub, outcome, cause.kind, cause.message)
+            else:
+                attempt.end = time.time()
+                self._failed(sub, NodePhase.FAILED, ErrorKind.SYSTEM, str(e))
+            return
+        except RayError as e:
+            attempt.end = time.time()
+            outcome, message = NodePhase.FAILED, f"{type(e).__name__}: {e}"
+            timeout_s = self.spec.tasks[self.spec.node(sub.node_id).task].metadata.timeout_s
+            since = self.ready_since.get(sub.node_id)
+            if timeout_s and since is not None and time.monotonic() - since >= timeout_s:
+                outcome = NodePhase.TIMED_OUT
+                message = (f"the attempt ran past its timeout of {timeout_s:g} s and its "
+                           f"worker was killed ({type(e).__name__})")
+            self._failed(sub, outcome, ErrorKind.USER if outcome is NodePhase.TIMED_OUT
+                         else ErrorKind.SYSTEM, message)
+            return
+        attempt.start, attempt.end = info.start, info.end
+        attempt.outcome = NodePhase.SUCCEEDED
+        attempt.worker = {"node_ip": info.node_ip, "pid": info.pid, "gpu_ids": list(info.gpu_ids)}
+        self._attempt_end(sub.node_id, attempt)
+        self._set_phase(sub.node_id, NodePhase.SUCCEEDED)
+        now = time.monotonic()
+        for child in self.children[sub.node_id]:
+            ups = self.spec.node(child).upstream()
+            if all(self.record.nodes[u].phase is NodePhase.SUCCEEDED for u in ups):
+                self.ready_since[child] = now
+                self._set_phase(child, NodePhase.RUNNING)
+
+    def _failed(self, sub: _Submission, outcome: NodePhase, kind: ErrorKind, message: str) -> None:
+        attempt = sub.attempt
+        attempt.outcome, attempt.error_kind, attempt.error = outcome, kind, message
+        self._attempt_end(sub.node_id, attempt)
+        node = self.spec.node(sub.node_id)
+        retries = self.spec.tasks[node.task].metadata.retries
+        if attempt.attempt <= retries:
+            for node_id in [sub.node_id, *downstream_of(self.spec, sub.node_id)]:
+                self._submit(node_id)
+            return
+        self._set_phase(sub.node_id, outcome)
+        raise NodeFailedError(
+            self.spec.id.name, sub.node_id, node.task, attempt.attempt, kind, message
+        )
+
+    def _stop(self, error: BaseException) -> None:
+        """Cancel what is still pending and close the record after a failure."""
+        for sub in list(self.pending.values()):
+            try:
+                ray.cancel(sub.status, force=True)
+            except (RayError, ValueError, TypeError):
+                pass  # already finished or not cancellable; nothing more to stop
+        failed = [n for n, r in self.record.nodes.items()
+                  if r.phase in (NodePhase.FAILED, NodePhase.TIMED_OUT)]
+        skipped = {d for f in failed for d in downstream_of(self.spec, f)}
+        for node_id, nrec in self.record.nodes.items():
+            if not nrec.phase.terminal:
+                if nrec.attempts and nrec.attempts[-1].outcome is None:
+                    nrec.attempts.pop()
+                self._set_phase(node_id, NodePhase.SKIPPED if node_id in skipped
+                                else NodePhase.ABORTED)
+        self.pending.clear()
+        if isinstance(error, ExecutionError):
+            kind = getattr(error, "kind", ErrorKind.SYSTEM)
+            self.record.finish(ExecutionPhase.FAILED, str(error), kind)
+        elif isinstance(error, KeyboardInterrupt):
+            self.record.finish(ExecutionPhase.ABORTED, "interrupted by the user")
+        else:
+            self.record.finish(ExecutionPhase.FAILED, f"{type(error).__name__}: {error}",
+                               ErrorKind.SYSTEM)
+        for h in self.hooks:
+            h.on_execution_end(self.record)
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def _set_phase(self, node_id: str, phase: NodePhase) -> None:
+        nrec = self.record.nodes[node_id]
+        if nrec.phase is phase and phase is not NodePhase.QUEUED:
+            return
+        self.record.set_phase(node_id, phase)
+        for h in self.hooks:
+            h.on_node_phase(self.record, nrec)
+
+    def _attempt_end(self, node_id: str, attempt: AttemptRecord) -> None:
+        for h in self.hooks:
+            h.on_attempt_end(self.record, self.record.nodes[node_id], attempt)
+
+    def _remote(self, task_name: str) -> Any:
+        remote = self.remotes.get(task_name)
+        if remote is None:
+            task = self.compiled.tasks[task_name]
+            req = ray_request(task.spec().metadata)
+            options: dict[str, Any] = {
+                "num_cpus": req.num_cpus,
+                "num_gpus": req.num_gpus,
+                "num_returns": len(task.python_interface.outputs) + 1,
+                "name": task_name,
+            }
+            if req.memory:
+                options["memory"] = req.memory
+            remote = ray_execute_node.options(**options)
+            self.remotes[task_name] = remote
+        return remote
+
+    def _template(self, binding: Binding, py_type: Any, refs: list[ray.ObjectRef]) -> Any:
+        """The value of a binding, ObjectRefs moved into ``refs`` and left as Slots."""
+        if isinstance(binding, OutputRef):
+            if binding.node_id == START_NODE:
+                refs.append(self.input_refs[binding.var])
+            else:
+                refs.append(self.current[binding.node_id].outputs[binding.var])
+            return Slot(len(refs) - 1)
+        if isinstance(binding, Constant):
+            return TypeEngine.from_json(binding.value, py_type)
+        if isinstance(binding, BindingList):
+            item = container_item_type(py_type, list)
+            return [self._template(b, item, refs) for b in binding.items]
+        assert isinstance(binding, BindingMap)
+        item = container_item_type(py_type, dict)
+        return {k: self._template(b, item, refs) for k, b in binding.items}
+
+    def _outputs(self) -> Any:
+        refs: list[ray.ObjectRef] = []
+        iface = self.compiled.python_interface
+        templates = [self._template(b, iface.outputs[name], refs) for name, b in self.spec.outputs]
+        values = ray.get(refs) if refs else []
+        return iface.pack_outputs([fill(t, tuple(values)) for t in templates])

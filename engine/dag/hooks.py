@@ -1,0 +1,22 @@
+"""Named hooks through which progress display, events and (later) caching attach."""
+
+from __future__ import annotations
+
+from engine.dag.state import AttemptRecord, ExecutionRecord, NodeRecord
+
+
+class ExecutionHooks:
+    """Override what you need; every hook is called in the driver, never in workers."""
+
+    def on_execution_start(self, record: ExecutionRecord) -> None:
+        """The execution's nodes are known and about to be submitted."""
+
+    def on_node_phase(self, record: ExecutionRecord, node: NodeRecord) -> None:
+        """``node`` entered a new phase."""
+
+    def on_attempt_end(self, record: ExecutionRecord, node: NodeRecord,
+                       attempt: AttemptRecord) -> None:
+        """An attempt of ``node`` finished, successfully or not."""
+
+    def on_execution_end(self, record: ExecutionRecord) -> None:
+        """The execution reached a terminal phase."""

@@ -1,0 +1,352 @@
+"""The compiled form of tasks and workflows: immutable, JSON-serializable, versioned.
+
+A leaf module of plain data (no Ray, no user code). ``WorkflowSpec.from_json``
+is loaded and validated by :func:`engine.dag.graph.load_workflow`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any, Union
+
+from engine.dag.types import LiteralType
+from engine.errors import SpecError
+
+SCHEMA_VERSION = 1
+
+# Node id of the workflow's inputs in bindings, as in Flyte.
+START_NODE = "start-node"
+
+
+class ResourceType(str, Enum):
+    TASK = "task"
+    WORKFLOW = "workflow"
+    LAUNCH_PLAN = "launch_plan"
+
+
+@dataclass(frozen=True)
+class Identifier:
+    """Names one registered entity; registered entities never change."""
+
+    resource_type: ResourceType
+    project: str
+    domain: str
+    name: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.resource_type.value}:{self.project}/{self.domain}/{self.name}@{self.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "resource_type": self.resource_type.value,
+            "project": self.project,
+            "domain": self.domain,
+            "name": self.name,
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Identifier:
+        return cls(
+            ResourceType(d["resource_type"]), d["project"], d["domain"], d["name"], d["version"]
+        )
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A typed input or output. ``default`` is a JSON literal when ``has_default``."""
+
+    name: str
+    type: LiteralType
+    has_default: bool = False
+    default: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "type": self.type.to_dict()}
+        if self.has_default:
+            d["default"] = self.default
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Variable:
+        return cls(d["name"], LiteralType.from_dict(d["type"]), "default" in d, d.get("default"))
+
+
+@dataclass(frozen=True)
+class Interface:
+    inputs: tuple[Variable, ...] = ()
+    outputs: tuple[Variable, ...] = ()
+
+    def input(self, name: str) -> Variable | None:
+        return next((v for v in self.inputs if v.name == name), None)
+
+    def output(self, name: str) -> Variable | None:
+        return next((v for v in self.outputs if v.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "inputs": [v.to_dict() for v in self.inputs],
+            "outputs": [v.to_dict() for v in self.outputs],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Interface:
+        return cls(
+            tuple(Variable.from_dict(v) for v in d["inputs"]),
+            tuple(Variable.from_dict(v) for v in d["outputs"]),
+        )
+
+
+# --- bindings: how a node input gets its value -------------------------------------
+
+
+@dataclass(frozen=True)
+class OutputRef:
+    """The output ``var`` of node ``node_id`` (``START_NODE``: a workflow input)."""
+
+    node_id: str
+    var: str
+
+
+@dataclass(frozen=True)
+class Constant:
+    """A JSON literal fixed at compile time."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class BindingList:
+    items: tuple[Binding, ...]
+
+
+@dataclass(frozen=True)
+class BindingMap:
+    items: tuple[tuple[str, Binding], ...]
+
+
+Binding = Union[OutputRef, Constant, BindingList, BindingMap]
+
+
+def binding_to_dict(b: Binding) -> dict[str, Any]:
+    if isinstance(b, OutputRef):
+        return {"ref": {"node_id": b.node_id, "var": b.var}}
+    if isinstance(b, Constant):
+        return {"const": b.value}
+    if isinstance(b, BindingList):
+        return {"list": [binding_to_dict(i) for i in b.items]}
+    return {"map": {k: binding_to_dict(v) for k, v in b.items}}
+
+
+def binding_from_dict(d: dict[str, Any]) -> Binding:
+    if "ref" in d:
+        return OutputRef(d["ref"]["node_id"], d["ref"]["var"])
+    if "const" in d:
+        return Constant(d["const"])
+    if "list" in d:
+        return BindingList(tuple(binding_from_dict(i) for i in d["list"]))
+    if "map" in d:
+        return BindingMap(tuple((k, binding_from_dict(v)) for k, v in d["map"].items()))
+    raise SpecError(f"unknown binding {d!r}: expected one of ref, const, list, map")
+
+
+def refs_of(b: Binding) -> list[OutputRef]:
+    """Every output reference inside a binding, depth first."""
+    if isinstance(b, OutputRef):
+        return [b]
+    if isinstance(b, BindingList):
+        return [r for i in b.items for r in refs_of(i)]
+    if isinstance(b, BindingMap):
+        return [r for _, i in b.items for r in refs_of(i)]
+    return []
+
+
+# --- tasks ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    """Resource quantities normalised to numbers: cpu in cores, mem in bytes."""
+
+    cpu: float | None = None
+    mem: int | None = None
+    gpu: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in (("cpu", self.cpu), ("mem", self.mem), ("gpu", self.gpu)) if v}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ResourceSpec:
+        return cls(d.get("cpu"), d.get("mem"), d.get("gpu"))
+
+
+@dataclass(frozen=True)
+class TaskMetadata:
+    cache: bool = False
+    cache_version: str = ""
+    retries: int = 0
+    timeout_s: float | None = None
+    interruptible: bool = False
+    requests: ResourceSpec = ResourceSpec()
+    limits: ResourceSpec = ResourceSpec()
+    # (group, key) pairs of the secrets the task asks for.
+    secrets: tuple[tuple[str, str], ...] = ()
+    container_image: str | None = None
+    environment: tuple[tuple[str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cache": self.cache,
+            "cache_version": self.cache_version,
+            "retries": self.retries,
+            "timeout_s": self.timeout_s,
+            "interruptible": self.interruptible,
+            "requests": self.requests.to_dict(),
+            "limits": self.limits.to_dict(),
+            "secrets": [list(s) for s in self.secrets],
+            "container_image": self.container_image,
+            "environment": dict(self.environment),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TaskMetadata:
+        return cls(
+            cache=d["cache"],
+            cache_version=d["cache_version"],
+            retries=d["retries"],
+            timeout_s=d["timeout_s"],
+            interruptible=d["interruptible"],
+            requests=ResourceSpec.from_dict(d["requests"]),
+            limits=ResourceSpec.from_dict(d["limits"]),
+            secrets=tuple((g, k) for g, k in d["secrets"]),
+            container_image=d["container_image"],
+            environment=tuple(d["environment"].items()),
+        )
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task: identity, typed interface, metadata, and where its code lives."""
+
+    id: Identifier
+    interface: Interface
+    metadata: TaskMetadata
+    # Import path of the task object: module and attribute name.
+    module: str
+    attribute: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id.to_dict(),
+            "interface": self.interface.to_dict(),
+            "metadata": self.metadata.to_dict(),
+            "module": self.module,
+            "attribute": self.attribute,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TaskSpec:
+        return cls(
+            Identifier.from_dict(d["id"]),
+            Interface.from_dict(d["interface"]),
+            TaskMetadata.from_dict(d["metadata"]),
+            d["module"],
+            d["attribute"],
+        )
+
+
+# --- workflows -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Node:
+    """One unit of work in a workflow: here, a call of a task."""
+
+    id: str
+    task: str  # key of the TaskSpec in WorkflowSpec.tasks (the task's name)
+    inputs: tuple[tuple[str, Binding], ...]
+    # Nodes that must finish first although no data flows from them.
+    extra_upstream: tuple[str, ...] = ()
+    # Where the node was created in the user's source, "file.py:12".
+    source: str = ""
+
+    def upstream(self) -> list[str]:
+        """Node ids this node waits for (data dependencies first), without duplicates."""
+        ids = [r.node_id for _, b in self.inputs for r in refs_of(b) if r.node_id != START_NODE]
+        return list(dict.fromkeys([*ids, *self.extra_upstream]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "task": self.task,
+            "inputs": {k: binding_to_dict(b) for k, b in self.inputs},
+            "extra_upstream": list(self.extra_upstream),
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Node:
+        return cls(
+            d["id"],
+            d["task"],
+            tuple((k, binding_from_dict(b)) for k, b in d["inputs"].items()),
+            tuple(d["extra_upstream"]),
+            d["source"],
+        )
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    """A compiled workflow with the specs of every task it uses (its closure)."""
+
+    id: Identifier
+    interface: Interface
+    nodes: tuple[Node, ...]
+    outputs: tuple[tuple[str, Binding], ...]
+    tasks: dict[str, TaskSpec] = field(default_factory=dict)
+
+    def node(self, node_id: str) -> Node:
+        for n in self.nodes:
+            if n.id == node_id:
+                return n
+        raise KeyError(node_id)
+
+    def with_version(self, version: str) -> WorkflowSpec:
+        return replace(self, id=replace(self.id, version=version))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "id": self.id.to_dict(),
+            "interface": self.interface.to_dict(),
+            "nodes": [n.to_dict() for n in self.nodes],
+            "outputs": {k: binding_to_dict(b) for k, b in self.outputs},
+            "tasks": {k: t.to_dict() for k, t in self.tasks.items()},
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> WorkflowSpec:
+        if d.get("schema_version") != SCHEMA_VERSION:
+            raise SpecError(
+                f"workflow spec has schema_version {d.get('schema_version')!r}, this Flyray "
+                f"reads version {SCHEMA_VERSION}; recompile the workflow with this Flyray"
+            )
+        try:
+            spec = cls(
+                Identifier.from_dict(d["id"]),
+                Interface.from_dict(d["interface"]),
+                tuple(Node.from_dict(n) for n in d["nodes"]),
+                tuple((k, binding_from_dict(b)) for k, b in d["outputs"].items()),
+                {k: TaskSpec.from_dict(t) for k, t in d["tasks"].items()},
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            if isinstance(e, SpecError):
+                raise
+            raise SpecError(f"malformed workflow spec: {type(e).__name__}: {e}") from e
+        return spec

@@ -1,0 +1,99 @@
+"""Run state of one execution: plain records, changed only through small named mutators."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from engine.errors import ErrorKind
+
+
+class NodePhase(str, Enum):
+    QUEUED = "QUEUED"  # submitted; waiting for upstream nodes or for a worker
+    RUNNING = "RUNNING"  # every upstream node succeeded; the attempt may be running
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"  # the last attempt ran past the task's timeout
+    ABORTED = "ABORTED"  # cancelled because the execution stopped
+    SKIPPED = "SKIPPED"  # never ran because an upstream node failed
+
+    @property
+    def terminal(self) -> bool:
+        return self not in (NodePhase.QUEUED, NodePhase.RUNNING)
+
+
+class ExecutionPhase(str, Enum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    ABORTED = "ABORTED"
+    TIMED_OUT = "TIMED_OUT"
+
+
+@dataclass
+class AttemptRecord:
+    """One try of a node."""
+
+    # 1 for the first attempt, 2 for the first retry, ...
+    attempt: int
+    # Wall-clock bounds in epoch seconds: the worker's own clock when the attempt
+    # reached user code, else the driver's submit and observe times.
+    start: float
+    end: float | None = None
+    # SUCCEEDED, FAILED or TIMED_OUT once the attempt is over.
+    outcome: NodePhase | None = None
+    error_kind: ErrorKind | None = None
+    error: str | None = None
+    # Where it ran: Ray node IP, worker pid, GPU ids Ray assigned.
+    worker: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class NodeRecord:
+    """What happened to one node."""
+
+    node_id: str
+    task: str
+    phase: NodePhase = NodePhase.QUEUED
+    attempts: list[AttemptRecord] = field(default_factory=list)
+
+    @property
+    def error(self) -> str | None:
+        return self.attempts[-1].error if self.attempts else None
+
+
+@dataclass
+class ExecutionRecord:
+    """What happened to one execution of a workflow."""
+
+    name: str
+    workflow: str
+    nodes: dict[str, NodeRecord]
+    phase: ExecutionPhase = ExecutionPhase.QUEUED
+    started_at: float = field(default_factory=time.time)
+    ended_at: float | None = None
+    error: str | None = None
+    error_kind: ErrorKind | None = None
+
+    def start(self) -> None:
+        self.phase = ExecutionPhase.RUNNING
+        self.started_at = time.time()
+
+    def finish(self, phase: ExecutionPhase, error: str | None = None,
+               kind: ErrorKind | None = None) -> None:
+        self.phase = phase
+        self.ended_at = time.time()
+        self.error = error
+        self.error_kind = kind
+
+    def begin_attempt(self, node_id: str, submitted_at: float) -> AttemptRecord:
+        node = self.nodes[node_id]
+        attempt = AttemptRecord(attempt=len(node.attempts) + 1, start=submitted_at)
+        node.attempts.append(attempt)
+        return attempt
+
+    def set_phase(self, node_id: str, phase: NodePhase) -> None:
+        self.nodes[node_id].phase = phase

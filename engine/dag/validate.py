@@ -1,0 +1,136 @@
+"""Consistency checks of a :class:`WorkflowSpec`, shared by the compiler and the loader."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from engine.dag.graph import find_cycle
+from engine.dag.spec import (
+    START_NODE,
+    Binding,
+    BindingList,
+    BindingMap,
+    Constant,
+    OutputRef,
+    WorkflowSpec,
+    refs_of,
+)
+from engine.dag.types import Kind, LiteralType, is_assignable, literal_matches
+from engine.errors import SpecError
+
+TypeOfRef = Callable[[OutputRef], LiteralType]
+
+
+def binding_mismatch(binding: Binding, target: LiteralType, type_of: TypeOfRef) -> str | None:
+    """Why ``binding`` cannot feed an input of type ``target``, or None when it can.
+
+    ``type_of`` gives the type of a referenced output (it may raise KeyError for a
+    dangling reference; callers check references first).
+    """
+    if isinstance(binding, OutputRef):
+        source = type_of(binding)
+        if is_assignable(source, target):
+            return None
+        return f"expected {target}, got {source} from {_describe_ref(binding)}"
+    if isinstance(binding, Constant):
+        if literal_matches(binding.value, target):
+            return None
+        return f"expected {target}, got the constant {json.dumps(binding.value)[:80]}"
+    if target.kind is Kind.UNION:
+        reasons = [binding_mismatch(binding, v, type_of) for v in target.variants]
+        if any(r is None for r in reasons):
+            return None
+        return next(r for r in reasons if r)
+    if isinstance(binding, BindingList):
+        if target.kind is not Kind.LIST:
+            return f"expected {target}, got a list"
+        assert target.item is not None
+        for i, item in enumerate(binding.items):
+            reason = binding_mismatch(item, target.item, type_of)
+            if reason:
+                return f"item [{i}]: {reason}"
+        return None
+    if target.kind is not Kind.MAP:
+        return f"expected {target}, got a dict"
+    assert isinstance(binding, BindingMap) and target.item is not None
+    for key, item in binding.items:
+        reason = binding_mismatch(item, target.item, type_of)
+        if reason:
+            return f"key {key!r}: {reason}"
+    return None
+
+
+def _describe_ref(ref: OutputRef) -> str:
+    if ref.node_id == START_NODE:
+        return f"workflow input '{ref.var}'"
+    return f"output '{ref.var}' of node '{ref.node_id}'"
+
+
+def validate_workflow(spec: WorkflowSpec) -> None:
+    """Raise :class:`SpecError` on the first inconsistency found in ``spec``."""
+    where = f"workflow '{spec.id.name}'"
+    outputs: dict[str, dict[str, LiteralType]] = {
+        START_NODE: {v.name: v.type for v in spec.interface.inputs}
+    }
+    for node in spec.nodes:
+        if node.id in outputs:
+            raise SpecError(f"{where}: node id '{node.id}' is used twice")
+        task = spec.tasks.get(node.task)
+        if task is None:
+            raise SpecError(f"{where}: node '{node.id}' calls task '{node.task}' "
+                            "which is not in the spec's tasks")
+        outputs[node.id] = {v.name: v.type for v in task.interface.outputs}
+
+    def type_of(ref: OutputRef) -> LiteralType:
+        return outputs[ref.node_id][ref.var]
+
+    def check_refs(b: Binding, what: str) -> None:
+        for ref in refs_of(b):
+            if ref.node_id not in outputs:
+                raise SpecError(f"{where}: {what} refers to unknown node '{ref.node_id}'")
+            if ref.var not in outputs[ref.node_id]:
+                raise SpecError(f"{where}: {what} refers to unknown {_describe_ref(ref)}")
+
+    for node in spec.nodes:
+        task = spec.tasks[node.task]
+        bound = dict(node.inputs)
+        for name, b in node.inputs:
+            var = task.interface.input(name)
+            what = f"input '{name}' of node '{node.id}'"
+            if var is None:
+                raise SpecError(f"{where}: node '{node.id}' binds unknown {what}")
+            check_refs(b, what)
+            reason = binding_mismatch(b, var.type, type_of)
+            if reason:
+                raise SpecError(f"{where}: {what}: {reason}")
+        for var in task.interface.inputs:
+            if var.name not in bound and not var.has_default:
+                raise SpecError(f"{where}: node '{node.id}' leaves input '{var.name}' unbound")
+        for u in node.extra_upstream:
+            if u not in outputs or u == START_NODE:
+                raise SpecError(f"{where}: node '{node.id}' waits for unknown node '{u}'")
+    for name, b in spec.outputs:
+        var = spec.interface.output(name)
+        if var is None:
+            raise SpecError(f"{where}: binds unknown workflow output '{name}'")
+        check_refs(b, f"workflow output '{name}'")
+        reason = binding_mismatch(b, var.type, type_of)
+        if reason:
+            raise SpecError(f"{where}: workflow output '{name}': {reason}")
+    cycle = find_cycle({n.id: n.upstream() for n in spec.nodes})
+    if cycle:
+        raise SpecError(f"{where}: nodes form a cycle: {' -> '.join(cycle)}")
+
+
+def load_workflow(text: str) -> WorkflowSpec:
+    """Parse a spec written by :meth:`WorkflowSpec.to_json` and validate it."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise SpecError(f"workflow spec is not valid JSON: {e}") from e
+    if not isinstance(data, dict):
+        raise SpecError("workflow spec must be a JSON object")
+    spec = WorkflowSpec.from_dict(data)
+    validate_workflow(spec)
+    return spec

@@ -1,0 +1,174 @@
+"""What runs inside a Ray worker: one attempt of one node.
+
+:func:`execute_node` is a plain function (tests call it directly); the Ray
+wrapper :func:`ray_execute_node` only resolves the task and the inputs around it.
+Ray's own retries are off: the driver owns retries and counts every attempt.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from engine.core.context import ExecutionParameters, enter_context, exit_context
+from engine.dag.compiler import TaskLike
+from engine.errors import AttemptError, ErrorKind
+
+_ENGINE_DIR = str(Path(__file__).resolve().parent.parent)
+
+# Seconds an attempt may run past its timeout before its worker process is killed,
+# for user code blocked in C where the timeout signal cannot interrupt it.
+TIMEOUT_GRACE_S = 5.0
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Placeholder in an input template for the i-th ObjectRef argument."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class AttemptInfo:
+    """Returned next to a node's outputs: facts about the successful attempt."""
+
+    start: float
+    end: float
+    node_ip: str
+    pid: int
+    gpu_ids: tuple[Any, ...]
+
+
+class _TimedOut(BaseException):
+    """Raised in the task's thread when its timeout expires; a BaseException so that
+    the user's ``except Exception`` cannot swallow it."""
+
+
+def fill(template: Any, values: tuple[Any, ...]) -> Any:
+    """Replace every :class:`Slot` in ``template`` by its resolved value."""
+    if isinstance(template, Slot):
+        return values[template.index]
+    if isinstance(template, list):
+        return [fill(t, values) for t in template]
+    if isinstance(template, dict):
+        return {k: fill(t, values) for k, t in template.items()}
+    return template
+
+
+@contextmanager
+def _deadline(timeout_s: float | None) -> Iterator[None]:
+    """Interrupt the task after ``timeout_s``; kill the process if it does not stop."""
+    if not timeout_s or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise _TimedOut()
+
+    done = threading.Event()
+
+    def watchdog() -> None:
+        if not done.wait(timeout_s + TIMEOUT_GRACE_S):
+            os._exit(70)  # the driver records this attempt as timed out
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    threading.Thread(target=watchdog, daemon=True, name="flyray-timeout").start()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        done.set()
+
+
+@contextmanager
+def _environment(env: tuple[tuple[str, str], ...]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k, _ in env}
+    os.environ.update(dict(env))
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The exception with its traceback, leading engine frames removed."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_ENGINE_DIR):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
+
+
+def execute_node(
+    task: TaskLike, inputs: dict[str, Any], params: ExecutionParameters
+) -> tuple[list[Any], AttemptInfo]:
+    """Run one attempt of ``task``; raise :class:`AttemptError` when it fails."""
+    spec = task.spec()
+    timeout_s = spec.metadata.timeout_s
+    start = time.time()
+    token = enter_context(params)
+    try:
+        with _environment(spec.metadata.environment), _deadline(timeout_s):
+            values = task.run_function(inputs)
+    except _TimedOut:
+        raise AttemptError(
+            ErrorKind.USER,
+            f"task '{task.name}' was stopped: it ran longer than its timeout of {timeout_s:g} s",
+            True, start, time.time(),
+        ) from None
+    except Exception as e:  # user code: any exception it raises fails the attempt
+        raise AttemptError(ErrorKind.USER, user_traceback(e), False, start, time.time()) from None
+    finally:
+        exit_context(token)
+    info = AttemptInfo(
+        start=start,
+        end=time.time(),
+        node_ip=ray.util.get_node_ip_address() if ray.is_initialized() else "",
+        pid=os.getpid(),
+        gpu_ids=tuple(ray.get_gpu_ids()) if ray.is_initialized() else (),
+    )
+    return values, info
+
+
+# Tasks already deserialized in this worker, by execution and task name.
+_TASKS: collections.OrderedDict[str, TaskLike] = collections.OrderedDict()
+_TASK_CACHE_SIZE = 256
+
+
+def _task(key: str, box: list[ray.ObjectRef]) -> TaskLike:
+    task = _TASKS.get(key)
+    if task is None:
+        task = ray.get(box[0])
+        _TASKS[key] = task
+        while len(_TASKS) > _TASK_CACHE_SIZE:
+            _TASKS.popitem(last=False)
+    return task
+
+
+@ray.remote(max_retries=0, retry_exceptions=False)
+def ray_execute_node(
+    task_key: str,
+    task_box: list[ray.ObjectRef],
+    template: dict[str, Any],
+    params: ExecutionParameters,
+    *values: Any,
+) -> Any:
+    """The Ray task of one node attempt: returns the outputs, then an AttemptInfo."""
+    outputs, info = execute_node(_task(task_key, task_box), fill(template, values), params)
+    return (*outputs, info) if outputs else info

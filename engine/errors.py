@@ -1,0 +1,125 @@
+"""Every error Flyray raises, in one hierarchy rooted at :class:`FlyrayError`.
+
+Messages say what happened, where (workflow, node, task, input), what was expected
+and how to fix it. User-code failures and system failures are told apart by
+:class:`ErrorKind` wherever an execution fails.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ErrorKind(str, Enum):
+    """Who is to blame for a failed attempt."""
+
+    USER = "USER"  # the task's code raised, returned a wrong value, or ran past its timeout
+    SYSTEM = "SYSTEM"  # the worker process or node died, or Ray failed
+
+
+class FlyrayError(Exception):
+    """Base class of all Flyray errors."""
+
+
+class ConfigError(ValueError, FlyrayError):
+    """Configuration (environment, config file) is invalid."""
+
+
+class InterfaceError(TypeError, FlyrayError):
+    """A task or workflow signature cannot be turned into a typed interface."""
+
+
+class CompileError(FlyrayError):
+    """A workflow cannot be compiled into a spec."""
+
+
+class BindingError(TypeError, CompileError):
+    """A node input is unknown, missing, or bound to a value of the wrong type."""
+
+
+class PromiseMisuseError(TypeError, CompileError):
+    """A promise (a value known only at run time) was used as a Python value."""
+
+
+class SpecError(ValueError, FlyrayError):
+    """A serialized spec is malformed or inconsistent (dangling reference, cycle...)."""
+
+
+class InputValueError(TypeError, FlyrayError):
+    """A value given for a workflow or task input does not match its declared type."""
+
+
+class NotYetSupportedError(NotImplementedError, FlyrayError):
+    """A flytekit name that exists in Flyray's API but is not implemented yet."""
+
+    def __init__(self, feature: str) -> None:
+        super().__init__(
+            f"{feature} is not implemented in Flyray yet; the name exists so that flytekit "
+            "code imports unchanged, but using it cannot work until it is implemented."
+        )
+
+
+class ExecutionError(FlyrayError):
+    """An execution could not run to success."""
+
+
+class ResourceRequestError(ExecutionError):
+    """A node requests resources that no node of the Ray cluster has."""
+
+
+class NodeFailedError(ExecutionError):
+    """A node failed its last attempt, so the workflow failed.
+
+    Attributes:
+        workflow: name of the workflow.
+        node_id: id of the failed node in the workflow.
+        task: name of the node's task.
+        attempts: how many attempts were made.
+        kind: USER or SYSTEM.
+        cause: the error message of the last attempt, with the user code's traceback.
+    """
+
+    def __init__(
+        self, workflow: str, node_id: str, task: str, attempts: int, kind: ErrorKind, cause: str
+    ) -> None:
+        self.workflow = workflow
+        self.node_id = node_id
+        self.task = task
+        self.attempts = attempts
+        self.kind = kind
+        self.cause = cause
+        plural = "attempt" if attempts == 1 else "attempts"
+        super().__init__(
+            f"workflow '{workflow}' failed: node '{node_id}' (task '{task}') failed after "
+            f"{attempts} {plural} with a {kind.value} error:\n{cause}"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            type(self),
+            (self.workflow, self.node_id, self.task, self.attempts, self.kind, self.cause),
+        )
+
+
+class AttemptError(FlyrayError):
+    """Raised inside a worker when one attempt of a task fails; the driver records it.
+
+    Attributes:
+        kind: USER or SYSTEM.
+        message: the error with the user code's traceback (engine frames removed).
+        timed_out: the attempt was stopped by the task's timeout.
+        start, end: wall-clock bounds of the attempt in the worker (epoch seconds).
+    """
+
+    def __init__(
+        self, kind: ErrorKind, message: str, timed_out: bool, start: float, end: float
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.timed_out = timed_out
+        self.start = start
+        self.end = end
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.kind, self.message, self.timed_out, self.start, self.end))

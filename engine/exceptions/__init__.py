@@ -1,0 +1,1 @@
+"""Exceptions user code may raise, at flytekit's module paths."""

@@ -1,0 +1,7 @@
+"""Extension points, as ``flytekit.extend``: register transformers for your own types."""
+
+from __future__ import annotations
+
+from engine.core.type_engine import TypeEngine, TypeTransformer
+
+__all__ = ["TypeEngine", "TypeTransformer"]

@@ -1,0 +1,1 @@
+"""Types with engine-specific handling: files, directories, structured datasets, errors."""

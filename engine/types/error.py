@@ -1,0 +1,9 @@
+"""``FlyteError``, at flytekit's module path (not implemented yet)."""
+
+from __future__ import annotations
+
+from engine._later import LaterClass
+
+
+class FlyteError(LaterClass):
+    feature = "engine.types.error.FlyteError"

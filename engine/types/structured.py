@@ -1,0 +1,9 @@
+"""``StructuredDataset``, at flytekit's module path (not implemented yet)."""
+
+from __future__ import annotations
+
+from engine._later import LaterClass
+
+
+class StructuredDataset(LaterClass):
+    feature = "StructuredDataset"
