@@ -12,13 +12,19 @@ from typing import Any, TypeVar, overload
 from engine.config import load_settings
 from engine.core.interface import (
     PythonInterface,
+    bind_inputs,
     entity_name,
     extract_interface,
     to_spec_interface,
 )
 from engine.core.resources import Resources, Secret
 from engine.core.type_engine import TypeEngine
-from engine.dag.compiler import add_task_node, is_compiling
+from engine.dag.compiler import (
+    CompiledWorkflow,
+    add_task_node,
+    compile_workflow,
+    is_compiling,
+)
 from engine.dag.spec import Identifier, ResourceType, TaskMetadata, TaskSpec
 from engine.errors import ConfigError, InterfaceError, NotYetSupportedError
 
@@ -130,6 +136,21 @@ class PythonFunctionTask:
             if reason:
                 raise InterfaceError(f"{what} returned a bad value for output '{name}': {reason}")
         return values
+
+    def bind_inputs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Inputs by name with defaults applied, each checked against its type."""
+        return bind_inputs(f"task '{self.name}'", self.python_interface, args, kwargs)
+
+    def compile_as_workflow(self) -> CompiledWorkflow:
+        """A one-node workflow running this task, to run the task alone on Ray."""
+
+        def body(**kwargs: Any) -> Any:
+            return self(**kwargs)
+
+        settings = load_settings()
+        return compile_workflow(
+            self.name, body, self.python_interface, settings.project, settings.domain
+        )
 
     def with_overrides(self, **_: Any) -> PythonFunctionTask:
         raise NotYetSupportedError("with_overrides() on task nodes")

@@ -215,7 +215,8 @@ class _Driver:
             return
         attempt.start, attempt.end = info.start, info.end
         attempt.outcome = NodePhase.SUCCEEDED
-        attempt.worker = {"node_ip": info.node_ip, "pid": info.pid, "gpu_ids": list(info.gpu_ids)}
+        attempt.worker = {"node_ip": info.node_ip, "node_id": info.node_id, "pid": info.pid,
+                          "gpu_ids": list(info.gpu_ids)}
         self._attempt_end(sub.node_id, attempt)
         self._set_phase(sub.node_id, NodePhase.SUCCEEDED)
         now = time.monotonic()

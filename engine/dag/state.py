@@ -47,7 +47,7 @@ class AttemptRecord:
     outcome: NodePhase | None = None
     error_kind: ErrorKind | None = None
     error: str | None = None
-    # Where it ran: Ray node IP, worker pid, GPU ids Ray assigned.
+    # Where it ran: Ray node IP and id, worker pid, GPU ids Ray assigned.
     worker: dict[str, Any] = field(default_factory=dict)
 
 

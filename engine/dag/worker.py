@@ -46,6 +46,7 @@ class AttemptInfo:
     start: float
     end: float
     node_ip: str
+    node_id: str  # Ray node id: tells nodes apart where they share an IP
     pid: int
     gpu_ids: tuple[Any, ...]
 
@@ -140,6 +141,7 @@ def execute_node(
         start=start,
         end=time.time(),
         node_ip=ray.util.get_node_ip_address() if ray.is_initialized() else "",
+        node_id=ray.get_runtime_context().get_node_id() if ray.is_initialized() else "",
         pid=os.getpid(),
         gpu_ids=tuple(ray.get_gpu_ids()) if ray.is_initialized() else (),
     )

@@ -1,0 +1,68 @@
+"""Loading a user's Python file and finding the tasks and workflows in it."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import ray.cloudpickle as cloudpickle
+
+from engine.core.task import PythonFunctionTask
+from engine.core.workflow import PythonFunctionWorkflow
+from engine.errors import FlyrayError
+
+
+class LoadError(FlyrayError):
+    """The user's file cannot be imported."""
+
+
+def module_name_for(path: Path) -> tuple[Path, str]:
+    """The directory to put on sys.path and the dotted module name of ``path``.
+
+    As flytekit does, the file's package is found by walking up while the
+    directories hold an ``__init__.py``.
+    """
+    path = path.resolve()
+    parts = [path.stem]
+    root = path.parent
+    while (root / "__init__.py").is_file():
+        parts.insert(0, root.name)
+        root = root.parent
+    return root, ".".join(parts)
+
+
+def load_module(file: str) -> ModuleType:
+    """Import the user's file so that Ray workers can run what it defines.
+
+    Its top-level package is pickled by value, so workers on any node get the
+    code without it being installed there.
+    """
+    path = Path(file)
+    if not path.is_file():
+        raise LoadError(f"no such file: {file}")
+    if path.suffix != ".py":
+        raise LoadError(f"{file} is not a Python file (.py)")
+    root, name = module_name_for(path)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    try:
+        module = importlib.import_module(name)
+    except FlyrayError:
+        raise
+    except Exception as e:
+        raise LoadError(f"importing {file} failed: {type(e).__name__}: {e}") from e
+    cloudpickle.register_pickle_by_value(sys.modules[name.split(".")[0]])
+    return module
+
+
+def entities(module: ModuleType) -> dict[str, Any]:
+    """Tasks and workflows defined in ``module`` by attribute name, workflows first."""
+    found = {
+        k: v for k, v in vars(module).items()
+        if isinstance(v, (PythonFunctionTask, PythonFunctionWorkflow))
+        and getattr(v.fn, "__module__", None) == module.__name__
+    }
+    return dict(sorted(found.items(), key=lambda kv: isinstance(kv[1], PythonFunctionTask)))

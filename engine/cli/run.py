@@ -1,0 +1,154 @@
+"""``flyray run FILE ENTITY [--input value ...]``: run a task or workflow on Ray."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from rich.console import Console
+
+from engine.cli.loading import entities, load_module
+from engine.cli.params import build_options, convert_enum
+from engine.cli.progress import LiveProgress
+from engine.core.task import PythonFunctionTask
+from engine.core.type_engine import TypeEngine
+from engine.core.workflow import PythonFunctionWorkflow
+from engine.dag.executor import run as run_compiled
+from engine.dag.hooks import ExecutionHooks
+from engine.errors import FlyrayError
+
+
+def _read_inputs_file(path: str) -> dict[str, Any]:
+    text = Path(path).read_text()
+    try:
+        data = yaml.safe_load(text) if path.endswith((".yaml", ".yml")) else json.loads(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as e:
+        raise click.BadParameter(f"cannot parse {path}: {e}", param_hint="--inputs-file") from e
+    if not isinstance(data, dict):
+        raise click.BadParameter(f"{path} must hold an object of input names to values",
+                                 param_hint="--inputs-file")
+    return data
+
+
+class EntityCommand(click.Command):
+    """One task or workflow of the file, with an option per input."""
+
+    def __init__(self, name: str, entity: PythonFunctionTask | PythonFunctionWorkflow) -> None:
+        self.entity = entity
+        kind = "workflow" if isinstance(entity, PythonFunctionWorkflow) else "task"
+        doc = (entity.fn.__doc__ or "").strip().splitlines()
+        params: list[click.Parameter] = [
+            *build_options(entity.python_interface),
+            click.Option(["--inputs-file"], type=click.Path(exists=True, dir_okay=False),
+                         help="JSON or YAML file of input values; options given win."),
+            click.Option(["--progress/--no-progress"], default=None,
+                         help="Live node display (default: on when stderr is a terminal)."),
+        ]
+        super().__init__(name, params=params, callback=self._run,
+                         help=f"Run {kind} {entity.name}. {doc[0] if doc else ''}")
+
+    def _collect_inputs(self, ctx: click.Context, values: dict[str, Any]) -> dict[str, Any]:
+        iface = self.entity.python_interface
+        from_file = _read_inputs_file(values["inputs_file"]) if values["inputs_file"] else {}
+        unknown = set(from_file) - set(iface.inputs)
+        if unknown:
+            raise click.BadParameter(f"unknown input(s) {sorted(unknown)}; "
+                                     f"{self.name} takes {', '.join(iface.inputs)}",
+                                     param_hint="--inputs-file")
+        inputs: dict[str, Any] = {}
+        for name, python_type in iface.inputs.items():
+            value = values.get(name)
+            if value is not None:
+                inputs[name] = convert_enum(value, python_type)
+            elif name in from_file:
+                try:
+                    inputs[name] = TypeEngine.from_json(from_file[name], python_type)
+                except (TypeError, ValueError) as e:
+                    raise click.BadParameter(f"input '{name}' in the inputs file: {e}",
+                                             param_hint="--inputs-file") from e
+            elif name not in iface.defaults:
+                raise click.MissingParameter(ctx=ctx, param_hint=f"'--{name}'",
+                                             param_type="option")
+        return inputs
+
+    def _run(self, **values: Any) -> None:
+        ctx = click.get_current_context()
+        inputs = self._collect_inputs(ctx, values)
+        entity = self.entity
+        try:
+            if isinstance(entity, PythonFunctionWorkflow):
+                compiled = entity.compile()
+                bound = entity.bind_inputs((), inputs)
+            else:
+                compiled = entity.compile_as_workflow()
+                bound = entity.bind_inputs((), inputs)
+        except FlyrayError as e:
+            raise click.ClickException(str(e)) from e
+        hooks: list[ExecutionHooks] = []
+        show = values["progress"]
+        if show is None:
+            show = sys.stderr.isatty()
+        if show:
+            hooks.append(LiveProgress(Console(stderr=True)))
+        try:
+            result = run_compiled(compiled, bound, hooks)
+        except FlyrayError as e:
+            raise click.ClickException(str(e)) from e
+        click.echo(str(result.outputs))
+
+
+class FileGroup(click.Group):
+    """The tasks and workflows of one file, each a subcommand."""
+
+    def __init__(self, file: str) -> None:
+        super().__init__(name=file, help=f"Tasks and workflows in {file}; run one with "
+                         f"'flyray run {file} NAME --help' to see its inputs.")
+        self.file = file
+        self._entities: dict[str, Any] | None = None
+
+    def _load(self) -> dict[str, Any]:
+        if self._entities is None:
+            try:
+                self._entities = entities(load_module(self.file))
+            except FlyrayError as e:
+                raise click.ClickException(str(e)) from e
+        return self._entities
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self._load())
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entity = self._load().get(cmd_name)
+        return EntityCommand(cmd_name, entity) if entity is not None else None
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name not in self._load():
+            known = ", ".join(self._load()) or "none"
+            raise click.UsageError(f"{self.file} has no task or workflow '{name}'; "
+                                   f"it has: {known}")
+        return super().resolve_command(ctx, args)
+
+
+class RunGroup(click.Group):
+    """``flyray run FILE ...``: the first argument is a file, not a subcommand name."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return FileGroup(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return []
+
+
+run = RunGroup(
+    name="run",
+    help="Run a task or workflow of a Python file on Ray: flyray run FILE NAME [--input value]. "
+    "'flyray run FILE --help' lists what the file defines.",
+    subcommand_metavar="FILE NAME [INPUTS]...",
+)
