@@ -109,7 +109,10 @@ def prepare_ray_environment() -> None:
 
     Ray 2.60 enables token auth by default, which makes later ``ray status`` and
     ``ray job submit`` calls need the token; Flyray's local clusters run without it
-    unless the user set RAY_AUTH_MODE.
+    unless the user set RAY_AUTH_MODE. Ray's "unhandled error" report is silenced:
+    the engine reads and reports every failed attempt itself, and the superseded
+    outputs of retried nodes would otherwise print tracebacks at exit.
     """
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")

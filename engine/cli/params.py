@@ -122,28 +122,35 @@ def param_type(python_type: Any) -> click.ParamType:
     return JsonParam(python_type)
 
 
+def _cli_text(value: Any, python_type: Any) -> Any:
+    """How a default value is written on the command line (shown in --help)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return f"{value.total_seconds():g}s"
+    try:
+        return json.dumps(TypeEngine.to_json(value, python_type))
+    except TypeError:
+        return None
+
+
 def build_options(iface: PythonInterface) -> list[click.Option]:
-    """One option per input; none is required by click so that --inputs-file can fill it."""
+    """One option per input. None is required by click, so that --inputs-file can give
+    it; the caller tells given values from defaults by the parameter's source."""
     options = []
     for name, python_type in iface.inputs.items():
         has_default = name in iface.defaults
-        default = iface.defaults.get(name)
-        label = _type_label(python_type)
-        help_text = f"{label}" + ("" if has_default else " (required)")
-        if python_type is bool:
-            options.append(click.Option(
-                [f"--{name}/--no-{name}"], default=default if has_default else None,
-                show_default=has_default, help=help_text,
-            ))
-            continue
-        shown: Any = default
-        if has_default and default is not None and isinstance(param_type(python_type), JsonParam):
-            shown = json.dumps(TypeEngine.to_json(default, python_type))
-        elif isinstance(default, enum.Enum):
-            shown = default.value
+        default = _cli_text(iface.defaults.get(name), python_type)
+        help_text = _type_label(python_type) + ("" if has_default else " (required)")
+        decls = [f"--{name}/--no-{name}"] if python_type is bool else [f"--{name}"]
         options.append(click.Option(
-            [f"--{name}"], type=param_type(python_type), default=None,
-            show_default=str(shown) if has_default else False, help=help_text,
+            decls, type=None if python_type is bool else param_type(python_type),
+            default=default, show_default=has_default and default is not None,
+            help=help_text,
         ))
     return options
 

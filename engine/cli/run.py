@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 import yaml
 from rich.console import Console
 
@@ -61,9 +62,9 @@ class EntityCommand(click.Command):
                                      param_hint="--inputs-file")
         inputs: dict[str, Any] = {}
         for name, python_type in iface.inputs.items():
-            value = values.get(name)
-            if value is not None:
-                inputs[name] = convert_enum(value, python_type)
+            source = ctx.get_parameter_source(name)
+            if source is not None and source is not ParameterSource.DEFAULT:
+                inputs[name] = convert_enum(values[name], python_type)
             elif name in from_file:
                 try:
                     inputs[name] = TypeEngine.from_json(from_file[name], python_type)

@@ -22,9 +22,9 @@ def ensure_ray(settings: Settings) -> None:
     start-up time on every run; without one, a local cluster lives as long as
     this process.
     """
+    prepare_ray_environment()
     if ray.is_initialized():
         return
-    prepare_ray_environment()
     common: dict[str, Any] = {
         "log_to_driver": settings.log_to_driver,
         "logging_level": logging.WARNING,
