@@ -1,7 +1,5 @@
 """The README example: draw samples into a DataFrame, then summarise them."""
 
-import typing
-
 import numpy as np
 import pandas as pd
 
@@ -15,10 +13,10 @@ def generate_normal_df(n: int, mean: float, sigma: float) -> pd.DataFrame:
 
 
 @task
-def compute_stats(df: pd.DataFrame) -> typing.Tuple[float, float]:
+def compute_stats(df: pd.DataFrame) -> tuple[float, float]:
     return float(df["numbers"].mean()), float(df["numbers"].std())
 
 
 @workflow
-def wf(n: int = 200, mean: float = 0.0, sigma: float = 1.0) -> typing.Tuple[float, float]:
+def wf(n: int = 200, mean: float = 0.0, sigma: float = 1.0) -> tuple[float, float]:
     return compute_stats(df=generate_normal_df(n=n, mean=mean, sigma=sigma))

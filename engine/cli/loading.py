@@ -8,7 +8,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import ray.cloudpickle as cloudpickle
+from ray import cloudpickle
 
 from engine.core.task import PythonFunctionTask
 from engine.core.workflow import PythonFunctionWorkflow

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-from click.core import ParameterSource
 import yaml
+from click.core import ParameterSource
 from rich.console import Console
 
 from engine.cli.loading import entities, load_module

@@ -154,7 +154,7 @@ def bind_inputs(
     names = list(iface.inputs)
     if len(args) > len(names):
         raise InputValueError(f"{what} takes {len(names)} inputs but {len(args)} were given")
-    bound = dict(zip(names, args))
+    bound = dict(zip(names, args, strict=False))
     for k, v in kwargs.items():
         if k not in iface.inputs:
             raise InputValueError(

@@ -136,7 +136,7 @@ def add_task_node(task: TaskLike, args: tuple[Any, ...], kwargs: dict[str, Any])
     names = list(iface.inputs)
     if len(args) > len(names):
         raise BindingError(f"{where}: takes {len(names)} inputs but {len(args)} were given")
-    bound = dict(zip(names, args))
+    bound = dict(zip(names, args, strict=False))
     for k, v in kwargs.items():
         if k in bound:
             raise BindingError(f"{where}: input '{k}' is given twice")
@@ -186,7 +186,9 @@ def _signature(spec: TaskSpec) -> str:
     return "(" + ", ".join(parts) + ")"
 
 
-def _to_binding(trace: _Trace, value: Any, py_type: Any, target: LiteralType, where: str) -> Binding:
+def _to_binding(
+    trace: _Trace, value: Any, py_type: Any, target: LiteralType, where: str
+) -> Binding:
     if isinstance(value, Promise):
         if value.workflow != trace.workflow:
             raise BindingError(f"{where}: uses a promise of workflow '{value.workflow}'")

@@ -8,6 +8,7 @@ through the driver. The driver loop only reads attempt outcomes: record, retry
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 import uuid
@@ -167,7 +168,7 @@ class _Driver:
         previous = self.current.get(node_id)
         if previous is not None:
             self.pending.pop(previous.status, None)
-        sub = _Submission(node_id, status, dict(zip(names, outs)), attempt)
+        sub = _Submission(node_id, status, dict(zip(names, outs, strict=True)), attempt)
         self.current[node_id] = sub
         self.pending[status] = sub
         upstream = node.upstream()
@@ -244,10 +245,9 @@ class _Driver:
     def _stop(self, error: BaseException) -> None:
         """Cancel what is still pending and close the record after a failure."""
         for sub in list(self.pending.values()):
-            try:
+            # Finished or not cancellable any more: then there is nothing to stop.
+            with contextlib.suppress(RayError, ValueError, TypeError):
                 ray.cancel(sub.status, force=True)
-            except (RayError, ValueError, TypeError):
-                pass  # already finished or not cancellable; nothing more to stop
         failed = [n for n, r in self.record.nodes.items()
                   if r.phase in (NodePhase.FAILED, NodePhase.TIMED_OUT)]
         skipped = {d for f in failed for d in downstream_of(self.spec, f)}

@@ -65,16 +65,16 @@ def find_cycle(upstream: dict[str, list[str]]) -> list[str]:
 def downstream_of(spec: WorkflowSpec, node_id: str) -> list[str]:
     """Every node that transitively depends on ``node_id``, in topological order."""
     children: dict[str, list[str]] = {n.id: [] for n in spec.nodes}
-    for n in spec.nodes:
-        for u in n.upstream():
-            children.setdefault(u, []).append(n.id)
+    for node in spec.nodes:
+        for u in node.upstream():
+            children.setdefault(u, []).append(node.id)
     seen: set[str] = set()
     stack = list(children.get(node_id, ()))
     while stack:
-        n = stack.pop()
-        if n not in seen:
-            seen.add(n)
-            stack.extend(children.get(n, ()))
+        child = stack.pop()
+        if child not in seen:
+            seen.add(child)
+            stack.extend(children.get(child, ()))
     return [n for n in topological_order(spec) if n in seen]
 
 
