@@ -37,8 +37,8 @@ def module_name_for(path: Path) -> tuple[Path, str]:
 def load_module(file: str) -> ModuleType:
     """Import the user's file so that Ray workers can run what it defines.
 
-    Its top-level package is pickled by value, so workers on any node get the
-    code without it being installed there.
+    The module is pickled by value, so workers on any node get its code without it
+    being installed there.
     """
     path = Path(file)
     if not path.is_file():
@@ -54,7 +54,7 @@ def load_module(file: str) -> ModuleType:
         raise
     except Exception as e:
         raise LoadError(f"importing {file} failed: {type(e).__name__}: {e}") from e
-    cloudpickle.register_pickle_by_value(sys.modules[name.split(".")[0]])
+    cloudpickle.register_pickle_by_value(module)
     return module
 
 

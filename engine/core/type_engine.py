@@ -8,6 +8,7 @@ them, and to turn constants, defaults and CLI input to and from JSON.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import datetime as dt
 import enum
@@ -175,6 +176,14 @@ class _DictTransformer(TypeTransformer[dict[str, Any]]):
 
 
 class _UnionTransformer(TypeTransformer[Any]):
+    """Optional[T] and Union[...].
+
+    In JSON, a value of a union with several non-None variants is tagged with its
+    variant ({"variant": "datetime", "value": ...}), since a JSON string could be a
+    str, a datetime, bytes or an enum. Untagged input (typed on the command line)
+    is decoded by the most specific variant that accepts it, str last.
+    """
+
     name = "Union"
 
     def matches(self, python_type: Any) -> bool:
@@ -185,12 +194,9 @@ class _UnionTransformer(TypeTransformer[Any]):
         return LiteralType(Kind.UNION, variants=variants)
 
     def _variant(self, value: Any, python_type: Any) -> Any:
-        reasons = []
         for arg in typing.get_args(python_type):
-            reason = TypeEngine.check(value, arg)
-            if reason is None:
+            if TypeEngine.check(value, arg) is None:
                 return arg
-            reasons.append(reason)
         raise TypeError(f"expected {_type_name(python_type)}, got {type(value).__name__}")
 
     def check(self, value: Any, python_type: Any) -> str | None:
@@ -201,16 +207,39 @@ class _UnionTransformer(TypeTransformer[Any]):
         return None
 
     def to_json(self, value: Any, python_type: Any) -> Any:
-        return TypeEngine.to_json(value, self._variant(value, python_type))
+        variant = self._variant(value, python_type)
+        data = TypeEngine.to_json(value, variant)
+        if value is None or not _needs_tag(python_type):
+            return data
+        return {UNION_TAG: str(TypeEngine.to_literal_type(variant)), "value": data}
 
     def from_json(self, data: Any, python_type: Any) -> Any:
+        args = typing.get_args(python_type)
+        if isinstance(data, dict) and data.keys() == {UNION_TAG, "value"}:
+            for arg in args:
+                if str(TypeEngine.to_literal_type(arg)) == data[UNION_TAG]:
+                    return TypeEngine.from_json(data["value"], arg)
+            raise ValueError(f"{data[UNION_TAG]!r} is not a variant of {_type_name(python_type)}")
         errors = []
-        for arg in typing.get_args(python_type):
+        for arg in sorted(args, key=_specificity):
             try:
                 return TypeEngine.from_json(data, arg)
             except (TypeError, ValueError) as e:
                 errors.append(str(e))
         raise TypeError(f"expected {_type_name(python_type)}: " + "; ".join(errors))
+
+
+# Key of the variant tag in the JSON form of union values (see _UnionTransformer).
+UNION_TAG = "variant"
+
+
+def _needs_tag(python_type: Any) -> bool:
+    return len([a for a in typing.get_args(python_type) if a is not type(None)]) > 1
+
+
+def _specificity(python_type: Any) -> int:
+    """Decoding order of untagged union input: str, which accepts any string, last."""
+    return 1 if python_type is str else 0
 
 
 class _EnumTransformer(TypeTransformer[enum.Enum]):
@@ -253,8 +282,16 @@ class _DataclassTransformer(TypeTransformer[Any]):
         return isinstance(python_type, type) and dataclasses.is_dataclass(python_type)
 
     def _fields(self, python_type: Any) -> list[tuple[str, Any]]:
-        hints = typing.get_type_hints(python_type)
-        return [(f.name, hints[f.name]) for f in dataclasses.fields(python_type)]
+        # Resolved once where the class is defined and kept on the class: a worker
+        # that receives the class pickled by value cannot resolve string annotations
+        # (its module is not importable there), but gets this attribute with it.
+        cached = python_type.__dict__.get("__flyray_fields__")
+        if cached is None:
+            hints = typing.get_type_hints(python_type)
+            cached = [(f.name, hints[f.name]) for f in dataclasses.fields(python_type)]
+            with contextlib.suppress(AttributeError, TypeError):
+                python_type.__flyray_fields__ = cached
+        return list(cached)
 
     def get_literal_type(self, python_type: Any) -> LiteralType:
         fields = tuple((n, TypeEngine.to_literal_type(t)) for n, t in self._fields(python_type))

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from engine.core.interface import PythonInterface, to_spec_interface
 from engine.core.type_engine import TypeEngine, container_item_type
 from engine.dag.promise import Promise
+from engine.dag.source import call_site
 from engine.dag.spec import (
     START_NODE,
     Binding,
@@ -35,8 +34,6 @@ from engine.dag.spec import (
 from engine.dag.types import LiteralType, is_assignable
 from engine.dag.validate import validate_workflow
 from engine.errors import BindingError, CompileError, InterfaceError, NotYetSupportedError
-
-_ENGINE_DIR = str(Path(__file__).resolve().parent.parent)
 
 
 class TaskLike(Protocol):
@@ -130,7 +127,7 @@ def add_task_node(task: TaskLike, args: tuple[Any, ...], kwargs: dict[str, Any])
     if trace is None:
         raise RuntimeError("add_task_node called outside a workflow trace")
     node_id = f"n{len(trace.nodes)}"
-    source = _call_site()
+    source = call_site()
     where = f"workflow '{trace.workflow}', node '{node_id}' (task '{task.name}', at {source})"
     iface = task.python_interface
     names = list(iface.inputs)
@@ -230,14 +227,3 @@ def _container_arg(py_type: Any, origin: type, where: str, target: LiteralType, 
     if item is None:
         raise BindingError(f"{where}: expected {target}, got {got} holding promises")
     return item
-
-
-def _call_site() -> str:
-    """file:line of the innermost caller outside the engine package."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if not filename.startswith(_ENGINE_DIR):
-            return f"{Path(filename).name}:{frame.f_lineno}"
-        frame = frame.f_back  # type: ignore[assignment]
-    return "<unknown>"

@@ -79,10 +79,12 @@ class _Driver:
         self.hooks = hooks
         self.order = topological_order(self.spec)
         self.position = {n: i for i, n in enumerate(self.order)}
+        self.nodes = {n.id: n for n in self.spec.nodes}
+        self.upstream = {n.id: n.upstream() for n in self.spec.nodes}
         self.children: dict[str, list[str]] = {n.id: [] for n in self.spec.nodes}
-        for node in self.spec.nodes:
-            for u in node.upstream():
-                self.children[u].append(node.id)
+        for node_id, ups in self.upstream.items():
+            for u in ups:
+                self.children[u].append(node_id)
         self.record = ExecutionRecord(
             name="f" + uuid.uuid4().hex[:19],
             workflow=self.spec.id.name,
@@ -138,7 +140,7 @@ class _Driver:
 
     def _submit(self, node_id: str) -> None:
         """Submit an attempt of ``node_id`` wired to the current upstream attempts."""
-        node = self.spec.node(node_id)
+        node = self.nodes[node_id]
         task = self.compiled.tasks[node.task]
         nrec = self.record.nodes[node_id]
         if nrec.attempts and nrec.attempts[-1].outcome is None:
@@ -171,8 +173,8 @@ class _Driver:
         sub = _Submission(node_id, status, dict(zip(names, outs, strict=True)), attempt)
         self.current[node_id] = sub
         self.pending[status] = sub
-        upstream = node.upstream()
-        done = all(self.record.nodes[u].phase is NodePhase.SUCCEEDED for u in upstream)
+        done = all(self.record.nodes[u].phase is NodePhase.SUCCEEDED
+                   for u in self.upstream[node_id])
         self._set_phase(node_id, NodePhase.RUNNING if done else NodePhase.QUEUED)
         if done:
             self.ready_since[node_id] = time.monotonic()
@@ -205,7 +207,7 @@ class _Driver:
         except RayError as e:
             attempt.end = time.time()
             outcome, message = NodePhase.FAILED, f"{type(e).__name__}: {e}"
-            timeout_s = self.spec.tasks[self.spec.node(sub.node_id).task].metadata.timeout_s
+            timeout_s = self.spec.tasks[self.nodes[sub.node_id].task].metadata.timeout_s
             since = self.ready_since.get(sub.node_id)
             if timeout_s and since is not None and time.monotonic() - since >= timeout_s:
                 outcome = NodePhase.TIMED_OUT
@@ -222,7 +224,7 @@ class _Driver:
         self._set_phase(sub.node_id, NodePhase.SUCCEEDED)
         now = time.monotonic()
         for child in self.children[sub.node_id]:
-            ups = self.spec.node(child).upstream()
+            ups = self.upstream[child]
             if all(self.record.nodes[u].phase is NodePhase.SUCCEEDED for u in ups):
                 self.ready_since[child] = now
                 self._set_phase(child, NodePhase.RUNNING)
@@ -231,7 +233,7 @@ class _Driver:
         attempt = sub.attempt
         attempt.outcome, attempt.error_kind, attempt.error = outcome, kind, message
         self._attempt_end(sub.node_id, attempt)
-        node = self.spec.node(sub.node_id)
+        node = self.nodes[sub.node_id]
         retries = self.spec.tasks[node.task].metadata.retries
         if attempt.attempt <= retries:
             for node_id in [sub.node_id, *downstream_of(self.spec, sub.node_id)]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
+from engine.dag.source import call_site
 from engine.dag.spec import OutputRef
 from engine.dag.types import LiteralType
 from engine.errors import PromiseMisuseError
@@ -25,7 +26,8 @@ class Promise:
 
     def _misuse(self, what: str) -> NoReturn:
         raise PromiseMisuseError(
-            f"{what}: the {self.origin} is only known at run time; inside @workflow "
+            f"{what} (at {call_site()}): the {self.origin} is only known at run time; "
+            "inside @workflow "
             f"'{self.workflow}' pass it to another task, branch with conditional(), or move "
             "this logic into a task"
         )

@@ -328,7 +328,9 @@ class WorkflowSpec:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
+        # Key order is meaningful (inputs, outputs and dict bindings keep declaration
+        # order), so keys are never sorted; the text is still deterministic.
+        return json.dumps(self.to_dict())
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> WorkflowSpec:

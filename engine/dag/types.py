@@ -163,6 +163,12 @@ def is_assignable(source: LiteralType, target: LiteralType) -> bool:
 def literal_matches(value: Any, target: LiteralType) -> bool:
     """Whether a JSON literal (as written in specs) is a valid value of ``target``."""
     if target.kind is Kind.UNION:
+        if isinstance(value, dict) and value.keys() == {"variant", "value"}:
+            # A tagged union value, as the type engine writes it.
+            return any(
+                str(v) == value["variant"] and literal_matches(value["value"], v)
+                for v in target.variants
+            )
         return any(literal_matches(value, v) for v in target.variants)
     if target.kind is Kind.SIMPLE:
         return _simple_matches(value, target.simple)
