@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -105,24 +106,15 @@ class PythonFunctionTask:
         if self._spec is None:
             settings = load_settings()
             iface = to_spec_interface(self.python_interface, f"task '{self.name}'")
+            ident = Identifier(ResourceType.TASK, settings.project, settings.domain, self.name, "")
             unversioned = TaskSpec(
-                Identifier(ResourceType.TASK, settings.project, settings.domain, self.name, ""),
-                iface,
-                self.metadata,
-                self.fn.__module__,
-                self.fn.__name__,
+                ident, iface, self.metadata, self.fn.__module__, self.fn.__name__
             )
             digest = hashlib.sha256(repr(unversioned.to_dict()).encode())
             digest.update(_source_of(self.fn).encode())
-            self._spec = TaskSpec(
-                Identifier(
-                    ResourceType.TASK, settings.project, settings.domain, self.name,
-                    digest.hexdigest()[:16],
-                ),
-                iface,
-                self.metadata,
-                self.fn.__module__,
-                self.fn.__name__,
+            version = digest.hexdigest()[:16]
+            self._spec = dataclasses.replace(
+                unversioned, id=dataclasses.replace(ident, version=version)
             )
         return self._spec
 
