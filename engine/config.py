@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from engine.core.resources import parse_quantity
 from engine.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -38,10 +39,37 @@ class Settings:
     # Defaults for identifiers. Env: FLYRAY_PROJECT, FLYRAY_DOMAIN.
     project: str = "flytesnacks"
     domain: str = "development"
+    # Where data that outlives an execution is written: a directory ("file://..." or a
+    # path) or "s3://bucket/prefix". Default: file://$FLYRAY_HOME/blobs.
+    # Env: FLYRAY_BLOB_ROOT.
+    blob_root: str = ""
+    # S3 access for s3:// URIs (blob store and spilling). Env: FLYRAY_S3_ENDPOINT_URL then
+    # AWS_ENDPOINT_URL, AWS_REGION then AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID,
+    # AWS_SECRET_ACCESS_KEY. Unset: boto's own lookup (instance roles, ~/.aws).
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    # Values whose JSON form is larger than this many bytes are written to the blob store
+    # and recorded by reference. Env: FLYRAY_OFFLOAD_THRESHOLD (a quantity, e.g. "1Mi").
+    offload_threshold: int = 1 << 20
+    # Where Ray spills objects when its object store is full, for a local cluster Flyray
+    # starts: "s3://bucket/prefix" or a directory. Unset: Ray's default (local temp dir).
+    # Env: FLYRAY_SPILL_URI.
+    spill_uri: str | None = None
+    # Object store size of a local cluster Flyray starts (bytes or a quantity such as
+    # "2Gi"; unset: Ray's default). Env: FLYRAY_OBJECT_STORE_MEMORY.
+    object_store_memory: int | None = None
 
     @property
     def config_file(self) -> Path:
         return self.home / "config.toml"
+
+    @property
+    def blob_root_uri(self) -> str:
+        """``blob_root`` as a URI, defaulting under the Flyray home."""
+        root = self.blob_root or str(self.home / "blobs")
+        return root if "://" in root else f"file://{Path(root).expanduser().resolve()}"
 
 
 _ENV = {
@@ -50,10 +78,25 @@ _ENV = {
     "log_to_driver": "FLYRAY_LOG_TO_DRIVER",
     "project": "FLYRAY_PROJECT",
     "domain": "FLYRAY_DOMAIN",
+    "blob_root": "FLYRAY_BLOB_ROOT",
+    "s3_endpoint_url": "FLYRAY_S3_ENDPOINT_URL",
+    "offload_threshold": "FLYRAY_OFFLOAD_THRESHOLD",
+    "spill_uri": "FLYRAY_SPILL_URI",
+    "object_store_memory": "FLYRAY_OBJECT_STORE_MEMORY",
+}
+# Standard variables read when Flyray's own are not set.
+_FALLBACK_ENV = {
+    "ray_address": ("RAY_ADDRESS",),
+    "s3_endpoint_url": ("AWS_ENDPOINT_URL",),
+    "s3_region": ("AWS_REGION", "AWS_DEFAULT_REGION"),
+    "s3_access_key_id": ("AWS_ACCESS_KEY_ID",),
+    "s3_secret_access_key": ("AWS_SECRET_ACCESS_KEY",),
 }
 
 
 def _coerce(name: str, raw: Any, source: str) -> Any:
+    if name in ("offload_threshold", "object_store_memory"):
+        return int(parse_quantity(raw, f"{source}: {name}"))
     if name == "ray_num_cpus":
         try:
             value = int(raw)
@@ -95,12 +138,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             )
         for name, raw in data.items():
             values[name] = _coerce(name, raw, str(config_path))
-    for name, var in _ENV.items():
-        raw = env.get(var)
-        if raw is None and name == "ray_address":
-            raw = env.get("RAY_ADDRESS")
-        if raw:
-            values[name] = _coerce(name, raw, f"environment variable {var}")
+    for name in sorted(set(_ENV) | set(_FALLBACK_ENV)):
+        for var in (_ENV.get(name), *_FALLBACK_ENV.get(name, ())):
+            if var and env.get(var):
+                values[name] = _coerce(name, env[var], f"environment variable {var}")
+                break
     return Settings(home=home, **values)
 
 

@@ -123,3 +123,12 @@ class AttemptError(FlyrayError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.kind, self.message, self.timed_out, self.start, self.end))
+
+
+class StorageError(FlyrayError):
+    """The blob store cannot be read or written (missing path or bucket, no access,
+    unreachable endpoint); the message names the URI and the cause."""
+
+
+class DataError(ValueError, FlyrayError):
+    """A value does not fit its declared data type (missing file, wrong columns...)."""

@@ -1,0 +1,210 @@
+"""The blob store: one narrow interface over fsspec for ``file://`` and ``s3://`` URIs.
+
+Data that must outlive an execution (files and directories tasks produce,
+offloaded values, cache entries) is written here. Errors are turned into
+:class:`StorageError` naming the URI and the cause, never a raw botocore trace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import fsspec
+import pyarrow.parquet as pq
+
+from engine.config import Settings
+from engine.errors import StorageError
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """How to reach the blob store; plain data, sent to workers with each node."""
+
+    root: str  # "file:///abs/dir" or "s3://bucket/prefix"
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StorageConfig:
+        return cls(settings.blob_root_uri, settings.s3_endpoint_url, settings.s3_region,
+                   settings.s3_access_key_id, settings.s3_secret_access_key)
+
+    def s3_options(self) -> dict[str, Any]:
+        """Keyword arguments for s3fs.S3FileSystem."""
+        options: dict[str, Any] = {}
+        client: dict[str, Any] = {}
+        if self.s3_endpoint_url:
+            options["endpoint_url"] = self.s3_endpoint_url
+        if self.s3_region:
+            client["region_name"] = self.s3_region
+        if self.s3_access_key_id:
+            options["key"] = self.s3_access_key_id
+        if self.s3_secret_access_key:
+            options["secret"] = self.s3_secret_access_key
+        if client:
+            options["client_kwargs"] = client
+        # Fail fast on an unreachable endpoint instead of retrying for minutes.
+        options["config_kwargs"] = {"connect_timeout": 5, "retries": {"max_attempts": 2}}
+        return options
+
+
+def protocol_of(uri: str) -> str:
+    return uri.split("://", 1)[0] if "://" in uri else "file"
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    name = type(error).__name__
+    if isinstance(error, FileNotFoundError):
+        return f"not found{': ' + text if text else ''}"
+    if isinstance(error, PermissionError):
+        return f"access denied{': ' + text if text else ''}; check the S3 credentials"
+    if "Could not connect" in text or "Connect timeout" in text or "EndpointConnection" in name:
+        return f"endpoint unreachable ({text}); check s3_endpoint_url / AWS_ENDPOINT_URL"
+    return f"{name}: {text}" if text else name
+
+
+class BlobStore:
+    """Reads and writes blobs by URI; relative names resolve under the configured root."""
+
+    def __init__(self, config: StorageConfig) -> None:
+        self.config = config
+        self._filesystems: dict[str, fsspec.AbstractFileSystem] = {}
+
+    @property
+    def root(self) -> str:
+        return self.config.root.rstrip("/")
+
+    def uri(self, *parts: str) -> str:
+        """A URI under the root, ``parts`` joined with '/'."""
+        return "/".join([self.root, *(p.strip("/") for p in parts if p)])
+
+    def new_uri(self, prefix: str, name: str) -> str:
+        """A fresh, unique URI under ``prefix`` ending in ``name``."""
+        return f"{prefix.rstrip('/')}/{uuid.uuid4().hex[:12]}/{name.strip('/') or 'data'}"
+
+    def _fs(self, uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
+        protocol = protocol_of(uri)
+        fs = self._filesystems.get(protocol)
+        if fs is None:
+            options = self.config.s3_options() if protocol == "s3" else {}
+            if protocol == "file":
+                options["auto_mkdir"] = True
+            try:
+                fs = fsspec.filesystem(protocol, **options)
+            except (ImportError, ValueError) as e:
+                raise StorageError(f"cannot use {uri}: {e}") from e
+            self._filesystems[protocol] = fs
+        path = uri.split("://", 1)[1] if "://" in uri else str(Path(uri).resolve())
+        return fs, path
+
+    @contextlib.contextmanager
+    def _errors(self, action: str, uri: str) -> Iterator[None]:
+        try:
+            yield
+        except StorageError:
+            raise
+        except (OSError, ValueError) as e:
+            raise StorageError(f"cannot {action} {uri}: {_describe(e)}") from e
+        except Exception as e:  # botocore/aiobotocore errors have no common base here
+            raise StorageError(f"cannot {action} {uri}: {_describe(e)}") from e
+
+    def check(self) -> None:
+        """Raise StorageError unless the root can be listed (bucket exists, access works)."""
+        fs, path = self._fs(self.root)
+        with self._errors("reach the blob store at", self.root):
+            if protocol_of(self.root) == "file":
+                os.makedirs(path, exist_ok=True)
+                return
+            bucket = path.split("/", 1)[0]
+            if not fs.exists(bucket):
+                raise FileNotFoundError(f"bucket '{bucket}' does not exist")
+            fs.ls(bucket)
+
+    def exists(self, uri: str) -> bool:
+        fs, path = self._fs(uri)
+        with self._errors("check", uri):
+            return bool(fs.exists(path))
+
+    def is_dir(self, uri: str) -> bool:
+        fs, path = self._fs(uri)
+        with self._errors("check", uri):
+            return bool(fs.isdir(path))
+
+    def write_bytes(self, uri: str, data: bytes) -> None:
+        fs, path = self._fs(uri)
+        with self._errors("write", uri):
+            fs.pipe_file(path, data)
+
+    def read_bytes(self, uri: str) -> bytes:
+        fs, path = self._fs(uri)
+        with self._errors("read", uri):
+            return bytes(fs.cat_file(path))
+
+    def open(self, uri: str, mode: str = "rb") -> IO[Any]:
+        fs, path = self._fs(uri)
+        with self._errors("open", uri):
+            return fs.open(path, mode)  # type: ignore[no-any-return]
+
+    def put_file(self, local: str, uri: str) -> None:
+        fs, path = self._fs(uri)
+        with self._errors("upload to", uri):
+            fs.put_file(local, path)
+
+    def get_file(self, uri: str, local: str) -> None:
+        fs, path = self._fs(uri)
+        Path(local).parent.mkdir(parents=True, exist_ok=True)
+        with self._errors("download", uri):
+            fs.get_file(path, local)
+
+    def put_dir(self, local: str, uri: str) -> None:
+        fs, path = self._fs(uri)
+        with self._errors("upload to", uri):
+            for file in sorted(Path(local).rglob("*")):
+                if file.is_file():
+                    rel = file.relative_to(local).as_posix()
+                    fs.put_file(str(file), f"{path.rstrip('/')}/{rel}")
+
+    def get_dir(self, uri: str, local: str) -> None:
+        fs, path = self._fs(uri)
+        Path(local).mkdir(parents=True, exist_ok=True)
+        with self._errors("download", uri):
+            if not fs.isdir(path):
+                raise FileNotFoundError(f"no directory at {uri}")
+            for remote in fs.find(path):
+                rel = remote[len(path.rstrip("/")) + 1:]
+                fs.get_file(remote, str(Path(local) / rel))
+
+    def find(self, uri: str) -> list[str]:
+        """URIs of every file under ``uri``."""
+        fs, path = self._fs(uri)
+        protocol = protocol_of(uri)
+        with self._errors("list", uri):
+            return [f"{protocol}://{p}" for p in fs.find(path)]
+
+    def delete(self, uri: str) -> None:
+        fs, path = self._fs(uri)
+        with self._errors("delete", uri):
+            if fs.exists(path):
+                fs.rm(path, recursive=True)
+
+    def write_parquet(self, table: Any, uri: str) -> None:
+        """Write a pyarrow Table as parquet, keeping its schema."""
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        self.write_bytes(uri, buffer.getvalue())
+
+    def read_parquet(self, uri: str, columns: list[str] | None = None) -> Any:
+        """Read parquet written by :meth:`write_parquet` as a pyarrow Table."""
+        fs, path = self._fs(uri)
+        with self._errors("read", uri):
+            return pq.read_table(path, filesystem=fs, columns=columns)
