@@ -5,6 +5,7 @@ Switch ``from flytekit import ...`` to ``from engine import ...``.
 
 from __future__ import annotations
 
+import engine.types  # noqa: F401  (registers the type transformers)
 from engine.core.context import ExecutionParameters, current_context
 from engine.core.interface import kwtypes
 from engine.core.later_features import (

@@ -132,3 +132,7 @@ class StorageError(FlyrayError):
 
 class DataError(ValueError, FlyrayError):
     """A value does not fit its declared data type (missing file, wrong columns...)."""
+
+
+class OpaqueTypeWarning(UserWarning):
+    """A type no transformer knows is pickled: the engine cannot check or show its values."""

@@ -1,10 +1,16 @@
-"""Shared fixtures: one local Ray cluster for the whole session, a private Flyray home."""
+"""Shared fixtures: one local Ray cluster for the whole session, a private Flyray home,
+blob stores (a local directory, and S3 served by moto's server on localhost)."""
 
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +22,8 @@ os.environ.pop("RAY_ADDRESS", None)
 os.environ.pop("FLYRAY_RAY_ADDRESS", None)
 
 import ray  # noqa: E402
+
+from engine.catalog.blob import StorageConfig  # noqa: E402
 
 # Logical resources of the shared cluster: more CPUs than the machine has, so that
 # tests of parallelism can run several sleeping nodes at once, and one logical GPU.
@@ -53,3 +61,83 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if ray.is_initialized():
         ray.shutdown()
+
+
+# --- Blob stores -------------------------------------------------------------------------
+
+# moto accepts any credentials; they are passed explicitly so no AWS_* variable is needed.
+S3_REGION = "us-east-1"
+S3_ACCESS_KEY_ID = "testing"
+S3_SECRET_ACCESS_KEY = "testing"
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """A running moto S3 server: a real HTTP endpoint on localhost."""
+
+    endpoint_url: str
+
+    def client(self) -> Any:
+        """A boto3 S3 client for this server (buckets are made with it, not s3fs: s3fs's
+        mkdir sends a location constraint that moto rejects)."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=S3_REGION,
+            aws_access_key_id=S3_ACCESS_KEY_ID,
+            aws_secret_access_key=S3_SECRET_ACCESS_KEY,
+        )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server in a thread of this process, for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield S3Server(endpoint_url=f"http://127.0.0.1:{port}")
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server) -> Iterator[StorageConfig]:
+    """A fresh, empty bucket on the moto server; the config's root is a prefix in it.
+
+    The bucket and everything in it are deleted afterwards.
+    """
+    client = s3_server.client()
+    bucket = f"flyray-test-{uuid.uuid4().hex[:16]}"
+    client.create_bucket(Bucket=bucket)
+    try:
+        yield StorageConfig(
+            root=f"s3://{bucket}/flyray",
+            s3_endpoint_url=s3_server.endpoint_url,
+            s3_region=S3_REGION,
+            s3_access_key_id=S3_ACCESS_KEY_ID,
+            s3_secret_access_key=S3_SECRET_ACCESS_KEY,
+        )
+    finally:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+        client.delete_bucket(Bucket=bucket)
+
+
+@pytest.fixture
+def local_store_config(tmp_path: Path) -> StorageConfig:
+    """A blob store in a directory of the test's own."""
+    return StorageConfig(root=f"file://{tmp_path}/blobs")

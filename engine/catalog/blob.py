@@ -126,9 +126,11 @@ class BlobStore:
                 os.makedirs(path, exist_ok=True)
                 return
             bucket = path.split("/", 1)[0]
-            if not fs.exists(bucket):
-                raise FileNotFoundError(f"bucket '{bucket}' does not exist")
-            fs.ls(bucket)
+            # ls, not exists: exists() answers False when the endpoint is unreachable.
+            try:
+                fs.ls(bucket, refresh=True)
+            except FileNotFoundError:
+                raise FileNotFoundError(f"bucket '{bucket}' does not exist") from None
 
     def exists(self, uri: str) -> bool:
         fs, path = self._fs(uri)
@@ -181,8 +183,9 @@ class BlobStore:
             if not fs.isdir(path):
                 raise FileNotFoundError(f"no directory at {uri}")
             for remote in fs.find(path):
-                rel = remote[len(path.rstrip("/")) + 1:]
-                fs.get_file(remote, str(Path(local) / rel))
+                target = Path(local) / remote[len(path.rstrip("/")) + 1:]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fs.get_file(remote, str(target))
 
     def find(self, uri: str) -> list[str]:
         """URIs of every file under ``uri``."""

@@ -14,6 +14,7 @@ import click
 
 from engine.core.interface import PythonInterface
 from engine.core.type_engine import TypeEngine
+from engine.dag.types import Kind
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?"
                        r"(?:(\d+(?:\.\d+)?)s)?$")
@@ -94,6 +95,25 @@ class DataFrameParam(click.ParamType):
                   param, ctx)
 
 
+class BlobParam(click.ParamType):
+    """A file or directory input: a local path or a URI (s3://...)."""
+
+    def __init__(self, python_type: Any, directory: bool) -> None:
+        self.python_type = python_type
+        self.directory = directory
+        self.name = "directory" if directory else "file"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        if "://" not in value:
+            path = Path(value)
+            if not (path.is_dir() if self.directory else path.is_file()):
+                self.fail(f"{value!r} is not an existing {self.name}", param, ctx)
+            value = str(path.resolve())
+        return self.python_type(value)
+
+
 def _type_label(python_type: Any) -> str:
     return str(TypeEngine.to_literal_type(python_type))
 
@@ -117,8 +137,11 @@ def param_type(python_type: Any) -> click.ParamType:
         return DurationParam()
     if isinstance(python_type, type) and issubclass(python_type, enum.Enum):
         return click.Choice([m.value for m in python_type])
-    if TypeEngine.to_literal_type(python_type).kind.value == "dataframe":
+    literal = TypeEngine.to_literal_type(python_type)
+    if literal.kind is Kind.DATAFRAME:
         return DataFrameParam()
+    if literal.kind is Kind.BLOB:
+        return BlobParam(python_type, literal.multipart)
     return JsonParam(python_type)
 
 

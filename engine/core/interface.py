@@ -57,7 +57,7 @@ def _is_named_tuple(t: Any) -> bool:
 def extract_interface(fn: Any, what: str) -> PythonInterface:
     """Read the annotated signature of ``fn``; ``what`` names it in errors."""
     try:
-        hints = typing.get_type_hints(fn)
+        hints = typing.get_type_hints(fn, include_extras=True)
     except NameError as e:
         raise InterfaceError(f"{what}: cannot resolve a type annotation: {e}") from e
     inputs: dict[str, Any] = {}

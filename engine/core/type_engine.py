@@ -1,36 +1,58 @@
 """The type engine: maps Python types to literal types and checks and converts values.
 
 Values travel between nodes as Python objects through Ray's object store; the type
-engine is used at the edges: to describe interfaces, to check values against
-them, and to turn constants, defaults and CLI input to and from JSON.
+engine works at the edges: it describes interfaces, checks values against them,
+turns constants, defaults and CLI input to and from JSON, and, at a task's
+boundary inside its worker, prepares inputs (downloads files lazily, converts
+dataframe flavours, selects declared columns) and outputs (uploads files the task
+wrote, checks declared columns).
+
+Transformers for the built-in types live in :mod:`engine.core.builtin_types`, for
+files, directories and dataframes in :mod:`engine.types`; they register on import
+of the ``engine`` package. A type no transformer knows is pickled.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import dataclasses
-import datetime as dt
-import enum
-import numbers
-import types
+import tempfile
 import typing
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from engine.dag.types import NONE, Kind, LiteralType, Simple, simple
+from engine.catalog.blob import BlobStore
+from engine.dag.types import NONE, LiteralType
 from engine.errors import InterfaceError
 
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class DataContext:
+    """Where a boundary conversion may read and write blobs.
+
+    Attributes:
+        store: the blob store.
+        prefix: URI prefix under which new blobs of this node attempt are written.
+        workdir: local directory for downloads.
+    """
+
+    store: BlobStore
+    prefix: str
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="flyray-")))
+
+
 class TypeTransformer(Generic[T]):
     """Knows one family of Python types. Subclass and register for user types.
 
-    Methods return a reason string instead of raising where a caller needs to
-    add context (which input, which task) to the message.
+    ``check`` returns a reason string instead of raising, so that callers can add
+    context (which input of which task) to the message. ``where`` arguments name
+    the value in messages ("task 'x', node 'n1', input 'df'").
     """
 
     name: str = "transformer"
+    # Whether methods receive ``Annotated[T, ...]`` whole (True) or just ``T``.
+    uses_annotations: bool = False
 
     def matches(self, python_type: Any) -> bool:
         """Whether this transformer handles ``python_type``."""
@@ -43,316 +65,35 @@ class TypeTransformer(Generic[T]):
         """Why ``value`` is not a valid ``python_type``, or None when it is."""
         raise NotImplementedError
 
-    def to_json(self, value: T, python_type: Any) -> Any:
-        """A JSON-compatible form of a valid value."""
+    def to_json(self, value: T, python_type: Any, ctx: DataContext | None = None) -> Any:
+        """A JSON-compatible form of a valid value. With ``ctx``, raw data (files,
+        dataframes) is written to the blob store and referred to by URI."""
         raise NotImplementedError
 
-    def from_json(self, data: Any, python_type: Any) -> T:
+    def from_json(self, data: Any, python_type: Any, ctx: DataContext | None = None) -> T:
         """The Python value for JSON data; raises ValueError/TypeError on bad data."""
         raise NotImplementedError
 
+    def has_boundary(self, python_type: Any) -> bool:
+        """Whether :meth:`to_task_input` / :meth:`from_task_output` do anything."""
+        return False
 
-class _SimpleTransformer(TypeTransformer[Any]):
-    def __init__(self, py: type, kind: Simple, accepts: tuple[type, ...]) -> None:
-        self.py = py
-        self.kind = kind
-        self.accepts = accepts
-        self.name = py.__name__
-
-    def matches(self, python_type: Any) -> bool:
-        return python_type is self.py
-
-    def get_literal_type(self, python_type: Any) -> LiteralType:
-        return simple(self.kind)
-
-    def check(self, value: Any, python_type: Any) -> str | None:
-        if isinstance(value, self.accepts) and not (
-            isinstance(value, bool) and self.py is not bool
-        ):
-            return None
-        return f"expected {self.name}, got {type(value).__name__} {_short(value)}"
-
-    def to_json(self, value: Any, python_type: Any) -> Any:
-        if self.kind is Simple.BINARY:
-            return base64.b64encode(value).decode("ascii")
-        if self.kind is Simple.DATETIME:
-            return value.isoformat()
-        if self.kind is Simple.DURATION:
-            return value.total_seconds()
-        if self.kind is Simple.INTEGER:
-            return int(value)
-        if self.kind is Simple.FLOAT:
-            return float(value)
+    def to_task_input(self, value: Any, python_type: Any, ctx: DataContext, where: str) -> Any:
+        """The value a task receives for an input of ``python_type``."""
         return value
 
-    def from_json(self, data: Any, python_type: Any) -> Any:
-        if self.kind is Simple.BINARY:
-            return base64.b64decode(_expect(data, str, "a base64 string"), validate=True)
-        if self.kind is Simple.DATETIME:
-            return dt.datetime.fromisoformat(_expect(data, str, "an ISO 8601 date-time"))
-        if self.kind is Simple.DURATION:
-            return dt.timedelta(seconds=_expect(data, (int, float), "a number of seconds"))
-        if self.kind is Simple.FLOAT:
-            return float(_expect(data, (int, float), "a number"))
-        if self.kind is Simple.NONE:
-            return _expect(data, type(None), "null")
-        value = _expect(data, self.py, f"a JSON {self.name}")
-        if isinstance(value, bool) and self.py is not bool:
-            raise TypeError(f"expected a JSON {self.name}, got {data!r}")
+    def from_task_output(self, value: Any, python_type: Any, ctx: DataContext,
+                         where: str) -> Any:
+        """The value that leaves a task's worker for an output of ``python_type``."""
         return value
-
-
-class _ListTransformer(TypeTransformer[list[Any]]):
-    name = "list"
-
-    def matches(self, python_type: Any) -> bool:
-        return typing.get_origin(python_type) is list
-
-    def _item(self, python_type: Any) -> Any:
-        args = typing.get_args(python_type)
-        if len(args) != 1:
-            raise InterfaceError(f"{python_type} needs one element type, like list[int]")
-        return args[0]
-
-    def get_literal_type(self, python_type: Any) -> LiteralType:
-        return LiteralType(Kind.LIST, item=TypeEngine.to_literal_type(self._item(python_type)))
-
-    def check(self, value: Any, python_type: Any) -> str | None:
-        if not isinstance(value, list):
-            return f"expected {_type_name(python_type)}, got {type(value).__name__}"
-        item = self._item(python_type)
-        for i, v in enumerate(value):
-            reason = TypeEngine.check(v, item)
-            if reason:
-                return f"[{i}]: {reason}"
-        return None
-
-    def to_json(self, value: list[Any], python_type: Any) -> Any:
-        item = self._item(python_type)
-        return [TypeEngine.to_json(v, item) for v in value]
-
-    def from_json(self, data: Any, python_type: Any) -> list[Any]:
-        item = self._item(python_type)
-        return [TypeEngine.from_json(v, item) for v in _expect(data, list, "a JSON list")]
-
-
-class _DictTransformer(TypeTransformer[dict[str, Any]]):
-    name = "dict"
-
-    def matches(self, python_type: Any) -> bool:
-        return typing.get_origin(python_type) is dict
-
-    def _value(self, python_type: Any) -> Any:
-        args = typing.get_args(python_type)
-        if len(args) != 2 or args[0] is not str:
-            raise InterfaceError(
-                f"{python_type} is not supported: use dict[str, T] (keys must be strings)"
-            )
-        return args[1]
-
-    def get_literal_type(self, python_type: Any) -> LiteralType:
-        return LiteralType(Kind.MAP, item=TypeEngine.to_literal_type(self._value(python_type)))
-
-    def check(self, value: Any, python_type: Any) -> str | None:
-        if not isinstance(value, dict):
-            return f"expected {_type_name(python_type)}, got {type(value).__name__}"
-        item = self._value(python_type)
-        for k, v in value.items():
-            if not isinstance(k, str):
-                return f"key {k!r}: expected str keys"
-            reason = TypeEngine.check(v, item)
-            if reason:
-                return f"[{k!r}]: {reason}"
-        return None
-
-    def to_json(self, value: dict[str, Any], python_type: Any) -> Any:
-        item = self._value(python_type)
-        return {k: TypeEngine.to_json(v, item) for k, v in value.items()}
-
-    def from_json(self, data: Any, python_type: Any) -> dict[str, Any]:
-        item = self._value(python_type)
-        obj = _expect(data, dict, "a JSON object")
-        return {k: TypeEngine.from_json(v, item) for k, v in obj.items()}
-
-
-class _UnionTransformer(TypeTransformer[Any]):
-    """Optional[T] and Union[...].
-
-    In JSON, a value of a union with several non-None variants is tagged with its
-    variant ({"variant": "datetime", "value": ...}), since a JSON string could be a
-    str, a datetime, bytes or an enum. Untagged input (typed on the command line)
-    is decoded by the most specific variant that accepts it, str last.
-    """
-
-    name = "Union"
-
-    def matches(self, python_type: Any) -> bool:
-        return typing.get_origin(python_type) in (typing.Union, types.UnionType)
-
-    def get_literal_type(self, python_type: Any) -> LiteralType:
-        variants = tuple(TypeEngine.to_literal_type(a) for a in typing.get_args(python_type))
-        return LiteralType(Kind.UNION, variants=variants)
-
-    def _variant(self, value: Any, python_type: Any) -> Any:
-        for arg in typing.get_args(python_type):
-            if TypeEngine.check(value, arg) is None:
-                return arg
-        raise TypeError(f"expected {_type_name(python_type)}, got {type(value).__name__}")
-
-    def check(self, value: Any, python_type: Any) -> str | None:
-        try:
-            self._variant(value, python_type)
-        except TypeError as e:
-            return str(e)
-        return None
-
-    def to_json(self, value: Any, python_type: Any) -> Any:
-        variant = self._variant(value, python_type)
-        data = TypeEngine.to_json(value, variant)
-        if value is None or not _needs_tag(python_type):
-            return data
-        return {UNION_TAG: str(TypeEngine.to_literal_type(variant)), "value": data}
-
-    def from_json(self, data: Any, python_type: Any) -> Any:
-        args = typing.get_args(python_type)
-        if isinstance(data, dict) and data.keys() == {UNION_TAG, "value"}:
-            for arg in args:
-                if str(TypeEngine.to_literal_type(arg)) == data[UNION_TAG]:
-                    return TypeEngine.from_json(data["value"], arg)
-            raise ValueError(f"{data[UNION_TAG]!r} is not a variant of {_type_name(python_type)}")
-        errors = []
-        for arg in sorted(args, key=_specificity):
-            try:
-                return TypeEngine.from_json(data, arg)
-            except (TypeError, ValueError) as e:
-                errors.append(str(e))
-        raise TypeError(f"expected {_type_name(python_type)}: " + "; ".join(errors))
-
-
-# Key of the variant tag in the JSON form of union values (see _UnionTransformer).
-UNION_TAG = "variant"
-
-
-def _needs_tag(python_type: Any) -> bool:
-    return len([a for a in typing.get_args(python_type) if a is not type(None)]) > 1
-
-
-def _specificity(python_type: Any) -> int:
-    """Decoding order of untagged union input: str, which accepts any string, last."""
-    return 1 if python_type is str else 0
-
-
-class _EnumTransformer(TypeTransformer[enum.Enum]):
-    name = "Enum"
-
-    def matches(self, python_type: Any) -> bool:
-        return isinstance(python_type, type) and issubclass(python_type, enum.Enum)
-
-    def get_literal_type(self, python_type: Any) -> LiteralType:
-        values = [m.value for m in python_type]
-        if not all(isinstance(v, str) for v in values):
-            raise InterfaceError(
-                f"Enum {python_type.__name__} has non-string values; as in Flyte, only "
-                "enums whose values are all strings are supported"
-            )
-        return LiteralType(Kind.ENUM, values=tuple(values), name=python_type.__name__)
-
-    def check(self, value: Any, python_type: Any) -> str | None:
-        if isinstance(value, python_type):
-            return None
-        return f"expected {python_type.__name__}, got {type(value).__name__} {_short(value)}"
-
-    def to_json(self, value: enum.Enum, python_type: Any) -> Any:
-        return value.value
-
-    def from_json(self, data: Any, python_type: Any) -> enum.Enum:
-        try:
-            return python_type(data)  # type: ignore[no-any-return]
-        except ValueError:
-            allowed = ", ".join(repr(m.value) for m in python_type)
-            raise ValueError(
-                f"{data!r} is not a {python_type.__name__}; allowed: {allowed}"
-            ) from None
-
-
-class _DataclassTransformer(TypeTransformer[Any]):
-    name = "dataclass"
-
-    def matches(self, python_type: Any) -> bool:
-        return isinstance(python_type, type) and dataclasses.is_dataclass(python_type)
-
-    def _fields(self, python_type: Any) -> list[tuple[str, Any]]:
-        # Resolved once where the class is defined and kept on the class: a worker
-        # that receives the class pickled by value cannot resolve string annotations
-        # (its module is not importable there), but gets this attribute with it.
-        cached = python_type.__dict__.get("__flyray_fields__")
-        if cached is None:
-            hints = typing.get_type_hints(python_type)
-            cached = [(f.name, hints[f.name]) for f in dataclasses.fields(python_type)]
-            with contextlib.suppress(AttributeError, TypeError):
-                python_type.__flyray_fields__ = cached
-        return list(cached)
-
-    def get_literal_type(self, python_type: Any) -> LiteralType:
-        fields = tuple((n, TypeEngine.to_literal_type(t)) for n, t in self._fields(python_type))
-        return LiteralType(Kind.RECORD, fields=fields, name=python_type.__name__)
-
-    def check(self, value: Any, python_type: Any) -> str | None:
-        if not isinstance(value, python_type):
-            return f"expected {python_type.__name__}, got {type(value).__name__}"
-        for name, t in self._fields(python_type):
-            reason = TypeEngine.check(getattr(value, name), t)
-            if reason:
-                return f".{name}: {reason}"
-        return None
-
-    def to_json(self, value: Any, python_type: Any) -> Any:
-        return {n: TypeEngine.to_json(getattr(value, n), t) for n, t in self._fields(python_type)}
-
-    def from_json(self, data: Any, python_type: Any) -> Any:
-        obj = _expect(data, dict, f"a JSON object for {python_type.__name__}")
-        fields = self._fields(python_type)
-        unknown = set(obj) - {n for n, _ in fields}
-        if unknown:
-            raise ValueError(f"unknown field(s) {sorted(unknown)} for {python_type.__name__}")
-        kwargs = {n: TypeEngine.from_json(obj[n], t) for n, t in fields if n in obj}
-        return python_type(**kwargs)
-
-
-class _DataFrameTransformer(TypeTransformer[Any]):
-    """pandas.DataFrame, matched by name so that importing the engine needs no pandas."""
-
-    name = "DataFrame"
-
-    def matches(self, python_type: Any) -> bool:
-        return (
-            isinstance(python_type, type)
-            and python_type.__name__ == "DataFrame"
-            and python_type.__module__.startswith("pandas")
-        )
-
-    def get_literal_type(self, python_type: Any) -> LiteralType:
-        return LiteralType(Kind.DATAFRAME)
-
-    def check(self, value: Any, python_type: Any) -> str | None:
-        if isinstance(value, python_type):
-            return None
-        return f"expected pandas.DataFrame, got {type(value).__name__}"
-
-    def to_json(self, value: Any, python_type: Any) -> Any:
-        raise TypeError(
-            "a pandas.DataFrame has no JSON form: pass it as an input at run time "
-            "or produce it in a task, not as a constant"
-        )
-
-    def from_json(self, data: Any, python_type: Any) -> Any:
-        raise TypeError("a pandas.DataFrame cannot be given as JSON")
 
 
 class TypeEngine:
     """The registry of transformers; user types plug in with :meth:`register`."""
 
-    _transformers: typing.ClassVar[list[TypeTransformer[Any]]] = []
+    _transformers: ClassVar[list[TypeTransformer[Any]]] = []
+    # Used for any type no registered transformer matches (set by engine.types.pickle).
+    fallback: ClassVar[TypeTransformer[Any] | None] = None
 
     @classmethod
     def register(cls, transformer: TypeTransformer[Any]) -> None:
@@ -361,69 +102,102 @@ class TypeEngine:
 
     @classmethod
     def get_transformer(cls, python_type: Any) -> TypeTransformer[Any]:
+        base, _ = annotated_parts(python_type)
         for t in cls._transformers:
-            if t.matches(python_type):
+            if t.matches(base):
                 return t
-        raise InterfaceError(f"type {_type_name(python_type)} is not supported")
+        if cls.fallback is None:
+            raise InterfaceError(f"type {type_name(python_type)} is not supported")
+        return cls.fallback
+
+    @classmethod
+    def _resolve(cls, python_type: Any) -> tuple[TypeTransformer[Any], Any]:
+        """The transformer of a type and the type to hand it (Annotated stripped or not)."""
+        base, meta = annotated_parts(python_type)
+        transformer = cls.get_transformer(base)
+        if meta and not transformer.uses_annotations:
+            return transformer, base
+        return transformer, python_type
 
     @classmethod
     def to_literal_type(cls, python_type: Any) -> LiteralType:
-        if python_type is None or python_type is type(None):
+        if _is_none(python_type):
             return NONE
-        return cls.get_transformer(python_type).get_literal_type(python_type)
+        t, py = cls._resolve(python_type)
+        return t.get_literal_type(py)
 
     @classmethod
     def check(cls, value: Any, python_type: Any) -> str | None:
-        if python_type is None or python_type is type(None):
+        if _is_none(python_type):
             return None if value is None else f"expected None, got {type(value).__name__}"
-        return cls.get_transformer(python_type).check(value, python_type)
+        t, py = cls._resolve(python_type)
+        return t.check(value, py)
 
     @classmethod
-    def to_json(cls, value: Any, python_type: Any) -> Any:
+    def to_json(cls, value: Any, python_type: Any, ctx: DataContext | None = None) -> Any:
         if value is None:
             return None
-        return cls.get_transformer(python_type).to_json(value, python_type)
+        t, py = cls._resolve(python_type)
+        return t.to_json(value, py, ctx)
 
     @classmethod
-    def from_json(cls, data: Any, python_type: Any) -> Any:
-        if python_type is None or python_type is type(None):
-            return _expect(data, type(None), "null")
-        return cls.get_transformer(python_type).from_json(data, python_type)
+    def from_json(cls, data: Any, python_type: Any, ctx: DataContext | None = None) -> Any:
+        if _is_none(python_type):
+            return expect(data, type(None), "null")
+        t, py = cls._resolve(python_type)
+        return t.from_json(data, py, ctx)
+
+    @classmethod
+    def has_boundary(cls, python_type: Any) -> bool:
+        if _is_none(python_type):
+            return False
+        t, py = cls._resolve(python_type)
+        return t.has_boundary(py)
+
+    @classmethod
+    def to_task_input(cls, value: Any, python_type: Any, ctx: DataContext, where: str) -> Any:
+        if value is None or not cls.has_boundary(python_type):
+            return value
+        t, py = cls._resolve(python_type)
+        return t.to_task_input(value, py, ctx, where)
+
+    @classmethod
+    def from_task_output(cls, value: Any, python_type: Any, ctx: DataContext,
+                         where: str) -> Any:
+        if value is None or not cls.has_boundary(python_type):
+            return value
+        t, py = cls._resolve(python_type)
+        return t.from_task_output(value, py, ctx, where)
 
 
-def _expect(data: Any, kinds: type | tuple[type, ...], what: str) -> Any:
+def _is_none(python_type: Any) -> bool:
+    return python_type is None or python_type is type(None)
+
+
+def expect(data: Any, kinds: type | tuple[type, ...], what: str) -> Any:
+    """``data`` if it is of ``kinds``, else a TypeError saying ``what`` was expected."""
     if not isinstance(data, kinds):
-        raise TypeError(f"expected {what}, got {_short(data)}")
+        raise TypeError(f"expected {what}, got {short_repr(data)}")
     return data
 
 
-def _short(value: Any) -> str:
+def short_repr(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _type_name(python_type: Any) -> str:
+def type_name(python_type: Any) -> str:
     if isinstance(python_type, type) and not typing.get_args(python_type):
         return python_type.__name__
     return str(python_type).replace("typing.", "")
 
 
-for _t in (
-    _SimpleTransformer(int, Simple.INTEGER, (numbers.Integral,)),
-    _SimpleTransformer(float, Simple.FLOAT, (numbers.Real,)),
-    _SimpleTransformer(str, Simple.STRING, (str,)),
-    _SimpleTransformer(bool, Simple.BOOLEAN, (bool,)),
-    _SimpleTransformer(bytes, Simple.BINARY, (bytes,)),
-    _SimpleTransformer(dt.datetime, Simple.DATETIME, (dt.datetime,)),
-    _SimpleTransformer(dt.timedelta, Simple.DURATION, (dt.timedelta,)),
-    _ListTransformer(),
-    _DictTransformer(),
-    _UnionTransformer(),
-    _EnumTransformer(),
-    _DataclassTransformer(),
-    _DataFrameTransformer(),
-):
-    TypeEngine._transformers.append(_t)
+def annotated_parts(python_type: Any) -> tuple[Any, tuple[Any, ...]]:
+    """The base type and the metadata of ``Annotated[base, *metadata]`` (else no metadata)."""
+    if typing.get_origin(python_type) is Annotated:
+        base, *meta = typing.get_args(python_type)
+        return base, tuple(meta)
+    return python_type, ()
 
 
 def container_item_type(python_type: Any, origin: type) -> Any | None:

@@ -19,15 +19,17 @@ from typing import Any
 import ray
 from ray.exceptions import RayError, RayTaskError
 
+from engine.catalog.blob import BlobStore, StorageConfig
 from engine.config import Settings, load_settings
 from engine.core.context import ExecutionParameters
-from engine.core.type_engine import TypeEngine, container_item_type
+from engine.core.type_engine import DataContext, TypeEngine, container_item_type
 from engine.dag.cluster import cluster_nodes, ensure_ray, infeasibility, ray_request
 from engine.dag.compiler import CompiledWorkflow
 from engine.dag.graph import downstream_of, topological_order
 from engine.dag.hooks import ExecutionHooks
 from engine.dag.spec import START_NODE, Binding, BindingList, BindingMap, Constant, OutputRef
 from engine.dag.state import AttemptRecord, ExecutionPhase, ExecutionRecord, NodePhase, NodeRecord
+from engine.dag.types import Kind, LiteralType
 from engine.dag.worker import AttemptInfo, Slot, fill, ray_execute_node
 from engine.errors import (
     AttemptError,
@@ -35,6 +37,7 @@ from engine.errors import (
     ExecutionError,
     NodeFailedError,
     ResourceRequestError,
+    StorageError,
 )
 
 
@@ -56,8 +59,10 @@ def run(
         ResourceRequestError: a node asks for resources no Ray node has.
         NodeFailedError: a node failed its last attempt.
     """
-    ensure_ray(settings or load_settings())
-    return _Driver(compiled, inputs, list(hooks)).run()
+    settings = settings or load_settings()
+    ensure_ray(settings)
+    storage = StorageConfig.from_settings(settings)
+    return _Driver(compiled, inputs, list(hooks), storage).run()
 
 
 @dataclass
@@ -72,8 +77,9 @@ class _Submission:
 
 class _Driver:
     def __init__(self, compiled: CompiledWorkflow, inputs: dict[str, Any],
-                 hooks: list[ExecutionHooks]) -> None:
+                 hooks: list[ExecutionHooks], storage: StorageConfig) -> None:
         self.compiled = compiled
+        self.storage = storage
         self.spec = compiled.spec
         self.inputs = inputs
         self.hooks = hooks
@@ -101,6 +107,8 @@ class _Driver:
 
     def run(self) -> ExecutionResult:
         self._check_feasible()
+        self._check_store()
+        self.inputs = self._upload_inputs()
         self.record.start()
         for h in self.hooks:
             h.on_execution_start(self.record)
@@ -138,6 +146,37 @@ class _Driver:
                 self.record.finish(ExecutionPhase.FAILED, message, ErrorKind.USER)
                 raise ResourceRequestError(message)
 
+    def _check_store(self) -> None:
+        """Fail before anything runs when files must be written and the store is unusable."""
+        writers = [
+            (node.id, v.name)
+            for node in self.spec.nodes
+            for v in self.spec.tasks[node.task].interface.outputs
+            if _holds_blob(v.type)
+        ]
+        if not writers:
+            return
+        try:
+            BlobStore(self.storage).check()
+        except StorageError as e:
+            node_id, output = writers[0]
+            raise StorageError(
+                f"workflow '{self.spec.id.name}': node '{node_id}' writes output '{output}' "
+                f"to the blob store, which is not usable: {e}"
+            ) from e
+
+    def _upload_inputs(self) -> dict[str, Any]:
+        """Local files given as workflow inputs are uploaded, so any node can read them."""
+        iface = self.compiled.python_interface
+        ctx = DataContext(BlobStore(self.storage),
+                          BlobStore(self.storage).uri("raw", self.record.name, "inputs"))
+        return {
+            name: TypeEngine.from_task_output(
+                value, iface.inputs[name], ctx,
+                f"workflow '{self.spec.id.name}', input '{name}'")
+            for name, value in self.inputs.items()
+        }
+
     def _submit(self, node_id: str) -> None:
         """Submit an attempt of ``node_id`` wired to the current upstream attempts."""
         node = self.nodes[node_id]
@@ -160,7 +199,7 @@ class _Driver:
         )
         key = f"{self.record.name}/{node.task}"
         returned = self._remote(node.task).remote(
-            key, self.task_boxes[node.task], template, params, *refs
+            key, self.task_boxes[node.task], template, params, self.storage, *refs
         )
         names = list(task.python_interface.outputs)
         if names:
@@ -325,3 +364,11 @@ class _Driver:
         templates = [self._template(b, iface.outputs[name], refs) for name, b in self.spec.outputs]
         values = ray.get(refs) if refs else []
         return iface.pack_outputs([fill(t, tuple(values)) for t in templates])
+
+
+def _holds_blob(t: LiteralType) -> bool:
+    """Whether values of ``t`` may contain files or directories."""
+    if t.kind is Kind.BLOB:
+        return True
+    nested = [*([t.item] if t.item else []), *t.variants, *(f for _, f in t.fields)]
+    return t.kind is not Kind.DATAFRAME and any(_holds_blob(n) for n in nested)

@@ -22,6 +22,8 @@ class Kind(str, Enum):
     ENUM = "enum"
     RECORD = "record"
     DATAFRAME = "dataframe"
+    BLOB = "blob"  # a file, or a directory when ``multipart``
+    PICKLE = "pickle"  # a Python type opaque to the engine
 
 
 class Simple(str, Enum):
@@ -66,7 +68,12 @@ class LiteralType:
     # DATAFRAME: declared columns, empty when any columns are accepted.
     fields: tuple[tuple[str, LiteralType], ...] = ()
     # ENUM and RECORD: the Python class name, for messages only.
+    # PICKLE: the qualified Python type name, compared when binding.
     name: str = ""
+    # BLOB and DATAFRAME: the format tag ("csv", "parquet"), "" for any.
+    format: str = ""
+    # BLOB: a directory (many parts) rather than a single file.
+    multipart: bool = False
 
     def __str__(self) -> str:
         if self.kind is Kind.SIMPLE:
@@ -85,6 +92,11 @@ class LiteralType:
             return f"{self.name or 'Enum'}({', '.join(self.values)})"
         if self.kind is Kind.RECORD:
             return f"dataclass {self.name}"
+        if self.kind is Kind.BLOB:
+            base = "FlyteDirectory" if self.multipart else "FlyteFile"
+            return f"{base}[{self.format}]" if self.format else base
+        if self.kind is Kind.PICKLE:
+            return f"pickled {self.name}"
         cols = ", ".join(f"{n}: {t}" for n, t in self.fields)
         return f"DataFrame[{cols}]" if cols else "DataFrame"
 
@@ -103,6 +115,10 @@ class LiteralType:
             out["fields"] = [[n, t.to_dict()] for n, t in self.fields]
         if self.name:
             out["name"] = self.name
+        if self.format:
+            out["format"] = self.format
+        if self.multipart:
+            out["multipart"] = True
         return out
 
     @classmethod
@@ -116,6 +132,8 @@ class LiteralType:
             values=tuple(data.get("values", ())),
             fields=tuple((n, cls.from_dict(t)) for n, t in data.get("fields", ())),
             name=data.get("name", ""),
+            format=data.get("format", ""),
+            multipart=bool(data.get("multipart", False)),
         )
 
 
@@ -150,6 +168,12 @@ def is_assignable(source: LiteralType, target: LiteralType) -> bool:
         src = dict(source.fields)
         dst = dict(target.fields)
         return src.keys() == dst.keys() and all(is_assignable(src[k], dst[k]) for k in dst)
+    if source.kind is Kind.BLOB:
+        return source.multipart == target.multipart and (
+            not source.format or not target.format or source.format == target.format
+        )
+    if source.kind is Kind.PICKLE:
+        return source.name == target.name
     if source.kind is Kind.DATAFRAME:
         if not target.fields:
             return True
@@ -188,7 +212,13 @@ def literal_matches(value: Any, target: LiteralType) -> bool:
             and value.keys() == {n for n, _ in target.fields}
             and all(literal_matches(value[n], t) for n, t in target.fields)
         )
-    return False  # dataframes have no JSON literal
+    if target.kind is Kind.BLOB:
+        return isinstance(value, str)  # a path or URI
+    if target.kind is Kind.DATAFRAME:
+        return isinstance(value, dict) and isinstance(value.get("uri"), str)
+    if target.kind is Kind.PICKLE:
+        return isinstance(value, dict) and isinstance(value.get("pickle"), str)
+    return False
 
 
 def _simple_matches(value: Any, kind: Simple | None) -> bool:

@@ -21,9 +21,11 @@ from typing import Any
 
 import ray
 
+from engine.catalog.blob import BlobStore, StorageConfig
 from engine.core.context import ExecutionParameters, enter_context, exit_context
+from engine.core.type_engine import DataContext, TypeEngine
 from engine.dag.compiler import TaskLike
-from engine.errors import AttemptError, ErrorKind
+from engine.errors import AttemptError, DataError, ErrorKind, StorageError
 
 _ENGINE_DIR = str(Path(__file__).resolve().parent.parent)
 
@@ -116,17 +118,48 @@ def user_traceback(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
 
 
+def attempt_prefix(storage: StorageConfig, params: ExecutionParameters) -> str:
+    """Raw output prefix of one node attempt: where the files it returns are uploaded."""
+    return BlobStore(storage).uri(
+        "raw", params.execution_id, params.node_id or "task", str(params.attempt_number)
+    )
+
+
+def _run_at_boundary(task: TaskLike, inputs: dict[str, Any], ctx: DataContext,
+                     where: str) -> list[Any]:
+    """Prepare inputs (files fetched lazily, dataframe flavours), run, prepare outputs."""
+    iface = task.python_interface
+    ready = {
+        name: TypeEngine.to_task_input(v, iface.inputs[name], ctx, f"{where}, input '{name}'")
+        for name, v in inputs.items()
+    }
+    values = task.run_function(ready)
+    return [
+        TypeEngine.from_task_output(v, t, ctx, f"{where}, output '{name}'")
+        for (name, t), v in zip(iface.outputs.items(), values, strict=True)
+    ]
+
+
 def execute_node(
-    task: TaskLike, inputs: dict[str, Any], params: ExecutionParameters
+    task: TaskLike, inputs: dict[str, Any], params: ExecutionParameters,
+    storage: StorageConfig,
 ) -> tuple[list[Any], AttemptInfo]:
     """Run one attempt of ``task``; raise :class:`AttemptError` when it fails."""
     spec = task.spec()
     timeout_s = spec.metadata.timeout_s
     start = time.time()
     token = enter_context(params)
+    ctx = DataContext(BlobStore(storage), attempt_prefix(storage, params),
+                      params.working_directory)
+    where = f"task '{task.name}', node '{params.node_id}'"
     try:
         with _environment(spec.metadata.environment), _deadline(timeout_s):
-            values = task.run_function(inputs)
+            values = _run_at_boundary(task, inputs, ctx, where)
+    except DataError as e:  # a value does not fit its declared type: the task's doing
+        raise AttemptError(ErrorKind.USER, f"DataError: {e}", False, start, time.time()) from None
+    except StorageError as e:  # the blob store failed: infrastructure, not the task
+        raise AttemptError(ErrorKind.SYSTEM, f"StorageError: {e}", False, start,
+                           time.time()) from None
     except _TimedOut:
         raise AttemptError(
             ErrorKind.USER,
@@ -169,8 +202,10 @@ def ray_execute_node(
     task_box: list[ray.ObjectRef],
     template: dict[str, Any],
     params: ExecutionParameters,
+    storage: StorageConfig,
     *values: Any,
 ) -> Any:
     """The Ray task of one node attempt: returns the outputs, then an AttemptInfo."""
-    outputs, info = execute_node(_task(task_key, task_box), fill(template, values), params)
+    outputs, info = execute_node(_task(task_key, task_box), fill(template, values), params,
+                                 storage)
     return (*outputs, info) if outputs else info

@@ -1,0 +1,34 @@
+"""Storing values that must outlive an execution: small ones inline, large ones by reference.
+
+A stored value is a small JSON object fit for a database record:
+``{"inline": <json>}`` or ``{"uri": "s3://...", "format": "json"}``. Raw data
+inside it (dataframes as parquet, files, directories) is written to the blob store
+by the type engine and referred to by URI in either form.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from engine.catalog.blob import BlobStore
+from engine.core.type_engine import DataContext, TypeEngine
+
+
+def store_value(value: Any, python_type: Any, store: BlobStore, prefix: str,
+                threshold: int) -> dict[str, Any]:
+    """The stored form of ``value``; JSON longer than ``threshold`` bytes is offloaded."""
+    data = TypeEngine.to_json(value, python_type, DataContext(store, prefix))
+    text = json.dumps(data)
+    if len(text.encode()) <= threshold:
+        return {"inline": data}
+    uri = store.new_uri(prefix, "value.json")
+    store.write_bytes(uri, text.encode())
+    return {"uri": uri, "format": "json"}
+
+
+def load_value(stored: dict[str, Any], python_type: Any, store: BlobStore) -> Any:
+    """The Python value of a form written by :func:`store_value`."""
+    inline = "inline" in stored
+    data = stored["inline"] if inline else json.loads(store.read_bytes(stored["uri"]))
+    return TypeEngine.from_json(data, python_type, DataContext(store, store.uri("tmp")))
