@@ -146,15 +146,24 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     return Settings(home=home, **values)
 
 
-def prepare_ray_environment() -> None:
+def prepare_ray_environment(settings: Settings | None = None) -> None:
     """Environment Ray itself reads, set before Ray starts: quiet and unauthenticated locally.
 
     Ray 2.60 enables token auth by default, which makes later ``ray status`` and
     ``ray job submit`` calls need the token; Flyray's local clusters run without it
-    unless the user set RAY_AUTH_MODE. Ray's "unhandled error" report is silenced:
+    unless the user set RAY_AUTH_MODE. For S3 spilling the S3 settings are exported
+    as the AWS variables Ray's IO workers read. Ray's "unhandled error" report is silenced:
     the engine reads and reports every failed attempt itself, and the superseded
     outputs of retried nodes would otherwise print tracebacks at exit.
     """
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
+    if settings is not None and (settings.spill_uri or "").startswith("s3://"):
+        # Ray's S3 spilling (boto3 in its IO workers) reads the standard variables.
+        for var, value in (("AWS_ENDPOINT_URL", settings.s3_endpoint_url),
+                           ("AWS_ACCESS_KEY_ID", settings.s3_access_key_id),
+                           ("AWS_SECRET_ACCESS_KEY", settings.s3_secret_access_key),
+                           ("AWS_DEFAULT_REGION", settings.s3_region)):
+            if value:
+                os.environ[var] = value
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")

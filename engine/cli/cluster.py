@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import click
 
-from engine.config import prepare_ray_environment
+from engine.config import load_settings, prepare_ray_environment
+from engine.dag.spilling import local_cluster_options
 
 
 def _ray(*args: str) -> int:
-    prepare_ray_environment()
+    prepare_ray_environment(load_settings())
     return subprocess.call([sys.executable, "-m", "ray.scripts.scripts", *args])
 
 
@@ -30,6 +32,11 @@ def start(num_cpus: int | None, num_gpus: int | None) -> None:
         args += ["--num-cpus", str(num_cpus)]
     if num_gpus is not None:
         args += ["--num-gpus", str(num_gpus)]
+    options = local_cluster_options(load_settings(), clean_up=False)
+    if "object_store_memory" in options:
+        args += ["--object-store-memory", str(options["object_store_memory"])]
+    if "_system_config" in options:
+        args += ["--system-config", json.dumps(options["_system_config"])]
     sys.exit(_ray(*args))
 
 

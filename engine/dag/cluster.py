@@ -10,6 +10,7 @@ import ray
 
 from engine.config import Settings, prepare_ray_environment
 from engine.dag.spec import TaskMetadata
+from engine.dag.spilling import local_cluster_options
 
 _GIB = 2**30
 
@@ -22,7 +23,7 @@ def ensure_ray(settings: Settings) -> None:
     start-up time on every run; without one, a local cluster lives as long as
     this process.
     """
-    prepare_ray_environment()
+    prepare_ray_environment(settings)
     if ray.is_initialized():
         return
     common: dict[str, Any] = {
@@ -38,7 +39,8 @@ def ensure_ray(settings: Settings) -> None:
             return
         except ConnectionError:
             pass  # no running cluster on this machine: start one below
-    ray.init(num_cpus=settings.ray_num_cpus, include_dashboard=False, **common)
+    ray.init(num_cpus=settings.ray_num_cpus, include_dashboard=False,
+             **local_cluster_options(settings), **common)
 
 
 @dataclass(frozen=True)
