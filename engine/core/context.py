@@ -35,11 +35,16 @@ class ExecutionParameters:
         return logging.getLogger("flyray.user")
 
     @property
-    def working_directory(self) -> Path:
-        """A scratch directory private to this attempt, created on first use."""
-        path = Path(tempfile.gettempdir()) / "flyray" / self.execution_id / (
+    def scratch_path(self) -> Path:
+        """Where this attempt's scratch directory is (not created); removed after it ends."""
+        return Path(tempfile.gettempdir()) / "flyray" / self.execution_id / (
             f"{self.node_id or 'local'}-{self.attempt_number}"
         )
+
+    @property
+    def working_directory(self) -> Path:
+        """A scratch directory private to this attempt, created on first use."""
+        path = self.scratch_path
         path.mkdir(parents=True, exist_ok=True)
         return path
 

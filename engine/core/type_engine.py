@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import tempfile
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
@@ -39,7 +39,7 @@ class DataContext:
 
     store: BlobStore
     prefix: str
-    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="flyray-")))
+    workdir: Path = Path(tempfile.gettempdir()) / "flyray-downloads"
 
 
 class TypeTransformer(Generic[T]):

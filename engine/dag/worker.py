@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import os
+import shutil
 import signal
 import threading
 import time
@@ -150,7 +151,7 @@ def execute_node(
     start = time.time()
     token = enter_context(params)
     ctx = DataContext(BlobStore(storage), attempt_prefix(storage, params),
-                      params.working_directory)
+                      params.scratch_path)
     where = f"task '{task.name}', node '{params.node_id}'"
     try:
         with _environment(spec.metadata.environment), _deadline(timeout_s):
@@ -170,6 +171,8 @@ def execute_node(
         raise AttemptError(ErrorKind.USER, user_traceback(e), False, start, time.time()) from None
     finally:
         exit_context(token)
+        # Files the task returned are uploaded by now; downloads were for this attempt.
+        shutil.rmtree(params.scratch_path, ignore_errors=True)
     info = AttemptInfo(
         start=start,
         end=time.time(),
