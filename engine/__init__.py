@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import engine.types  # noqa: F401  (registers the type transformers)
 from engine.core.context import ExecutionParameters, current_context
+from engine.core.hashing import HashMethod
 from engine.core.interface import kwtypes
 from engine.core.later_features import (
     ContainerTask,
-    HashMethod,
     ImageSpec,
     Workflow,
     WorkflowFailurePolicy,

@@ -61,6 +61,15 @@ class Settings:
     # "2Gi"; unset: Ray's default). Env: FLYRAY_OBJECT_STORE_MEMORY.
     object_store_memory: int | None = None
 
+    # Database of the data catalog (cached task results): any SQLAlchemy URL, e.g.
+    # postgresql+psycopg://user:pw@host/db. Default: sqlite:///$FLYRAY_HOME/catalog.db.
+    # Env: FLYRAY_CATALOG_URL.
+    catalog_url: str = ""
+
+    @property
+    def catalog_url_or_default(self) -> str:
+        return self.catalog_url or f"sqlite:///{self.home.resolve() / 'catalog.db'}"
+
     @property
     def config_file(self) -> Path:
         return self.home / "config.toml"
@@ -83,6 +92,7 @@ _ENV = {
     "offload_threshold": "FLYRAY_OFFLOAD_THRESHOLD",
     "spill_uri": "FLYRAY_SPILL_URI",
     "object_store_memory": "FLYRAY_OBJECT_STORE_MEMORY",
+    "catalog_url": "FLYRAY_CATALOG_URL",
 }
 # Standard variables read when Flyray's own are not set.
 _FALLBACK_ENV = {

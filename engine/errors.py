@@ -136,3 +136,7 @@ class DataError(ValueError, FlyrayError):
 
 class OpaqueTypeWarning(UserWarning):
     """A type no transformer knows is pickled: the engine cannot check or show its values."""
+
+
+class CatalogError(FlyrayError):
+    """The data catalog's database cannot be opened, read or written."""

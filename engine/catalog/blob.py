@@ -211,3 +211,9 @@ class BlobStore:
         fs, path = self._fs(uri)
         with self._errors("read", uri):
             return pq.read_table(path, filesystem=fs, columns=columns)
+
+    def size(self, uri: str) -> int:
+        """Bytes under ``uri`` (a file, or every file of a directory)."""
+        fs, path = self._fs(uri)
+        with self._errors("measure", uri):
+            return int(fs.du(path, total=True)) if fs.isdir(path) else int(fs.size(path))

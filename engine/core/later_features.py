@@ -21,10 +21,6 @@ class WorkflowFailurePolicy(enum.Enum):
     FAIL_AFTER_EXECUTABLE_NODES_COMPLETE = "FAIL_AFTER_EXECUTABLE_NODES_COMPLETE"
 
 
-class HashMethod(LaterClass):
-    feature = "HashMethod (custom cache hashing)"
-
-
 class ImageSpec(LaterClass):
     feature = "ImageSpec"
 

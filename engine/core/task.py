@@ -48,6 +48,8 @@ class PythonFunctionTask:
         name: str | None = None,
         cache: bool = False,
         cache_version: str = "",
+        cache_serialize: bool = False,
+        cache_ignore_input_vars: tuple[str, ...] = (),
         retries: int = 0,
         timeout: int | float | dt.timedelta | None = None,
         requests: Resources | None = None,
@@ -76,6 +78,10 @@ class PythonFunctionTask:
                 f"{what}: cache=True needs a cache_version, e.g. @task(cache=True, "
                 "cache_version='1.0')"
             )
+        unknown = set(cache_ignore_input_vars) - set(self.python_interface.inputs)
+        if unknown:
+            raise ConfigError(f"{what}: cache_ignore_input_vars names unknown input(s) "
+                              f"{sorted(unknown)}; inputs are {list(self.python_interface.inputs)}")
         reqs = (requests or Resources()).to_spec(f"{what}: requests")
         lims = (limits or Resources()).to_spec(f"{what}: limits")
         self.metadata = TaskMetadata(
@@ -89,6 +95,8 @@ class PythonFunctionTask:
             secrets=tuple((s.group, s.key or "") for s in secret_requests or ()),
             container_image=container_image,
             environment=tuple(sorted((environment or {}).items())),
+            cache_serialize=cache_serialize,
+            cache_ignore_input_vars=tuple(cache_ignore_input_vars),
         )
         self._spec: TaskSpec | None = None
         functools.update_wrapper(self, fn)
@@ -157,7 +165,7 @@ def _source_of(fn: Callable[..., Any]) -> str:
 
 # flytekit's @task options that Flyray does not implement yet.
 _LATER_OPTIONS = {
-    "cache_serialize", "cache_ignore_input_vars", "deprecated", "task_config", "pod_template",
+    "deprecated", "task_config", "pod_template",
     "pod_template_name", "accelerator", "enable_deck", "deck_fields", "docs", "execution_mode",
     "node_dependency_hints", "task_resolver", "labels", "annotations", "shared_memory",
 }
@@ -178,6 +186,8 @@ def task(
     *,
     cache: bool = False,
     cache_version: str = "",
+    cache_serialize: bool = False,
+    cache_ignore_input_vars: tuple[str, ...] = (),
     retries: int = 0,
     interruptible: bool | None = None,
     timeout: int | float | dt.timedelta | None = None,
@@ -194,6 +204,8 @@ def task(
     Args:
         cache: memoize results in the data catalog (needs ``cache_version``).
         cache_version: bump it to invalidate cached results.
+        cache_serialize: concurrent runs with the same inputs compute once; others wait.
+        cache_ignore_input_vars: inputs that do not count in the cache key.
         retries: extra attempts after a user or system failure.
         interruptible: recorded; Ray has no preemptible workers to map it onto.
         timeout: seconds or a timedelta; an attempt running longer is stopped.
@@ -216,6 +228,8 @@ def task(
             name=name,
             cache=cache,
             cache_version=cache_version,
+            cache_serialize=cache_serialize,
+            cache_ignore_input_vars=tuple(cache_ignore_input_vars),
             retries=retries,
             timeout=timeout,
             requests=requests,

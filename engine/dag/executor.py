@@ -20,6 +20,7 @@ import ray
 from ray.exceptions import RayError, RayTaskError
 
 from engine.catalog.blob import BlobStore, StorageConfig
+from engine.catalog.memo import CacheSettings
 from engine.config import Settings, load_settings
 from engine.core.context import ExecutionParameters
 from engine.core.type_engine import DataContext, TypeEngine, container_item_type
@@ -30,7 +31,7 @@ from engine.dag.hooks import ExecutionHooks
 from engine.dag.spec import START_NODE, Binding, BindingList, BindingMap, Constant, OutputRef
 from engine.dag.state import AttemptRecord, ExecutionPhase, ExecutionRecord, NodePhase, NodeRecord
 from engine.dag.types import Kind, LiteralType
-from engine.dag.worker import AttemptInfo, Slot, fill, ray_execute_node
+from engine.dag.worker import AttemptInfo, NodeServices, Slot, fill, ray_execute_node
 from engine.errors import (
     AttemptError,
     ErrorKind,
@@ -52,8 +53,12 @@ def run(
     inputs: dict[str, Any],
     hooks: Iterable[ExecutionHooks] = (),
     settings: Settings | None = None,
+    overwrite_cache: bool = False,
 ) -> ExecutionResult:
     """Run ``compiled`` on Ray with already-checked ``inputs``; raise on failure.
+
+    With ``overwrite_cache`` cached tasks run again and replace what the data
+    catalog holds for their inputs.
 
     Raises:
         ResourceRequestError: a node asks for resources no Ray node has.
@@ -61,8 +66,12 @@ def run(
     """
     settings = settings or load_settings()
     ensure_ray(settings)
-    storage = StorageConfig.from_settings(settings)
-    return _Driver(compiled, inputs, list(hooks), storage).run()
+    services = NodeServices(
+        StorageConfig.from_settings(settings),
+        CacheSettings(settings.catalog_url_or_default, settings.offload_threshold,
+                      overwrite=overwrite_cache),
+    )
+    return _Driver(compiled, inputs, list(hooks), services).run()
 
 
 @dataclass
@@ -77,9 +86,10 @@ class _Submission:
 
 class _Driver:
     def __init__(self, compiled: CompiledWorkflow, inputs: dict[str, Any],
-                 hooks: list[ExecutionHooks], storage: StorageConfig) -> None:
+                 hooks: list[ExecutionHooks], services: NodeServices) -> None:
         self.compiled = compiled
-        self.storage = storage
+        self.services = services
+        self.storage = services.storage
         self.spec = compiled.spec
         self.inputs = inputs
         self.hooks = hooks
@@ -199,7 +209,7 @@ class _Driver:
         )
         key = f"{self.record.name}/{node.task}"
         returned = self._remote(node.task).remote(
-            key, self.task_boxes[node.task], template, params, self.storage, *refs
+            key, self.task_boxes[node.task], template, params, self.services, *refs
         )
         names = list(task.python_interface.outputs)
         if names:
@@ -257,6 +267,7 @@ class _Driver:
             return
         attempt.start, attempt.end = info.start, info.end
         attempt.outcome = NodePhase.SUCCEEDED
+        attempt.cache_status = info.cache_status.value
         attempt.worker = {"node_ip": info.node_ip, "node_id": info.node_id, "pid": info.pid,
                           "gpu_ids": list(info.gpu_ids)}
         self._attempt_end(sub.node_id, attempt)

@@ -196,6 +196,10 @@ class TaskMetadata:
     secrets: tuple[tuple[str, str], ...] = ()
     container_image: str | None = None
     environment: tuple[tuple[str, str], ...] = ()
+    # cache_serialize: concurrent runs of one cache key wait for a single computation.
+    cache_serialize: bool = False
+    # Inputs left out of the cache key.
+    cache_ignore_input_vars: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -209,6 +213,8 @@ class TaskMetadata:
             "secrets": [list(s) for s in self.secrets],
             "container_image": self.container_image,
             "environment": dict(self.environment),
+            "cache_serialize": self.cache_serialize,
+            "cache_ignore_input_vars": list(self.cache_ignore_input_vars),
         }
 
     @classmethod
@@ -224,6 +230,8 @@ class TaskMetadata:
             secrets=tuple((g, k) for g, k in d["secrets"]),
             container_image=d["container_image"],
             environment=tuple(d["environment"].items()),
+            cache_serialize=d.get("cache_serialize", False),
+            cache_ignore_input_vars=tuple(d.get("cache_ignore_input_vars", ())),
         )
 
 

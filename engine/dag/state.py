@@ -47,6 +47,8 @@ class AttemptRecord:
     outcome: NodePhase | None = None
     error_kind: ErrorKind | None = None
     error: str | None = None
+    # Data catalog: DISABLED, HIT, MISS (computed and stored), OVERWRITTEN or FAILED.
+    cache_status: str | None = None
     # Where it ran: Ray node IP and id, worker pid, GPU ids Ray assigned.
     worker: dict[str, Any] = field(default_factory=dict)
 
@@ -63,6 +65,10 @@ class NodeRecord:
     @property
     def error(self) -> str | None:
         return self.attempts[-1].error if self.attempts else None
+
+    @property
+    def cache_status(self) -> str | None:
+        return self.attempts[-1].cache_status if self.attempts else None
 
 
 @dataclass

@@ -23,6 +23,7 @@ from typing import Any
 import ray
 
 from engine.catalog.blob import BlobStore, StorageConfig
+from engine.catalog.memo import CacheSettings, CacheStatus, memoized
 from engine.core.context import ExecutionParameters, enter_context, exit_context
 from engine.core.type_engine import DataContext, TypeEngine
 from engine.dag.compiler import TaskLike
@@ -43,9 +44,18 @@ class Slot:
 
 
 @dataclass(frozen=True)
+class NodeServices:
+    """How a node attempt reaches durable data; plain data sent with every node."""
+
+    storage: StorageConfig
+    cache: CacheSettings
+
+
+@dataclass(frozen=True)
 class AttemptInfo:
     """Returned next to a node's outputs: facts about the successful attempt."""
 
+    cache_status: CacheStatus
     start: float
     end: float
     node_ip: str
@@ -143,19 +153,24 @@ def _run_at_boundary(task: TaskLike, inputs: dict[str, Any], ctx: DataContext,
 
 def execute_node(
     task: TaskLike, inputs: dict[str, Any], params: ExecutionParameters,
-    storage: StorageConfig,
+    services: NodeServices,
 ) -> tuple[list[Any], AttemptInfo]:
-    """Run one attempt of ``task``; raise :class:`AttemptError` when it fails."""
+    """Run one attempt of ``task`` (or take its outputs from the data catalog);
+    raise :class:`AttemptError` when it fails."""
     spec = task.spec()
     timeout_s = spec.metadata.timeout_s
     start = time.time()
     token = enter_context(params)
-    ctx = DataContext(BlobStore(storage), attempt_prefix(storage, params),
-                      params.scratch_path)
+    blobs = BlobStore(services.storage)
+    ctx = DataContext(blobs, attempt_prefix(services.storage, params), params.scratch_path)
     where = f"task '{task.name}', node '{params.node_id}'"
     try:
         with _environment(spec.metadata.environment), _deadline(timeout_s):
-            values = _run_at_boundary(task, inputs, ctx, where)
+            values, status = memoized(
+                task, inputs, lambda: _run_at_boundary(task, inputs, ctx, where),
+                settings=services.cache, blobs=blobs, execution=params.execution_id,
+                node_id=params.node_id,
+            )
     except DataError as e:  # a value does not fit its declared type: the task's doing
         raise AttemptError(ErrorKind.USER, f"DataError: {e}", False, start, time.time()) from None
     except StorageError as e:  # the blob store failed: infrastructure, not the task
@@ -174,6 +189,7 @@ def execute_node(
         # Files the task returned are uploaded by now; downloads were for this attempt.
         shutil.rmtree(params.scratch_path, ignore_errors=True)
     info = AttemptInfo(
+        cache_status=status,
         start=start,
         end=time.time(),
         node_ip=ray.util.get_node_ip_address() if ray.is_initialized() else "",
@@ -205,10 +221,10 @@ def ray_execute_node(
     task_box: list[ray.ObjectRef],
     template: dict[str, Any],
     params: ExecutionParameters,
-    storage: StorageConfig,
+    services: NodeServices,
     *values: Any,
 ) -> Any:
     """The Ray task of one node attempt: returns the outputs, then an AttemptInfo."""
     outputs, info = execute_node(_task(task_key, task_box), fill(template, values), params,
-                                 storage)
+                                 services)
     return (*outputs, info) if outputs else info

@@ -1,0 +1,304 @@
+"""The data catalog's storage: SQLAlchemy over SQLite (embedded) or PostgreSQL (by URL).
+
+The narrow interface of the catalog; ORM rows never leave this module. Writes
+are short transactions, ``BEGIN IMMEDIATE`` on SQLite (WAL, busy timeout), and a
+"database is locked" that still escapes is retried, not surfaced. Two writers of
+one key leave exactly one artifact: the tag's primary key decides who wins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, delete, event, make_url, select
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from engine.catalog._models import (
+    Artifact,
+    ArtifactData,
+    Base,
+    Dataset,
+    Reservation,
+    SchemaVersion,
+    Tag,
+)
+from engine.catalog.keys import CacheKey
+from engine.errors import CatalogError
+
+R = TypeVar("R")
+
+# (version, what it does to the schema); applied in order, once, by any process.
+_MIGRATIONS: list[tuple[int, Callable[[Any], None]]] = [
+    (1, Base.metadata.create_all),
+]
+_DATASET_PREFIX = "flyte_task-"
+
+
+@dataclass(frozen=True)
+class CachedArtifact:
+    """A memoized execution found by its key."""
+
+    id: str
+    outputs: dict[str, dict[str, Any]]  # output name -> stored form (engine.catalog.literals)
+    blob_uris: list[str]
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One row of ``flyray cache list``."""
+
+    artifact_id: str
+    project: str
+    domain: str
+    task: str
+    version: str
+    tag: str
+    created_at: dt.datetime
+    size_bytes: int
+    execution: str
+    node_id: str
+    blob_uris: list[str]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    # SQLite returns naive datetimes; every stored time is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+class CatalogStore:
+    """Datasets, artifacts, tags and reservations in one SQL database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._sqlite = url.startswith("sqlite")
+        database = make_url(url).database if self._sqlite else None
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._read = self._engine(immediate=False)
+            self._write = self._engine(immediate=True) if self._sqlite else self._read
+            self._retry(self._migrate)
+        except SQLAlchemyError as e:
+            raise CatalogError(f"cannot open the data catalog at {_safe(url)}: "
+                               f"{_first_line(e)}") from e
+
+    def _engine(self, immediate: bool) -> Engine:
+        if not self._sqlite:
+            return create_engine(self.url, pool_pre_ping=True)
+        engine = create_engine(self.url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def on_connect(dbapi_conn: Any, _: Any) -> None:
+            dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself, below
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    def close(self) -> None:
+        self._read.dispose()
+        self._write.dispose()
+
+    # --- transactions ------------------------------------------------------------------
+
+    @contextmanager
+    def _session(self, write: bool) -> Iterator[Session]:
+        with Session(self._write if write else self._read) as session, session.begin():
+            yield session
+
+    def _retry(self, fn: Callable[[], R]) -> R:
+        """Run ``fn`` again when the database is locked or a concurrent insert won."""
+        delay = 0.01
+        for attempt in range(30):
+            try:
+                return fn()
+            except (OperationalError, IntegrityError) as e:
+                locked = isinstance(e, OperationalError) and "locked" in str(e).lower()
+                if not (locked or isinstance(e, IntegrityError)) or attempt == 29:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+        raise AssertionError("unreachable")
+
+    def _migrate(self) -> None:
+        with self._session(write=True) as s:
+            conn = s.connection()
+            if self.url.startswith("postgresql"):
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727274)")
+            SchemaVersion.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+            row = s.get(SchemaVersion, 1)
+            current = row.version if row else 0
+            for version, migrate in _MIGRATIONS:
+                if version > current:
+                    migrate(conn)
+                    current = version
+            if row is None:
+                s.add(SchemaVersion(id=1, version=current))
+            else:
+                row.version = current
+
+    # --- lookups and writes ------------------------------------------------------------
+
+    def _dataset_id(self, s: Session, key: CacheKey, create: bool) -> int | None:
+        found = s.scalar(select(Dataset.id).where(
+            Dataset.project == key.project, Dataset.domain == key.domain,
+            Dataset.name == key.dataset, Dataset.version == key.version))
+        if found is not None or not create:
+            return found
+        dataset = Dataset(project=key.project, domain=key.domain, name=key.dataset,
+                          version=key.version, created_at=_now())
+        s.add(dataset)
+        s.flush()
+        return dataset.id
+
+    def lookup(self, key: CacheKey) -> CachedArtifact | None:
+        def find() -> CachedArtifact | None:
+            with self._session(write=False) as s:
+                dataset_id = self._dataset_id(s, key, create=False)
+                if dataset_id is None:
+                    return None
+                artifact = s.scalar(select(Artifact).join(
+                    Tag, Tag.artifact_id == Artifact.id).where(
+                    Tag.dataset_id == dataset_id, Tag.name == key.tag))
+                if artifact is None:
+                    return None
+                data = s.scalars(select(ArtifactData).where(
+                    ArtifactData.artifact_id == artifact.id)).all()
+                return CachedArtifact(artifact.id, {d.name: d.value for d in data},
+                                      list(artifact.blob_uris))
+        return self._retry(find)
+
+    def put(self, key: CacheKey, outputs: dict[str, dict[str, Any]], *, execution: str,
+            node_id: str, size_bytes: int, blob_uris: list[str],
+            replace: bool = False) -> tuple[str, list[str]]:
+        """Record an artifact under ``key``; returns (artifact id, blob URIs now unused).
+
+        Without ``replace`` an existing artifact of the key wins and is returned, and
+        the new outputs' blobs are the unused ones; with it the old one is replaced.
+        """
+        def write() -> tuple[str, list[str]]:
+            with self._session(write=True) as s:
+                dataset_id = self._dataset_id(s, key, create=True)
+                assert dataset_id is not None
+                existing = s.scalar(select(Artifact).join(
+                    Tag, Tag.artifact_id == Artifact.id).where(
+                    Tag.dataset_id == dataset_id, Tag.name == key.tag))
+                unused: list[str] = []
+                if existing is not None:
+                    if not replace:
+                        return existing.id, list(blob_uris)
+                    unused = [u for u in existing.blob_uris if u not in blob_uris]
+                    s.execute(delete(Tag).where(Tag.dataset_id == dataset_id,
+                                                Tag.name == key.tag))
+                    s.execute(delete(ArtifactData).where(
+                        ArtifactData.artifact_id == existing.id))
+                    s.execute(delete(Artifact).where(Artifact.id == existing.id))
+                artifact_id = uuid.uuid4().hex
+                s.add(Artifact(id=artifact_id, dataset_id=dataset_id, execution=execution,
+                               node_id=node_id, created_at=_now(), size_bytes=size_bytes,
+                               blob_uris=blob_uris))
+                s.flush()
+                s.add_all([ArtifactData(artifact_id=artifact_id, name=n, value=v)
+                           for n, v in outputs.items()])
+                s.add(Tag(dataset_id=dataset_id, name=key.tag, artifact_id=artifact_id,
+                          created_at=_now()))
+                return artifact_id, unused
+        return self._retry(write)
+
+    # --- cache_serialize ---------------------------------------------------------------
+
+    def reserve(self, key: CacheKey, owner: str, ttl_s: float) -> bool:
+        """Take (or renew) the right to compute ``key``; False while another holds it."""
+        def take() -> bool:
+            with self._session(write=True) as s:
+                dataset_id = self._dataset_id(s, key, create=True)
+                assert dataset_id is not None
+                row = s.get(Reservation, (dataset_id, key.tag))
+                expires = _now() + dt.timedelta(seconds=ttl_s)
+                if row is None:
+                    s.add(Reservation(dataset_id=dataset_id, tag_name=key.tag, owner=owner,
+                                      expires_at=expires))
+                    return True
+                if row.owner == owner or _aware(row.expires_at) <= _now():
+                    row.owner, row.expires_at = owner, expires
+                    return True
+                return False
+        return self._retry(take)
+
+    def release(self, key: CacheKey, owner: str) -> None:
+        def drop() -> None:
+            with self._session(write=True) as s:
+                dataset_id = self._dataset_id(s, key, create=False)
+                if dataset_id is not None:
+                    s.execute(delete(Reservation).where(
+                        Reservation.dataset_id == dataset_id, Reservation.tag_name == key.tag,
+                        Reservation.owner == owner))
+        self._retry(drop)
+
+    # --- management --------------------------------------------------------------------
+
+    def entries(self, task: str | None = None, version: str | None = None,
+                older_than: dt.datetime | None = None) -> list[CacheEntry]:
+        """Cached artifacts, newest first; ``task`` and ``version`` filter exactly."""
+        def read() -> list[CacheEntry]:
+            with self._session(write=False) as s:
+                query = select(Artifact, Dataset, Tag).join(
+                    Dataset, Dataset.id == Artifact.dataset_id).join(
+                    Tag, Tag.artifact_id == Artifact.id)
+                if task is not None:
+                    query = query.where(Dataset.name == _DATASET_PREFIX + task)
+                if version is not None:
+                    query = query.where(Dataset.version.startswith(version + "-"))
+                if older_than is not None:
+                    query = query.where(Artifact.created_at < older_than)
+                rows = s.execute(query.order_by(Artifact.created_at.desc())).all()
+                return [CacheEntry(
+                    a.id, d.project, d.domain, d.name.removeprefix(_DATASET_PREFIX),
+                    d.version, t.name, _aware(a.created_at), a.size_bytes, a.execution,
+                    a.node_id, list(a.blob_uris)) for a, d, t in rows]
+        return self._retry(read)
+
+    def delete(self, artifact_ids: list[str]) -> list[str]:
+        """Remove artifacts (with their tags and data); returns their blob URIs."""
+        def remove() -> list[str]:
+            with self._session(write=True) as s:
+                rows = s.scalars(select(Artifact).where(Artifact.id.in_(artifact_ids))).all()
+                uris = [u for a in rows for u in a.blob_uris]
+                s.execute(delete(Tag).where(Tag.artifact_id.in_(artifact_ids)))
+                s.execute(delete(ArtifactData).where(ArtifactData.artifact_id.in_(artifact_ids)))
+                s.execute(delete(Artifact).where(Artifact.id.in_(artifact_ids)))
+                return uris
+        return self._retry(remove)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _safe(url: str) -> str:
+    """The URL without a password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+    return url
