@@ -57,6 +57,11 @@ class StorageConfig:
         return options
 
 
+# Written by put_dir at the top of every uploaded directory, skipped by get_dir: object
+# stores have no directories, so an empty one would otherwise not exist at all.
+DIRECTORY_MARKER = ".flyray-directory"
+
+
 def protocol_of(uri: str) -> str:
     return uri.split("://", 1)[0] if "://" in uri else "file"
 
@@ -169,8 +174,10 @@ class BlobStore:
             fs.get_file(path, local)
 
     def put_dir(self, local: str, uri: str) -> None:
+        """Upload a directory tree; a marker object makes even an empty one exist."""
         fs, path = self._fs(uri)
         with self._errors("upload to", uri):
+            fs.pipe_file(f"{path.rstrip('/')}/{DIRECTORY_MARKER}", b"")
             for file in sorted(Path(local).rglob("*")):
                 if file.is_file():
                     rel = file.relative_to(local).as_posix()
@@ -183,7 +190,10 @@ class BlobStore:
             if not fs.isdir(path):
                 raise FileNotFoundError(f"no directory at {uri}")
             for remote in fs.find(path):
-                target = Path(local) / remote[len(path.rstrip("/")) + 1:]
+                rel = remote[len(path.rstrip("/")) + 1:]
+                if rel == DIRECTORY_MARKER:
+                    continue
+                target = Path(local) / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 fs.get_file(remote, str(target))
 
@@ -192,7 +202,8 @@ class BlobStore:
         fs, path = self._fs(uri)
         protocol = protocol_of(uri)
         with self._errors("list", uri):
-            return [f"{protocol}://{p}" for p in fs.find(path)]
+            return [f"{protocol}://{p}" for p in fs.find(path)
+                    if not p.endswith("/" + DIRECTORY_MARKER)]
 
     def delete(self, uri: str) -> None:
         fs, path = self._fs(uri)

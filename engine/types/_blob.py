@@ -143,8 +143,8 @@ class BlobTransformer(TypeTransformer[Blob]):
             return blob
         local = blob.path
         if not blob._exists_locally(local):
-            raise DataError(f"{where}: {self.noun} {local} does not exist; return the path "
-                            f"of a {self.noun} the task wrote")
+            raise DataError(f"{where}: {self.noun} {local} does not exist; give the path of "
+                            f"an existing {self.noun}")
         uri = blob._remote_path or ctx.store.new_uri(ctx.prefix, Path(local).name)
         try:
             blob._transfer_up(ctx.store, local, uri)

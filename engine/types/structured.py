@@ -116,8 +116,13 @@ def select_columns(data: Any, columns: list[str] | None, where: str) -> Any:
     return data[columns]
 
 
-def convert(data: Any, target: Any) -> Any:
-    """``data`` in the flavour of ``target``; the same object when it already is."""
+def convert(data: Any, target: Any, keep_index: bool = False) -> Any:
+    """``data`` in the flavour of ``target``; the same object when it already is.
+
+    A pandas index becomes Arrow columns only with ``keep_index`` (for storage and
+    hashing, where it is part of the data; a task asking for a Table gets the
+    columns alone).
+    """
     kind = flavour(target)
     if isinstance(data, StructuredDataset):
         data = data.all() if kind != "dataset" else data
@@ -125,7 +130,7 @@ def convert(data: Any, target: Any) -> Any:
         return data if isinstance(data, StructuredDataset) else StructuredDataset(data)
     if kind == "arrow":
         return data if isinstance(data, pa.Table) else pa.Table.from_pandas(
-            data, preserve_index=False)
+            data, preserve_index=None if keep_index else False)
     return data.to_pandas() if isinstance(data, pa.Table) else data
 
 
@@ -207,7 +212,7 @@ class StructuredTransformer(TypeTransformer[Any]):
         if ctx is None:
             raise TypeError("a dataframe has no JSON form: pass it as an input at run time "
                             "or produce it in a task, not as a constant")
-        table = convert(value, pa.Table)
+        table = convert(value, pa.Table, keep_index=True)
         uri = ctx.store.new_uri(ctx.prefix, "data.parquet")
         ctx.store.write_parquet(table, uri)
         return {"uri": uri, "format": "parquet"}
