@@ -101,7 +101,7 @@ def _frame_hash(value: Any) -> str:
     """Hash of a dataframe's schema and Arrow data, the same for equal content."""
     if isinstance(value, StructuredDataset) and value.dataframe is None:
         return "uri:" + str(value.uri)
-    table = convert(value, pa.Table)
+    table = convert(value, pa.Table, keep_index=True)
     digest = hashlib.sha256(str(table.schema.remove_metadata()).encode())
     for column in table.combine_chunks().columns:
         for chunk in column.chunks:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from engine.cli.cache import cache
 from engine.cli.cluster import cluster
 from engine.cli.run import run
 
@@ -16,6 +17,7 @@ def cli() -> None:
 
 cli.add_command(run)
 cli.add_command(cluster)
+cli.add_command(cache)
 
 
 def main() -> None:

@@ -64,7 +64,9 @@ class LiveProgress(ExecutionHooks):
         table.add_column("task")
         table.add_column("phase")
         table.add_column("attempts", justify="right")
+        table.add_column("cache")
         for node in record.nodes.values():
+            cache = node.cache_status if node.cache_status != "DISABLED" else ""
             table.add_row(node.node_id, node.task, f"[{_STYLE[node.phase]}]{node.phase.value}",
-                          str(len(node.attempts)))
+                          str(len(node.attempts)), cache or "")
         return table

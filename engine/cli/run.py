@@ -46,6 +46,8 @@ class EntityCommand(click.Command):
             *build_options(entity.python_interface),
             click.Option(["--inputs-file"], type=click.Path(exists=True, dir_okay=False),
                          help="JSON or YAML file of input values; options given win."),
+            click.Option(["--overwrite-cache"], is_flag=True, default=False,
+                         help="Run cached tasks again and replace their cached results."),
             click.Option(["--progress/--no-progress"], default=None,
                          help="Live node display (default: on when stderr is a terminal)."),
         ]
@@ -96,10 +98,14 @@ class EntityCommand(click.Command):
         if show:
             hooks.append(LiveProgress(Console(stderr=True)))
         try:
-            result = run_compiled(compiled, bound, hooks)
+            result = run_compiled(compiled, bound, hooks,
+                                  overwrite_cache=values["overwrite_cache"])
         except FlyrayError as e:
             raise click.ClickException(str(e)) from e
         click.echo(str(result.outputs))
+        for node in result.record.nodes.values():
+            if node.cache_status not in (None, "DISABLED"):
+                click.echo(f"cache {node.cache_status}: {node.node_id} {node.task}", err=True)
 
 
 class FileGroup(click.Group):
