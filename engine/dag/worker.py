@@ -27,7 +27,7 @@ from engine.catalog.memo import CacheSettings, CacheStatus, memoized
 from engine.core.context import ExecutionParameters, enter_context, exit_context
 from engine.core.type_engine import DataContext, TypeEngine
 from engine.dag.compiler import TaskLike
-from engine.errors import AttemptError, DataError, ErrorKind, StorageError
+from engine.errors import AttemptError, CatalogError, DataError, ErrorKind, StorageError
 
 _ENGINE_DIR = str(Path(__file__).resolve().parent.parent)
 
@@ -173,8 +173,8 @@ def execute_node(
             )
     except DataError as e:  # a value does not fit its declared type: the task's doing
         raise AttemptError(ErrorKind.USER, f"DataError: {e}", False, start, time.time()) from None
-    except StorageError as e:  # the blob store failed: infrastructure, not the task
-        raise AttemptError(ErrorKind.SYSTEM, f"StorageError: {e}", False, start,
+    except (StorageError, CatalogError) as e:  # infrastructure failed, not the task
+        raise AttemptError(ErrorKind.SYSTEM, f"{type(e).__name__}: {e}", False, start,
                            time.time()) from None
     except _TimedOut:
         raise AttemptError(
