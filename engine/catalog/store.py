@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, delete, event, make_url, select
+from sqlalchemy import Engine, create_engine, delete, event, make_url, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -83,14 +83,14 @@ class CatalogStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self._sqlite = url.startswith("sqlite")
-        database = make_url(url).database if self._sqlite else None
-        if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         try:
+            database = make_url(url).database if self._sqlite else None
+            if database and database != ":memory:":
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             self._read = self._engine(immediate=False)
             self._write = self._engine(immediate=True) if self._sqlite else self._read
             self._retry(self._migrate)
-        except SQLAlchemyError as e:
+        except (SQLAlchemyError, OSError, CatalogError) as e:
             raise CatalogError(f"cannot open the data catalog at {_safe(url)}: "
                                f"{_first_line(e)}") from e
 
@@ -126,7 +126,8 @@ class CatalogStore:
             yield session
 
     def _retry(self, fn: Callable[[], R]) -> R:
-        """Run ``fn`` again when the database is locked or a concurrent insert won."""
+        """Run ``fn`` again when the database is locked or a concurrent insert won;
+        any other database failure becomes a CatalogError."""
         delay = 0.01
         for attempt in range(30):
             try:
@@ -134,9 +135,13 @@ class CatalogStore:
             except (OperationalError, IntegrityError) as e:
                 locked = isinstance(e, OperationalError) and "locked" in str(e).lower()
                 if not (locked or isinstance(e, IntegrityError)) or attempt == 29:
-                    raise
+                    raise CatalogError(f"data catalog at {_safe(self.url)}: "
+                                       f"{_first_line(e)}") from e
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
+            except SQLAlchemyError as e:
+                raise CatalogError(f"data catalog at {_safe(self.url)}: "
+                                   f"{_first_line(e)}") from e
         raise AssertionError("unreachable")
 
     def _migrate(self) -> None:
@@ -227,21 +232,27 @@ class CatalogStore:
     # --- cache_serialize ---------------------------------------------------------------
 
     def reserve(self, key: CacheKey, owner: str, ttl_s: float) -> bool:
-        """Take (or renew) the right to compute ``key``; False while another holds it."""
+        """Take (or renew) the right to compute ``key``; False while another holds it.
+
+        One conditional UPDATE decides between racing owners (only one sees the old
+        row still expired); a missing row is inserted, and a racing insert retries.
+        """
         def take() -> bool:
             with self._session(write=True) as s:
                 dataset_id = self._dataset_id(s, key, create=True)
                 assert dataset_id is not None
-                row = s.get(Reservation, (dataset_id, key.tag))
-                expires = _now() + dt.timedelta(seconds=ttl_s)
-                if row is None:
-                    s.add(Reservation(dataset_id=dataset_id, tag_name=key.tag, owner=owner,
-                                      expires_at=expires))
+                now = _now()
+                taken = s.execute(update(Reservation).where(
+                    Reservation.dataset_id == dataset_id, Reservation.tag_name == key.tag,
+                    or_(Reservation.owner == owner, Reservation.expires_at <= now),
+                ).values(owner=owner, expires_at=now + dt.timedelta(seconds=ttl_s)))
+                if taken.rowcount:  # type: ignore[attr-defined]
                     return True
-                if row.owner == owner or _aware(row.expires_at) <= _now():
-                    row.owner, row.expires_at = owner, expires
-                    return True
-                return False
+                if s.get(Reservation, (dataset_id, key.tag)) is not None:
+                    return False
+                s.add(Reservation(dataset_id=dataset_id, tag_name=key.tag, owner=owner,
+                                  expires_at=now + dt.timedelta(seconds=ttl_s)))
+                return True
         return self._retry(take)
 
     def release(self, key: CacheKey, owner: str) -> None:
@@ -266,15 +277,14 @@ class CatalogStore:
                     Tag, Tag.artifact_id == Artifact.id)
                 if task is not None:
                     query = query.where(Dataset.name == _DATASET_PREFIX + task)
-                if version is not None:
-                    query = query.where(Dataset.version.startswith(version + "-"))
                 if older_than is not None:
                     query = query.where(Artifact.created_at < older_than)
                 rows = s.execute(query.order_by(Artifact.created_at.desc())).all()
                 return [CacheEntry(
                     a.id, d.project, d.domain, d.name.removeprefix(_DATASET_PREFIX),
                     d.version, t.name, _aware(a.created_at), a.size_bytes, a.execution,
-                    a.node_id, list(a.blob_uris)) for a, d, t in rows]
+                    a.node_id, list(a.blob_uris)) for a, d, t in rows
+                    if version is None or cache_version_of(d.version) == version]
         return self._retry(read)
 
     def delete(self, artifact_ids: list[str]) -> list[str]:
@@ -288,6 +298,11 @@ class CatalogStore:
                 s.execute(delete(Artifact).where(Artifact.id.in_(artifact_ids)))
                 return uris
         return self._retry(remove)
+
+
+def cache_version_of(dataset_version: str) -> str:
+    """The cache_version part of ``<cache_version>-<inputs hash>-<outputs hash>``."""
+    return dataset_version.rsplit("-", 2)[0]
 
 
 def _first_line(error: BaseException) -> str:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.catalog import cache as catalog_cache
+from engine.catalog.store import cache_version_of
 from engine.cli.params import DurationParam
 from engine.errors import FlyrayError
 
@@ -40,7 +41,7 @@ def list_command(task_name: str | None, version: str | None,
     for column in ("id", "task", "cache_version", "created (UTC)", "size", "execution/node"):
         table.add_column(column)
     for entry in entries:
-        table.add_row(entry.artifact_id, entry.task, entry.version.split("-", 1)[0],
+        table.add_row(entry.artifact_id, entry.task, cache_version_of(entry.version),
                       entry.created_at.strftime("%Y-%m-%d %H:%M:%S"),
                       _size(entry.size_bytes), f"{entry.execution}/{entry.node_id}")
     Console(width=200).print(table)
