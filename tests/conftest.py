@@ -273,3 +273,12 @@ def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
         yield url
     finally:
         drop_database(url)
+
+
+@pytest.fixture
+def closed_endpoint() -> Iterator[str]:
+    """An http endpoint on localhost that refuses connections: the port is bound (so no
+    one else takes it during the test) but never listened on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"

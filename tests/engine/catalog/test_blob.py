@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -264,15 +262,6 @@ def test_check_fails_on_a_bucket_that_does_not_exist(s3_bucket: StorageConfig) -
     message = assert_clean_message(info.value, config.root)
     assert f"bucket '{bucket}'" in message
     assert "does not exist" in message
-
-
-@pytest.fixture
-def closed_endpoint() -> Iterator[str]:
-    """An http endpoint on localhost that refuses connections: the port is bound (so no
-    one else takes it during the test) but never listened on."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 @pytest.mark.timeout(30)  # a hang guard well above connect_timeout x attempts, not a measure

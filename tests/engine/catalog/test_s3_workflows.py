@@ -4,9 +4,7 @@ store that cannot be used fails the workflow before anything runs."""
 
 from __future__ import annotations
 
-import socket
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -184,15 +182,6 @@ def test_a_missing_bucket_fails_the_workflow_before_anything_runs(
                            FLYRAY_BLOB_ROOT=f"s3://{bucket}/flyray")
     message = assert_fails_before_anything_runs(settings, tmp_path)
     assert f"bucket '{bucket}' does not exist" in message
-
-
-@pytest.fixture
-def closed_endpoint() -> Iterator[str]:
-    """An http endpoint on localhost that refuses connections: the port is bound (so no
-    one else takes it during the test) but never listened on."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 @pytest.mark.timeout(60)  # a hang guard well above connect_timeout x attempts, not a measure

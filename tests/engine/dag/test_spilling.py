@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -190,15 +189,6 @@ def test_spilling_to_a_missing_bucket_fails_before_ray_starts(
     assert "Traceback" not in message
     assert "botocore" not in message.lower()
     assert cleanup_hooks == []
-
-
-@pytest.fixture
-def closed_endpoint() -> Iterator[str]:
-    """An http endpoint on localhost that refuses connections: the port is bound (so no
-    one else takes it during the test) but never listened on."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 @pytest.mark.usefixtures("own_cluster", "restored_environ")
