@@ -8,7 +8,12 @@ from typing import Any, overload
 
 from engine.config import load_settings
 from engine.core.interface import PythonInterface, bind_inputs, entity_name, extract_interface
-from engine.dag.compiler import CompiledWorkflow, compile_workflow, is_compiling
+from engine.dag.compiler import (
+    CompiledWorkflow,
+    add_subworkflow_node,
+    compile_workflow,
+    is_compiling,
+)
 from engine.dag.executor import run
 from engine.errors import NotYetSupportedError
 
@@ -43,9 +48,7 @@ class PythonFunctionWorkflow:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if is_compiling():
-            raise NotYetSupportedError(
-                f"calling workflow '{self.name}' inside another workflow (sub-workflows)"
-            )
+            return add_subworkflow_node(self.compile(), args, kwargs)
         return run(self.compile(), self.bind_inputs(args, kwargs)).outputs
 
 

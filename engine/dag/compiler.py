@@ -25,6 +25,7 @@ from engine.dag.spec import (
     BindingMap,
     Constant,
     Identifier,
+    Interface,
     Node,
     OutputRef,
     ResourceType,
@@ -65,6 +66,12 @@ class _Trace:
     output_types: dict[str, dict[str, LiteralType]]
     nodes: list[Node] = field(default_factory=list)
     tasks: dict[str, TaskLike] = field(default_factory=dict)
+    # Calls recorded so far: node ids are n0, n1, ... (inlined sub-workflows take one).
+    calls: int = 0
+
+    def next_id(self) -> int:
+        self.calls += 1
+        return self.calls - 1
 
 
 _TRACE: contextvars.ContextVar[_Trace | None] = contextvars.ContextVar("flyray_trace", default=None)
@@ -78,11 +85,11 @@ def is_compiling() -> bool:
 def compile_workflow(
     name: str, fn: Callable[..., Any], iface: PythonInterface, project: str, domain: str
 ) -> CompiledWorkflow:
-    """Trace ``fn`` (the body of workflow ``name``) and return its compiled form."""
-    if is_compiling():
-        raise NotYetSupportedError(
-            f"calling workflow '{name}' inside another workflow (sub-workflows)"
-        )
+    """Trace ``fn`` (the body of workflow ``name``) and return its compiled form.
+
+    A workflow called inside another is compiled here too, under its own trace
+    (the ContextVar restores the caller's afterwards), then inlined by the caller.
+    """
     spec_iface = to_spec_interface(iface, f"workflow '{name}'")
     trace = _Trace(name, {START_NODE: {v.name: v.type for v in spec_iface.inputs}})
     inputs = {
@@ -121,15 +128,16 @@ def _version(spec: WorkflowSpec) -> str:
     return hashlib.sha256(spec.to_json().encode()).hexdigest()[:16]
 
 
-def add_task_node(task: TaskLike, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Record a call of ``task`` in the workflow being traced; return its promises."""
+def _current() -> _Trace:
     trace = _TRACE.get()
     if trace is None:
-        raise RuntimeError("add_task_node called outside a workflow trace")
-    node_id = f"n{len(trace.nodes)}"
-    source = call_site()
-    where = f"workflow '{trace.workflow}', node '{node_id}' (task '{task.name}', at {source})"
-    iface = task.python_interface
+        raise RuntimeError("a node was added outside a workflow trace")
+    return trace
+
+
+def _bind_call(trace: _Trace, callee: str, iface: PythonInterface, spec_iface: Interface,
+               args: tuple[Any, ...], kwargs: dict[str, Any], where: str) -> dict[str, Binding]:
+    """Type-checked bindings of a call's arguments, by input name."""
     names = list(iface.inputs)
     if len(args) > len(names):
         raise BindingError(f"{where}: takes {len(names)} inputs but {len(args)} were given")
@@ -138,35 +146,45 @@ def add_task_node(task: TaskLike, args: tuple[Any, ...], kwargs: dict[str, Any])
         if k in bound:
             raise BindingError(f"{where}: input '{k}' is given twice")
         bound[k] = v
-    spec = task.spec()
     for k in bound:
         if k not in iface.inputs:
             raise BindingError(
-                f"{where}: unknown input '{k}'; task '{task.name}' takes "
-                f"{_signature(spec)}"
+                f"{where}: unknown input '{k}'; {callee} takes {_signature(spec_iface)}"
             )
-    missing = [v.name for v in spec.interface.inputs if v.name not in bound and not v.has_default]
+    missing = [v.name for v in spec_iface.inputs if v.name not in bound and not v.has_default]
     if missing:
         raise BindingError(
-            f"{where}: missing input(s) {', '.join(repr(m) for m in missing)}; task "
-            f"'{task.name}' takes {_signature(spec)}"
+            f"{where}: missing input(s) {', '.join(repr(m) for m in missing)}; {callee} "
+            f"takes {_signature(spec_iface)}"
         )
-    bindings = []
-    for var in spec.interface.inputs:
-        if var.name in bound:
-            what = f"{where}: input '{var.name}'"
-            value = bound[var.name]
-            bindings.append(
-                (var.name, _to_binding(trace, value, iface.inputs[var.name], var.type, what))
-            )
-    node = Node(node_id, task.name, tuple(bindings), source=source)
+    return {
+        var.name: _to_binding(trace, bound[var.name], iface.inputs[var.name], var.type,
+                              f"{where}: input '{var.name}'")
+        for var in spec_iface.inputs if var.name in bound
+    }
+
+
+def _add_task(trace: _Trace, task: TaskLike, where: str) -> None:
     known = trace.tasks.get(task.name)
-    if known is not None and known is not task and known.spec() != spec:
+    if known is not None and known is not task and known.spec() != task.spec():
         raise CompileError(
             f"{where}: two different tasks are named '{task.name}'; give one another name "
             "with @task(name=...)"
         )
     trace.tasks[task.name] = task
+
+
+def add_task_node(task: TaskLike, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Record a call of ``task`` in the workflow being traced; return its promises."""
+    trace = _current()
+    node_id = f"n{trace.next_id()}"
+    source = call_site()
+    where = f"workflow '{trace.workflow}', node '{node_id}' (task '{task.name}', at {source})"
+    spec = task.spec()
+    bound = _bind_call(trace, f"task '{task.name}'", task.python_interface, spec.interface,
+                       args, kwargs, where)
+    _add_task(trace, task, where)
+    node = Node(node_id, task.name, tuple(bound.items()), source=source)
     trace.nodes.append(node)
     trace.output_types[node_id] = {v.name: v.type for v in spec.interface.outputs}
     promises = [
@@ -174,12 +192,70 @@ def add_task_node(task: TaskLike, args: tuple[Any, ...], kwargs: dict[str, Any])
                 f"output '{v.name}' of task '{task.name}'")
         for v in spec.interface.outputs
     ]
-    return iface.pack_outputs(promises)
+    return task.python_interface.pack_outputs(promises)
 
 
-def _signature(spec: TaskSpec) -> str:
+def add_subworkflow_node(child: CompiledWorkflow, args: tuple[Any, ...],
+                         kwargs: dict[str, Any]) -> Any:
+    """Inline the compiled ``child`` workflow as nodes ``<id>-<child node id>``.
+
+    Its nodes join the caller's DAG, so they run in parallel with everything else
+    exactly as the caller's own nodes do; its outputs become promises.
+    """
+    trace = _current()
+    prefix = f"n{trace.next_id()}"
+    source = call_site()
+    name = child.spec.id.name
+    where = f"workflow '{trace.workflow}', node '{prefix}' (sub-workflow '{name}', at {source})"
+    bound = _bind_call(trace, f"workflow '{name}'", child.python_interface,
+                       child.spec.interface, args, kwargs, where)
+    for var in child.spec.interface.inputs:
+        if var.name not in bound:
+            bound[var.name] = Constant(var.default)
+
+    def remap(b: Binding) -> Binding:
+        if isinstance(b, OutputRef):
+            if b.node_id == START_NODE:
+                return bound[b.var]
+            return OutputRef(f"{prefix}-{b.node_id}", b.var)
+        if isinstance(b, BindingList):
+            return BindingList(tuple(remap(i) for i in b.items))
+        if isinstance(b, BindingMap):
+            return BindingMap(tuple((k, remap(i)) for k, i in b.items))
+        return b
+
+    for task in child.tasks.values():
+        _add_task(trace, task, where)
+    for node in child.spec.nodes:
+        new_id = f"{prefix}-{node.id}"
+        trace.nodes.append(Node(
+            new_id, node.task, tuple((k, remap(b)) for k, b in node.inputs),
+            tuple(f"{prefix}-{u}" for u in node.extra_upstream), node.source,
+        ))
+        outputs = child.spec.tasks[node.task].interface.outputs
+        trace.output_types[new_id] = {v.name: v.type for v in outputs}
+    promises = []
+    for out, b in child.spec.outputs:
+        target = remap(b)
+        out_var = child.spec.interface.output(out)
+        assert out_var is not None
+        if isinstance(target, Constant):
+            py_type = child.python_interface.outputs[out]
+            promises.append(TypeEngine.from_json(target.value, py_type))
+        elif isinstance(target, OutputRef):
+            promises.append(Promise(target, out_var.type, trace.workflow,
+                                    f"output '{out}' of workflow '{name}'"))
+        else:
+            raise NotYetSupportedError(
+                f"{where}: output '{out}' of a sub-workflow built from a list or dict of "
+                "promises"
+            )
+    return child.python_interface.pack_outputs(promises)
+
+
+def _signature(iface: Interface) -> str:
     parts = [f"{v.name}: {v.type}" + (" = ..." if v.has_default else "")
-             for v in spec.interface.inputs]
+             for v in iface.inputs]
     return "(" + ", ".join(parts) + ")"
 
 
