@@ -65,6 +65,13 @@ class Settings:
     # postgresql+psycopg://user:pw@host/db. Default: sqlite:///$FLYRAY_HOME/catalog.db.
     # Env: FLYRAY_CATALOG_URL.
     catalog_url: str = ""
+    # Directory of secret files, <group>/<key>, read where tasks run.
+    # Default: $FLYRAY_HOME/secrets. Env: FLYRAY_SECRETS_DIR.
+    secrets_dir: str = ""
+
+    @property
+    def secrets_path(self) -> Path:
+        return Path(self.secrets_dir).expanduser() if self.secrets_dir else self.home / "secrets"
 
     @property
     def catalog_url_or_default(self) -> str:
@@ -93,6 +100,7 @@ _ENV = {
     "spill_uri": "FLYRAY_SPILL_URI",
     "object_store_memory": "FLYRAY_OBJECT_STORE_MEMORY",
     "catalog_url": "FLYRAY_CATALOG_URL",
+    "secrets_dir": "FLYRAY_SECRETS_DIR",
 }
 # Standard variables read when Flyray's own are not set.
 _FALLBACK_ENV = {

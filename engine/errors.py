@@ -140,3 +140,7 @@ class OpaqueTypeWarning(UserWarning):
 
 class CatalogError(FlyrayError):
     """The data catalog's database cannot be opened, read or written."""
+
+
+class SecretError(FlyrayError):
+    """A secret was not requested by the task or is not available where it runs."""

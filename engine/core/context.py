@@ -9,7 +9,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.errors import NotYetSupportedError
+from engine.config import load_settings
+from engine.core.secrets import SecretsManager
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class ExecutionParameters:
     node_id: str = ""
     task_name: str = ""
     attempt_number: int = 0
+    # (group, key) of the secrets the task requested; None outside executions.
+    secret_requests: tuple[tuple[str, str], ...] | None = None
 
     @property
     def logging(self) -> logging.Logger:
@@ -49,8 +52,9 @@ class ExecutionParameters:
         return path
 
     @property
-    def secrets(self) -> object:
-        raise NotYetSupportedError("current_context().secrets")
+    def secrets(self) -> SecretsManager:
+        """The task's secrets (see :mod:`engine.core.secrets`)."""
+        return SecretsManager(load_settings().secrets_path, self.secret_requests, self.task_name)
 
 
 _CURRENT: contextvars.ContextVar[ExecutionParameters | None] = contextvars.ContextVar(

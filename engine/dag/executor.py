@@ -206,6 +206,7 @@ class _Driver:
             node_id=node_id,
             task_name=node.task,
             attempt_number=attempt.attempt - 1,
+            secret_requests=self.spec.tasks[node.task].metadata.secrets,
         )
         key = f"{self.record.name}/{node.task}"
         returned = self._remote(node.task).remote(
