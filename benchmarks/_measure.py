@@ -84,3 +84,16 @@ def write(name: str, payload: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2))
     return path
+
+
+def print_summaries(rows: list[tuple[str, dict[str, float]]], digits: int = 2) -> None:
+    """A median / min / max table of :func:`summary` results."""
+    width = max(len(label) for label, _ in rows) + 2
+    print(f"{'':{width}}{'median':>9}{'min':>9}{'max':>9}")
+    for label, s in rows:
+        print(f"{label:{width}}{s['median']:9.{digits}f}{s['min']:9.{digits}f}"
+              f"{s['max']:9.{digits}f}")
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "MISSED"

@@ -17,7 +17,7 @@ import time
 
 import ray
 
-from benchmarks._measure import machine, summary, timed, write
+from benchmarks._measure import machine, print_summaries, summary, timed, verdict, write
 from engine import task, workflow
 from engine.catalog.keys import cache_key
 from engine.catalog.store import CatalogStore
@@ -81,13 +81,11 @@ def main() -> None:
     path = write("cached_rerun", payload)
     print(f"machine: {payload['machine']}")
     print(f"uncached run: {miss_s:.2f} s")
-    print(f"{'':22}{'median':>9}{'min':>9}{'max':>9}")
-    for label, s in (("cached (hit) run s", hit), ("no-op run s", noop_s)):
-        print(f"{label:22}{s['median']:9.3f}{s['min']:9.3f}{s['max']:9.3f}")
-    verdict = "met" if beyond <= 0.1 else "MISSED"
-    print(f"hit run beyond no-op: {beyond * 1000:.0f} ms (target <= 100 ms: {verdict})")
-    verdict = "met" if p50 <= 2.0 else "MISSED"
-    print(f"SQLite lookup p50 {p50:.2f} ms, p99 {p99:.2f} ms (target p50 <= 2 ms: {verdict})")
+    print_summaries([("cached (hit) run s", hit), ("no-op run s", noop_s)], digits=3)
+    print(f"hit run beyond no-op: {beyond * 1000:.0f} ms "
+          f"(target <= 100 ms: {verdict(beyond <= 0.1)})")
+    print(f"SQLite lookup p50 {p50:.2f} ms, p99 {p99:.2f} ms "
+          f"(target p50 <= 2 ms: {verdict(p50 <= 2.0)})")
     print(f"written: {path}")
 
 

@@ -16,7 +16,15 @@ import numpy as np
 import pandas as pd
 import ray
 
-from benchmarks._measure import PeakMemory, machine, summary, timed, write
+from benchmarks._measure import (
+    PeakMemory,
+    machine,
+    print_summaries,
+    summary,
+    timed,
+    verdict,
+    write,
+)
 from engine import task, workflow
 
 
@@ -77,14 +85,11 @@ def main() -> None:
     }
     path = write("dataframe_handoff", payload)
     print(f"machine: {payload['machine']}")
-    print(f"{'':24}{'median':>9}{'min':>9}{'max':>9}")
-    for label, s in (("flyray s", flyray), ("raw ray s", raw), ("flyray peak MB", mem_f),
-                     ("raw ray peak MB", mem_r)):
-        print(f"{label:24}{s['median']:9.2f}{s['min']:9.2f}{s['max']:9.2f}")
-    verdict = "met" if ratio <= 1.2 else "MISSED"
-    print(f"time ratio flyray/ray: {ratio:.2f} (target <= 1.2: {verdict})")
-    verdict = "met" if mem_ratio <= 1.5 else "MISSED"
-    print(f"peak memory / data ({data_mb:.0f} MB): {mem_ratio:.2f} (target <= 1.5: {verdict})")
+    print_summaries([("flyray s", flyray), ("raw ray s", raw), ("flyray peak MB", mem_f),
+                     ("raw ray peak MB", mem_r)])
+    print(f"time ratio flyray/ray: {ratio:.2f} (target <= 1.2: {verdict(ratio <= 1.2)})")
+    print(f"peak memory / data ({data_mb:.0f} MB): {mem_ratio:.2f} "
+          f"(target <= 1.5: {verdict(mem_ratio <= 1.5)})")
     print(f"written: {path}")
 
 
