@@ -13,7 +13,6 @@ from engine.core.later_features import (
     ContainerTask,
     ImageSpec,
     Workflow,
-    WorkflowFailurePolicy,
     conditional,
     dynamic,
     eager,
@@ -25,6 +24,7 @@ from engine.core.launch_plan import CronSchedule, FixedRate, LaunchPlan
 from engine.core.resources import Resources, Secret
 from engine.core.task import PythonFunctionTask, task
 from engine.core.workflow import PythonFunctionWorkflow, workflow
+from engine.dag.spec import WorkflowFailurePolicy
 from engine.extras.tasks.shell import ShellTask
 
 __all__ = [

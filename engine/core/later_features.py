@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import enum
-
 from engine._later import LaterClass, later_function
 
 dynamic = later_function("@dynamic")
@@ -12,13 +10,6 @@ map_task = later_function("map_task()")
 conditional = later_function("conditional()")
 reference_task = later_function("reference_task()")
 reference_launch_plan = later_function("reference_launch_plan()")
-
-
-class WorkflowFailurePolicy(enum.Enum):
-    """How a workflow reacts to a failed node (only FAIL_IMMEDIATELY is implemented)."""
-
-    FAIL_IMMEDIATELY = "FAIL_IMMEDIATELY"
-    FAIL_AFTER_EXECUTABLE_NODES_COMPLETE = "FAIL_AFTER_EXECUTABLE_NODES_COMPLETE"
 
 
 class ImageSpec(LaterClass):

@@ -15,6 +15,7 @@ from engine.dag.compiler import (
     is_compiling,
 )
 from engine.dag.executor import run
+from engine.dag.spec import WorkflowFailurePolicy
 from engine.errors import NotYetSupportedError
 
 
@@ -23,8 +24,12 @@ class PythonFunctionWorkflow:
 
     _flyray_entity = True
 
-    def __init__(self, fn: Callable[..., Any], name: str | None = None) -> None:
+    def __init__(
+        self, fn: Callable[..., Any], name: str | None = None,
+        failure_policy: WorkflowFailurePolicy = WorkflowFailurePolicy.FAIL_IMMEDIATELY,
+    ) -> None:
         self.fn = fn
+        self.failure_policy = WorkflowFailurePolicy(failure_policy)
         self.name = name or entity_name(fn)
         self.python_interface: PythonInterface = extract_interface(fn, f"workflow '{self.name}'")
         self._compiled: CompiledWorkflow | None = None
@@ -38,7 +43,8 @@ class PythonFunctionWorkflow:
         if self._compiled is None:
             settings = load_settings()
             self._compiled = compile_workflow(
-                self.name, self.fn, self.python_interface, settings.project, settings.domain
+                self.name, self.fn, self.python_interface, settings.project, settings.domain,
+                self.failure_policy,
             )
         return self._compiled
 
@@ -52,8 +58,7 @@ class PythonFunctionWorkflow:
         return run(self.compile(), self.bind_inputs(args, kwargs)).outputs
 
 
-_LATER_OPTIONS = {"failure_policy", "on_failure", "interruptible", "docs", "pickle_untyped",
-                  "default_options"}
+_LATER_OPTIONS = {"on_failure", "interruptible", "docs", "pickle_untyped", "default_options"}
 
 
 @overload
@@ -70,12 +75,18 @@ def workflow(
     _workflow_function: Callable[..., Any] | None = None,
     *,
     name: str | None = None,
+    failure_policy: WorkflowFailurePolicy = WorkflowFailurePolicy.FAIL_IMMEDIATELY,
     **later: Any,
 ) -> Any:
     """Declare a workflow, with or without arguments, as flytekit's ``@workflow``.
 
     The body runs once, at compile time, with promises in place of values: it
     wires task calls together; it does not compute.
+
+    Args:
+        name: the workflow's name, by default ``module.function``.
+        failure_policy: FAIL_IMMEDIATELY (default) cancels pending nodes when one
+            fails; FAIL_AFTER_EXECUTABLE_NODES_COMPLETE lets independent ones finish.
     """
     unknown = set(later) - _LATER_OPTIONS
     if unknown:
@@ -85,7 +96,7 @@ def workflow(
         raise NotYetSupportedError("@workflow option(s) " + ", ".join(set_later))
 
     def wrap(fn: Callable[..., Any]) -> PythonFunctionWorkflow:
-        return PythonFunctionWorkflow(fn, name=name)
+        return PythonFunctionWorkflow(fn, name=name, failure_policy=failure_policy)
 
     if _workflow_function is not None:
         return wrap(_workflow_function)

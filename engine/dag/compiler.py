@@ -30,6 +30,7 @@ from engine.dag.spec import (
     OutputRef,
     ResourceType,
     TaskSpec,
+    WorkflowFailurePolicy,
     WorkflowSpec,
 )
 from engine.dag.types import LiteralType, is_assignable
@@ -83,7 +84,8 @@ def is_compiling() -> bool:
 
 
 def compile_workflow(
-    name: str, fn: Callable[..., Any], iface: PythonInterface, project: str, domain: str
+    name: str, fn: Callable[..., Any], iface: PythonInterface, project: str, domain: str,
+    failure_policy: WorkflowFailurePolicy = WorkflowFailurePolicy.FAIL_IMMEDIATELY,
 ) -> CompiledWorkflow:
     """Trace ``fn`` (the body of workflow ``name``) and return its compiled form.
 
@@ -118,6 +120,7 @@ def compile_workflow(
         tuple(trace.nodes),
         tuple(outputs),
         tasks,
+        failure_policy,
     )
     spec = spec.with_version(_version(spec))
     validate_workflow(spec)

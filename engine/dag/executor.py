@@ -28,7 +28,15 @@ from engine.dag.cluster import cluster_nodes, ensure_ray, infeasibility, ray_req
 from engine.dag.compiler import CompiledWorkflow
 from engine.dag.graph import downstream_of, topological_order
 from engine.dag.hooks import ExecutionHooks
-from engine.dag.spec import START_NODE, Binding, BindingList, BindingMap, Constant, OutputRef
+from engine.dag.spec import (
+    START_NODE,
+    Binding,
+    BindingList,
+    BindingMap,
+    Constant,
+    OutputRef,
+    WorkflowFailurePolicy,
+)
 from engine.dag.state import AttemptRecord, ExecutionPhase, ExecutionRecord, NodePhase, NodeRecord
 from engine.dag.types import Kind, LiteralType
 from engine.dag.worker import AttemptInfo, NodeServices, Slot, fill, ray_execute_node
@@ -112,6 +120,8 @@ class _Driver:
         self.input_refs: dict[str, ray.ObjectRef] = {}
         self.task_boxes: dict[str, list[ray.ObjectRef]] = {}
         self.remotes: dict[str, Any] = {}
+        # Nodes failed for good, under FAIL_AFTER_EXECUTABLE_NODES_COMPLETE.
+        self.failures: list[NodeFailedError] = []
 
     # --- phases of the run ---------------------------------------------------------
 
@@ -130,6 +140,8 @@ class _Driver:
             while self.pending:
                 for sub in self._wait():
                     self._handle(sub)
+            if self.failures:
+                raise self.failures[0]
             outputs = self._outputs()
         except BaseException as e:
             self._stop(e)
@@ -291,9 +303,21 @@ class _Driver:
                 self._submit(node_id)
             return
         self._set_phase(sub.node_id, outcome)
-        raise NodeFailedError(
+        failure = NodeFailedError(
             self.spec.id.name, sub.node_id, node.task, attempt.attempt, kind, message
         )
+        policy = self.spec.failure_policy
+        if policy is not WorkflowFailurePolicy.FAIL_AFTER_EXECUTABLE_NODES_COMPLETE:
+            raise failure
+        # Let every node that does not depend on the failed one run to its end.
+        self.failures.append(failure)
+        for node_id in downstream_of(self.spec, sub.node_id):
+            skipped = self.current.get(node_id)
+            if skipped is not None and self.pending.pop(skipped.status, None) is not None:
+                with contextlib.suppress(RayError, ValueError, TypeError):
+                    ray.cancel(skipped.status)
+                self.record.nodes[node_id].attempts.remove(skipped.attempt)
+            self._set_phase(node_id, NodePhase.SKIPPED)
 
     def _stop(self, error: BaseException) -> None:
         """Cancel what is still pending and close the record after a failure."""

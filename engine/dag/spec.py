@@ -20,6 +20,14 @@ SCHEMA_VERSION = 1
 START_NODE = "start-node"
 
 
+class WorkflowFailurePolicy(str, Enum):
+    """What a workflow does when a node fails for good (flytekit's names)."""
+
+    FAIL_IMMEDIATELY = "FAIL_IMMEDIATELY"  # cancel everything still pending
+    # Let nodes that do not depend on the failed one finish, then fail.
+    FAIL_AFTER_EXECUTABLE_NODES_COMPLETE = "FAIL_AFTER_EXECUTABLE_NODES_COMPLETE"
+
+
 class ResourceType(str, Enum):
     TASK = "task"
     WORKFLOW = "workflow"
@@ -315,6 +323,7 @@ class WorkflowSpec:
     nodes: tuple[Node, ...]
     outputs: tuple[tuple[str, Binding], ...]
     tasks: dict[str, TaskSpec] = field(default_factory=dict)
+    failure_policy: WorkflowFailurePolicy = WorkflowFailurePolicy.FAIL_IMMEDIATELY
 
     def node(self, node_id: str) -> Node:
         for n in self.nodes:
@@ -333,6 +342,7 @@ class WorkflowSpec:
             "nodes": [n.to_dict() for n in self.nodes],
             "outputs": {k: binding_to_dict(b) for k, b in self.outputs},
             "tasks": {k: t.to_dict() for k, t in self.tasks.items()},
+            "failure_policy": self.failure_policy.value,
         }
 
     def to_json(self) -> str:
@@ -354,6 +364,7 @@ class WorkflowSpec:
                 tuple(Node.from_dict(n) for n in d["nodes"]),
                 tuple((k, binding_from_dict(b)) for k, b in d["outputs"].items()),
                 {k: TaskSpec.from_dict(t) for k, t in d["tasks"].items()},
+                WorkflowFailurePolicy(d.get("failure_policy", "FAIL_IMMEDIATELY")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             if isinstance(e, SpecError):
