@@ -16,11 +16,11 @@ from engine.core.later_features import (
     conditional,
     dynamic,
     eager,
-    map_task,
     reference_launch_plan,
     reference_task,
 )
 from engine.core.launch_plan import CronSchedule, FixedRate, LaunchPlan
+from engine.core.map_task import MapTask, map_task
 from engine.core.resources import Resources, Secret
 from engine.core.task import PythonFunctionTask, task
 from engine.core.workflow import PythonFunctionWorkflow, workflow
@@ -35,6 +35,7 @@ __all__ = [
     "HashMethod",
     "ImageSpec",
     "LaunchPlan",
+    "MapTask",
     "PythonFunctionTask",
     "PythonFunctionWorkflow",
     "Resources",

@@ -144,3 +144,7 @@ class CatalogError(FlyrayError):
 
 class SecretError(FlyrayError):
     """A secret was not requested by the task or is not available where it runs."""
+
+
+class MapTaskError(ExecutionError):
+    """More elements of a map task failed than its min_success_ratio allows."""

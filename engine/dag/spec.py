@@ -184,7 +184,8 @@ class ResourceSpec:
     gpu: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in (("cpu", self.cpu), ("mem", self.mem), ("gpu", self.gpu)) if v}
+        return {k: v for k, v in (("cpu", self.cpu), ("mem", self.mem), ("gpu", self.gpu))
+                if v is not None}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ResourceSpec:

@@ -8,6 +8,7 @@ Ray's own retries are off: the driver owns retries and counts every attempt.
 from __future__ import annotations
 
 import collections
+import contextvars
 import os
 import shutil
 import signal
@@ -151,12 +152,33 @@ def _run_at_boundary(task: TaskLike, inputs: dict[str, Any], ctx: DataContext,
     ]
 
 
+# The node attempt running in this thread, for work it fans out (map tasks).
+_NODE: contextvars.ContextVar[tuple[ExecutionParameters, NodeServices] | None] = \
+    contextvars.ContextVar("flyray_node", default=None)
+
+
+def current_node() -> tuple[ExecutionParameters, NodeServices] | None:
+    """Parameters and services of the node attempt being run here, if any."""
+    return _NODE.get()
+
+
 def execute_node(
     task: TaskLike, inputs: dict[str, Any], params: ExecutionParameters,
     services: NodeServices,
 ) -> tuple[list[Any], AttemptInfo]:
     """Run one attempt of ``task`` (or take its outputs from the data catalog);
     raise :class:`AttemptError` when it fails."""
+    node_token = _NODE.set((params, services))
+    try:
+        return _execute(task, inputs, params, services)
+    finally:
+        _NODE.reset(node_token)
+
+
+def _execute(
+    task: TaskLike, inputs: dict[str, Any], params: ExecutionParameters,
+    services: NodeServices,
+) -> tuple[list[Any], AttemptInfo]:
     spec = task.spec()
     timeout_s = spec.metadata.timeout_s
     start = time.time()
@@ -205,7 +227,8 @@ _TASKS: collections.OrderedDict[str, TaskLike] = collections.OrderedDict()
 _TASK_CACHE_SIZE = 256
 
 
-def _task(key: str, box: list[ray.ObjectRef]) -> TaskLike:
+def task_from(key: str, box: list[ray.ObjectRef]) -> TaskLike:
+    """The task in ``box`` (an ObjectRef in a list, unresolved by Ray), cached by ``key``."""
     task = _TASKS.get(key)
     if task is None:
         task = ray.get(box[0])
@@ -225,6 +248,6 @@ def ray_execute_node(
     *values: Any,
 ) -> Any:
     """The Ray task of one node attempt: returns the outputs, then an AttemptInfo."""
-    outputs, info = execute_node(_task(task_key, task_box), fill(template, values), params,
+    outputs, info = execute_node(task_from(task_key, task_box), fill(template, values), params,
                                  services)
     return (*outputs, info) if outputs else info
