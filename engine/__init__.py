@@ -21,6 +21,7 @@ from engine.core.later_features import (
 )
 from engine.core.launch_plan import CronSchedule, FixedRate, LaunchPlan
 from engine.core.map_task import MapTask, map_task
+from engine.core.node_creation import create_node
 from engine.core.resources import Resources, Secret
 from engine.core.task import PythonFunctionTask, task
 from engine.core.workflow import PythonFunctionWorkflow, workflow
@@ -44,6 +45,7 @@ __all__ = [
     "Workflow",
     "WorkflowFailurePolicy",
     "conditional",
+    "create_node",
     "current_context",
     "dynamic",
     "eager",

@@ -23,7 +23,7 @@ from engine.catalog.keys import CacheKey, cache_key
 from engine.catalog.literals import load_value, store_value
 from engine.catalog.store import CachedArtifact, CatalogStore
 from engine.core.type_engine import TypeEngine
-from engine.dag.compiler import TaskLike
+from engine.dag.trace import TaskLike
 from engine.dag.types import Kind, LiteralType
 from engine.errors import CatalogError, StorageError
 

@@ -12,10 +12,11 @@ from engine.config import load_settings
 from engine.core.interface import PythonInterface, bind_inputs, to_spec_interface
 from engine.core.task import PythonFunctionTask
 from engine.core.type_engine import TypeEngine
-from engine.dag.compiler import add_task_node, is_compiling
+from engine.dag.compiler import add_task_node
 from engine.dag.map_runner import run_map
 from engine.dag.promise import Promise
 from engine.dag.spec import Identifier, ResourceSpec, ResourceType, TaskMetadata, TaskSpec
+from engine.dag.trace import is_compiling
 from engine.errors import ConfigError, DataError
 
 

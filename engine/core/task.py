@@ -24,9 +24,9 @@ from engine.dag.compiler import (
     CompiledWorkflow,
     add_task_node,
     compile_workflow,
-    is_compiling,
 )
 from engine.dag.spec import Identifier, ResourceType, TaskMetadata, TaskSpec
+from engine.dag.trace import is_compiling
 from engine.errors import ConfigError, InterfaceError, NotYetSupportedError
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -12,10 +12,10 @@ from engine.dag.compiler import (
     CompiledWorkflow,
     add_subworkflow_node,
     compile_workflow,
-    is_compiling,
 )
 from engine.dag.executor import run
 from engine.dag.spec import WorkflowFailurePolicy
+from engine.dag.trace import is_compiling
 from engine.errors import NotYetSupportedError
 
 

@@ -8,15 +8,14 @@ type-checked as it is recorded, so errors point at the user's line.
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from engine.core.interface import PythonInterface, to_spec_interface
 from engine.core.type_engine import TypeEngine, container_item_type
-from engine.dag.promise import Promise
+from engine.dag.promise import NodeHandle, Promise
 from engine.dag.source import call_site
 from engine.dag.spec import (
     START_NODE,
@@ -29,24 +28,13 @@ from engine.dag.spec import (
     Node,
     OutputRef,
     ResourceType,
-    TaskSpec,
     WorkflowFailurePolicy,
     WorkflowSpec,
 )
+from engine.dag.trace import TRACE, TaskLike, Trace, current_trace
 from engine.dag.types import LiteralType, is_assignable
 from engine.dag.validate import validate_workflow
 from engine.errors import BindingError, CompileError, InterfaceError, NotYetSupportedError
-
-
-class TaskLike(Protocol):
-    """What the compiler needs of a task object."""
-
-    name: str
-    python_interface: PythonInterface
-
-    def spec(self) -> TaskSpec: ...
-
-    def run_function(self, inputs: dict[str, Any]) -> list[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -56,31 +44,6 @@ class CompiledWorkflow:
     spec: WorkflowSpec
     python_interface: PythonInterface
     tasks: dict[str, TaskLike]
-
-
-@dataclass
-class _Trace:
-    """State of one workflow being traced."""
-
-    workflow: str
-    # Node id -> output name -> type, START_NODE holding the workflow inputs.
-    output_types: dict[str, dict[str, LiteralType]]
-    nodes: list[Node] = field(default_factory=list)
-    tasks: dict[str, TaskLike] = field(default_factory=dict)
-    # Calls recorded so far: node ids are n0, n1, ... (inlined sub-workflows take one).
-    calls: int = 0
-
-    def next_id(self) -> int:
-        self.calls += 1
-        return self.calls - 1
-
-
-_TRACE: contextvars.ContextVar[_Trace | None] = contextvars.ContextVar("flyray_trace", default=None)
-
-
-def is_compiling() -> bool:
-    """Whether a workflow is being traced in this context."""
-    return _TRACE.get() is not None
 
 
 def compile_workflow(
@@ -93,16 +56,16 @@ def compile_workflow(
     (the ContextVar restores the caller's afterwards), then inlined by the caller.
     """
     spec_iface = to_spec_interface(iface, f"workflow '{name}'")
-    trace = _Trace(name, {START_NODE: {v.name: v.type for v in spec_iface.inputs}})
+    trace = Trace(name, {START_NODE: {v.name: v.type for v in spec_iface.inputs}})
     inputs = {
         v.name: Promise(OutputRef(START_NODE, v.name), v.type, name, f"input '{v.name}'")
         for v in spec_iface.inputs
     }
-    token = _TRACE.set(trace)
+    token = TRACE.set(trace)
     try:
         returned = fn(**inputs)
     finally:
-        _TRACE.reset(token)
+        TRACE.reset(token)
     try:
         values = iface.unpack_outputs(returned, f"workflow '{name}'")
     except InterfaceError as e:
@@ -131,14 +94,7 @@ def _version(spec: WorkflowSpec) -> str:
     return hashlib.sha256(spec.to_json().encode()).hexdigest()[:16]
 
 
-def _current() -> _Trace:
-    trace = _TRACE.get()
-    if trace is None:
-        raise RuntimeError("a node was added outside a workflow trace")
-    return trace
-
-
-def _bind_call(trace: _Trace, callee: str, iface: PythonInterface, spec_iface: Interface,
+def _bind_call(trace: Trace, callee: str, iface: PythonInterface, spec_iface: Interface,
                args: tuple[Any, ...], kwargs: dict[str, Any], where: str) -> dict[str, Binding]:
     """Type-checked bindings of a call's arguments, by input name."""
     names = list(iface.inputs)
@@ -167,7 +123,7 @@ def _bind_call(trace: _Trace, callee: str, iface: PythonInterface, spec_iface: I
     }
 
 
-def _add_task(trace: _Trace, task: TaskLike, where: str) -> None:
+def _add_task(trace: Trace, task: TaskLike, where: str) -> None:
     known = trace.tasks.get(task.name)
     if known is not None and known is not task and known.spec() != task.spec():
         raise CompileError(
@@ -179,7 +135,7 @@ def _add_task(trace: _Trace, task: TaskLike, where: str) -> None:
 
 def add_task_node(task: TaskLike, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Record a call of ``task`` in the workflow being traced; return its promises."""
-    trace = _current()
+    trace = current_trace()
     node_id = f"n{trace.next_id()}"
     source = call_site()
     where = f"workflow '{trace.workflow}', node '{node_id}' (task '{task.name}', at {source})"
@@ -195,6 +151,8 @@ def add_task_node(task: TaskLike, args: tuple[Any, ...], kwargs: dict[str, Any])
                 f"output '{v.name}' of task '{task.name}'")
         for v in spec.interface.outputs
     ]
+    if not promises:  # flytekit's VoidPromise: nothing to pass on, but it can be ordered
+        return NodeHandle(node_id, trace.workflow, {})
     return task.python_interface.pack_outputs(promises)
 
 
@@ -205,7 +163,7 @@ def add_subworkflow_node(child: CompiledWorkflow, args: tuple[Any, ...],
     Its nodes join the caller's DAG, so they run in parallel with everything else
     exactly as the caller's own nodes do; its outputs become promises.
     """
-    trace = _current()
+    trace = current_trace()
     prefix = f"n{trace.next_id()}"
     source = call_site()
     name = child.spec.id.name
@@ -263,7 +221,7 @@ def _signature(iface: Interface) -> str:
 
 
 def _to_binding(
-    trace: _Trace, value: Any, py_type: Any, target: LiteralType, where: str
+    trace: Trace, value: Any, py_type: Any, target: LiteralType, where: str
 ) -> Binding:
     if isinstance(value, Promise):
         if value.workflow != trace.workflow:

@@ -212,6 +212,9 @@ class _Driver:
             name: self._template(b, task.python_interface.inputs[name], refs)
             for name, b in node.inputs
         }
+        # Nodes ordered before this one with '>>': their status refs are passed too (and
+        # ignored by the worker) so that Ray starts this node only after them.
+        refs.extend(self.current[u].status for u in node.extra_upstream)
         params = ExecutionParameters(
             execution_id=self.record.name,
             execution_date=dt.datetime.fromtimestamp(self.record.started_at, dt.timezone.utc),

@@ -18,7 +18,7 @@ from ray.exceptions import RayError
 
 from engine.core.context import ExecutionParameters
 from engine.dag.cluster import ray_request
-from engine.dag.compiler import TaskLike
+from engine.dag.trace import TaskLike
 from engine.dag.worker import NodeServices, current_node, execute_node, task_from
 from engine.errors import AttemptError, MapTaskError
 

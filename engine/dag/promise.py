@@ -6,8 +6,9 @@ from typing import Any, NoReturn
 
 from engine.dag.source import call_site
 from engine.dag.spec import OutputRef
+from engine.dag.trace import order
 from engine.dag.types import LiteralType
-from engine.errors import PromiseMisuseError
+from engine.errors import CompileError, PromiseMisuseError
 
 
 class Promise:
@@ -84,6 +85,54 @@ class Promise:
     def __ge__(self, other: Any) -> NoReturn:
         self._misuse("comparing a promise with >=")
 
+    def __rshift__(self, other: Any) -> Any:
+        """``a >> b``: the node of ``b`` runs after the node of ``a``."""
+        order(self.ref.node_id, node_id_of(other), self.workflow)
+        return other
+
+    def __rrshift__(self, other: Any) -> NoReturn:
+        self._misuse("computing with a promise ('>>')")
+
+
+class NodeHandle:
+    """A node in a workflow body: what ``create_node`` and output-less tasks return.
+
+    ``a >> b`` orders nodes that share no data; a node's outputs are its attributes
+    (``node.o0``) and ``node.outputs``.
+    """
+
+    def __init__(self, node_id: str, workflow: str, outputs: dict[str, Promise]) -> None:
+        self.id = node_id
+        self.workflow = workflow
+        self.outputs = outputs
+
+    def __getattr__(self, name: str) -> Promise:
+        if name.startswith("__") or name not in self.__dict__.get("outputs", {}):
+            raise AttributeError(f"node '{self.__dict__.get('id')}' has no output '{name}'")
+        return self.outputs[name]
+
+    def __rshift__(self, other: Any) -> Any:
+        order(self.id, node_id_of(other), self.workflow)
+        return other
+
+    def runs_before(self, other: Any) -> None:
+        order(self.id, node_id_of(other), self.workflow)
+
+    def __repr__(self) -> str:
+        return f"Node({self.id} of workflow '{self.workflow}')"
+
+
+def node_id_of(thing: Any) -> str:
+    """The node behind a promise, a node handle, or a tuple of one node's promises."""
+    if isinstance(thing, NodeHandle):
+        return thing.id
+    if isinstance(thing, Promise):
+        return thing.ref.node_id
+    if isinstance(thing, tuple) and thing and isinstance(thing[0], Promise):
+        return thing[0].ref.node_id
+    raise CompileError(f"'>>' orders nodes: got {type(thing).__name__}; use the result of a "
+                       "task call or of create_node()")
+
 
 def _arith(symbol: str) -> Any:
     def method(self: Promise, *args: Any) -> NoReturn:
@@ -95,7 +144,7 @@ def _arith(symbol: str) -> Any:
 for _name, _symbol in [
     ("add", "+"), ("sub", "-"), ("mul", "*"), ("truediv", "/"), ("floordiv", "//"),
     ("mod", "%"), ("pow", "**"), ("matmul", "@"), ("and", "&"), ("or", "|"), ("xor", "^"),
-    ("lshift", "<<"), ("rshift", ">>"),
+    ("lshift", "<<"),
 ]:
     setattr(Promise, f"__{_name}__", _arith(_symbol))
     setattr(Promise, f"__r{_name}__", _arith(_symbol))

@@ -27,7 +27,7 @@ from engine.catalog.blob import BlobStore, StorageConfig
 from engine.catalog.memo import CacheSettings, CacheStatus, memoized
 from engine.core.context import ExecutionParameters, enter_context, exit_context
 from engine.core.type_engine import DataContext, TypeEngine
-from engine.dag.compiler import TaskLike
+from engine.dag.trace import TaskLike
 from engine.errors import AttemptError, CatalogError, DataError, ErrorKind, StorageError
 
 _ENGINE_DIR = str(Path(__file__).resolve().parent.parent)

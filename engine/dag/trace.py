@@ -1,0 +1,75 @@
+"""The state of a workflow being traced, held in a ContextVar while its body runs.
+
+A leaf for the compiler and for promises: ``p1 >> p2`` orders nodes of the trace.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from engine.core.interface import PythonInterface
+from engine.dag.spec import START_NODE, Node, TaskSpec
+from engine.dag.types import LiteralType
+from engine.errors import CompileError
+
+
+class TaskLike(Protocol):
+    """What the compiler needs of a task object."""
+
+    name: str
+    python_interface: PythonInterface
+
+    def spec(self) -> TaskSpec: ...
+
+    def run_function(self, inputs: dict[str, Any]) -> list[Any]: ...
+
+
+@dataclass
+class Trace:
+    """State of one workflow being traced."""
+
+    workflow: str
+    # Node id -> output name -> type, START_NODE holding the workflow inputs.
+    output_types: dict[str, dict[str, LiteralType]]
+    nodes: list[Node] = field(default_factory=list)
+    tasks: dict[str, TaskLike] = field(default_factory=dict)
+    # Calls recorded so far: node ids are n0, n1, ... (inlined sub-workflows take one).
+    calls: int = 0
+
+    def next_id(self) -> int:
+        self.calls += 1
+        return self.calls - 1
+
+
+TRACE: contextvars.ContextVar[Trace | None] = contextvars.ContextVar("flyray_trace", default=None)
+
+
+def is_compiling() -> bool:
+    """Whether a workflow is being traced in this context."""
+    return TRACE.get() is not None
+
+
+def current_trace() -> Trace:
+    trace = TRACE.get()
+    if trace is None:
+        raise CompileError("this can only be used inside a @workflow body")
+    return trace
+
+
+def order(before: str, after: str, workflow: str) -> None:
+    """Make node ``after`` wait for node ``before`` (``a >> b``)."""
+    trace = current_trace()
+    if trace.workflow != workflow:
+        raise CompileError(f"workflow '{trace.workflow}': '>>' between nodes of another "
+                           f"workflow ('{workflow}')")
+    if START_NODE in (before, after):
+        raise CompileError(f"workflow '{workflow}': a workflow input is not a node; '>>' "
+                           "orders task nodes")
+    for i, node in enumerate(trace.nodes):
+        if node.id == after:
+            if before not in node.extra_upstream:
+                trace.nodes[i] = replace(node, extra_upstream=(*node.extra_upstream, before))
+            return
+    raise CompileError(f"workflow '{workflow}': no node '{after}' to order")
