@@ -6,6 +6,7 @@ Switch ``from flytekit import ...`` to ``from engine import ...``.
 from __future__ import annotations
 
 import engine.types  # noqa: F401  (registers the type transformers)
+from engine.core.conditional import conditional
 from engine.core.context import ExecutionParameters, current_context
 from engine.core.hashing import HashMethod
 from engine.core.interface import kwtypes
@@ -13,7 +14,6 @@ from engine.core.later_features import (
     ContainerTask,
     ImageSpec,
     Workflow,
-    conditional,
     dynamic,
     eager,
     reference_launch_plan,

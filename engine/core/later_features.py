@@ -6,7 +6,6 @@ from engine._later import LaterClass, later_function
 
 dynamic = later_function("@dynamic")
 eager = later_function("@eager")
-conditional = later_function("conditional()")
 reference_task = later_function("reference_task()")
 reference_launch_plan = later_function("reference_launch_plan()")
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from engine.core.conditional import ConditionalSection
 from engine.core.interface import PythonInterface, to_spec_interface
 from engine.core.type_engine import TypeEngine, container_item_type
 from engine.dag.promise import NodeHandle, Promise
@@ -76,6 +77,12 @@ def compile_workflow(
         assert target is not None
         where = f"workflow '{name}': output '{out}'"
         outputs.append((out, _to_binding(trace, value, py_type, target.type, where)))
+    if trace.open_arms:
+        raise CompileError(f"workflow '{name}': a conditional arm was opened with if_()/elif_()"
+                           "/else_() but never closed with then() or fail()")
+    for branch_id, builder in trace.branches.items():
+        index = next(i for i, n in enumerate(trace.nodes) if n.id == branch_id)
+        trace.nodes[index] = builder.node()
     tasks = {t.name: t.spec() for t in trace.tasks.values()}
     spec = WorkflowSpec(
         Identifier(ResourceType.WORKFLOW, project, domain, name, ""),
@@ -144,7 +151,7 @@ def add_task_node(task: TaskLike, args: tuple[Any, ...], kwargs: dict[str, Any])
                        args, kwargs, where)
     _add_task(trace, task, where)
     node = Node(node_id, task.name, tuple(bound.items()), source=source)
-    trace.nodes.append(node)
+    trace.add_node(node)
     trace.output_types[node_id] = {v.name: v.type for v in spec.interface.outputs}
     promises = [
         Promise(OutputRef(node_id, v.name), v.type, trace.workflow,
@@ -189,7 +196,9 @@ def add_subworkflow_node(child: CompiledWorkflow, args: tuple[Any, ...],
         _add_task(trace, task, where)
     for node in child.spec.nodes:
         new_id = f"{prefix}-{node.id}"
-        trace.nodes.append(Node(
+        if node.branch is not None:
+            raise NotYetSupportedError(f"{where}: a sub-workflow holding a conditional")
+        trace.add_node(Node(
             new_id, node.task, tuple((k, remap(b)) for k, b in node.inputs),
             tuple(f"{prefix}-{u}" for u in node.extra_upstream), node.source,
         ))
@@ -223,6 +232,11 @@ def _signature(iface: Interface) -> str:
 def _to_binding(
     trace: Trace, value: Any, py_type: Any, target: LiteralType, where: str
 ) -> Binding:
+    if isinstance(value, ConditionalSection):
+        raise BindingError(
+            f"{where}: uses {value!r}: without an else_() arm the conditional has no output "
+            "when no condition holds; add .else_().then(...) or .else_().fail(...)"
+        )
     if isinstance(value, Promise):
         if value.workflow != trace.workflow:
             raise BindingError(f"{where}: uses a promise of workflow '{value.workflow}'")

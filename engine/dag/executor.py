@@ -24,6 +24,7 @@ from engine.catalog.memo import CacheSettings
 from engine.config import Settings, load_settings
 from engine.core.context import ExecutionParameters
 from engine.core.type_engine import DataContext, TypeEngine, container_item_type
+from engine.dag.branching import gates, holds
 from engine.dag.cluster import cluster_nodes, ensure_ray, infeasibility, ray_request
 from engine.dag.compiler import CompiledWorkflow
 from engine.dag.graph import downstream_of, topological_order
@@ -36,6 +37,7 @@ from engine.dag.spec import (
     Constant,
     OutputRef,
     WorkflowFailurePolicy,
+    condition_refs,
 )
 from engine.dag.state import AttemptRecord, ExecutionPhase, ExecutionRecord, NodePhase, NodeRecord
 from engine.dag.types import Kind, LiteralType
@@ -112,8 +114,15 @@ class _Driver:
         self.record = ExecutionRecord(
             name="f" + uuid.uuid4().hex[:19],
             workflow=self.spec.id.name,
-            nodes={n.id: NodeRecord(n.id, n.task) for n in self.spec.nodes},
+            nodes={n.id: NodeRecord(n.id, n.task or f"conditional '{n.branch.name}'"
+                                    if n.branch else n.task) for n in self.spec.nodes},
         )
+        # Conditionals: the arm gating each node, the arm each decided branch took (None:
+        # no arm), the outputs of decided branches (their taken arm's), nodes to submit.
+        self.gate = gates(self.spec)
+        self.decided: dict[str, int | None] = {}
+        self.aliases: dict[str, dict[str, ray.ObjectRef]] = {}
+        self.unsubmitted = list(self.order)
         self.current: dict[str, _Submission] = {}
         self.pending: dict[ray.ObjectRef, _Submission] = {}
         self.ready_since: dict[str, float] = {}  # monotonic time all upstream succeeded
@@ -135,11 +144,13 @@ class _Driver:
         self.input_refs = {k: ray.put(v) for k, v in self.inputs.items()}
         self.task_boxes = {name: [ray.put(t)] for name, t in self.compiled.tasks.items()}
         try:
-            for node_id in self.order:
-                self._submit(node_id)
+            self._advance()
             while self.pending:
                 for sub in self._wait():
                     self._handle(sub)
+                self._advance()
+            for node_id in self.unsubmitted:  # below a conditional arm that was not taken
+                self._set_phase(node_id, NodePhase.SKIPPED)
             if self.failures:
                 raise self.failures[0]
             outputs = self._outputs()
@@ -154,6 +165,8 @@ class _Driver:
     def _check_feasible(self) -> None:
         nodes = cluster_nodes()
         for node in self.spec.nodes:
+            if node.branch is not None:
+                continue
             reason = infeasibility(ray_request(self.spec.tasks[node.task].metadata), nodes)
             if reason:
                 message = (
@@ -172,7 +185,7 @@ class _Driver:
         """Fail before anything runs when files must be written and the store is unusable."""
         writers = [
             (node.id, v.name)
-            for node in self.spec.nodes
+            for node in self.spec.nodes if node.branch is None
             for v in self.spec.tasks[node.task].interface.outputs
             if _holds_blob(v.type)
         ]
@@ -214,7 +227,7 @@ class _Driver:
         }
         # Nodes ordered before this one with '>>': their status refs are passed too (and
         # ignored by the worker) so that Ray starts this node only after them.
-        refs.extend(self.current[u].status for u in node.extra_upstream)
+        refs.extend(self.current[u].status for u in node.extra_upstream if u in self.current)
         params = ExecutionParameters(
             execution_id=self.record.name,
             execution_date=dt.datetime.fromtimestamp(self.record.started_at, dt.timezone.utc),
@@ -290,6 +303,8 @@ class _Driver:
         self._set_phase(sub.node_id, NodePhase.SUCCEEDED)
         now = time.monotonic()
         for child in self.children[sub.node_id]:
+            if self.record.nodes[child].phase.terminal:
+                continue
             ups = self.upstream[child]
             if all(self.record.nodes[u].phase is NodePhase.SUCCEEDED for u in ups):
                 self.ready_since[child] = now
@@ -303,7 +318,10 @@ class _Driver:
         retries = self.spec.tasks[node.task].metadata.retries
         if attempt.attempt <= retries:
             for node_id in [sub.node_id, *downstream_of(self.spec, sub.node_id)]:
-                self._submit(node_id)
+                if node_id in self.aliases:
+                    self._alias(node_id)
+                elif node_id in self.current:
+                    self._submit(node_id)
             return
         self._set_phase(sub.node_id, outcome)
         failure = NodeFailedError(
@@ -349,6 +367,95 @@ class _Driver:
         for h in self.hooks:
             h.on_execution_end(self.record)
 
+    # --- conditionals ----------------------------------------------------------------
+
+    def _advance(self) -> None:
+        """Submit every node that can go now; decide branches whose operands exist."""
+        progress = True
+        while progress:
+            progress = False
+            for node_id in list(self.unsubmitted):
+                gate = self.gate.get(node_id)
+                if gate is not None and gate[0] not in self.decided:
+                    continue  # inside an arm of a branch not decided yet
+                node = self.nodes[node_id]
+                if node.branch is not None:
+                    progress |= self._branch_step(node_id)
+                elif all(self._submitted(u) for u in self.upstream[node_id]):
+                    self.unsubmitted.remove(node_id)
+                    self._submit(node_id)
+                    progress = True
+
+    def _submitted(self, node_id: str) -> bool:
+        return node_id in self.current or node_id in self.aliases
+
+    def _branch_step(self, node_id: str) -> bool:
+        """Decide the branch when its operands are computed; alias its taken arm's outputs."""
+        branch = self.nodes[node_id].branch
+        assert branch is not None
+        if node_id not in self.decided:
+            operands = {r.node_id for c in branch.cases if c.condition
+                        for r in condition_refs(c.condition) if r.node_id != START_NODE}
+            if not all(self.record.nodes[o].phase is NodePhase.SUCCEEDED for o in operands):
+                return False
+            taken = next((i for i, c in enumerate(branch.cases)
+                          if c.condition is None or holds(c.condition, self._value)), None)
+            self.decided[node_id] = taken
+            for index, case in enumerate(branch.cases):
+                if index != taken:
+                    self._skip_arm(case.nodes)
+            if taken is not None and branch.cases[taken].fail is not None:
+                message = branch.cases[taken].fail or ""
+                self.unsubmitted.remove(node_id)
+                self._set_phase(node_id, NodePhase.FAILED)
+                raise NodeFailedError(self.spec.id.name, node_id, f"conditional '{branch.name}'",
+                                      1, ErrorKind.USER, message)
+            return True
+        taken = self.decided[node_id]
+        sources = branch.cases[taken].outputs if taken is not None else ()
+        if not all(self._submitted(b.node_id) for _, b in sources
+                   if isinstance(b, OutputRef) and b.node_id != START_NODE):
+            return False
+        self.unsubmitted.remove(node_id)
+        self._alias(node_id)
+        self._set_phase(node_id, NodePhase.SUCCEEDED)
+        return True
+
+    def _alias(self, node_id: str) -> None:
+        branch = self.nodes[node_id].branch
+        assert branch is not None
+        taken = self.decided[node_id]
+        outputs = branch.cases[taken].outputs if taken is not None else ()
+        self.aliases[node_id] = {
+            name: self.input_refs[b.var] if b.node_id == START_NODE
+            else self._output_ref(b.node_id, b.var)
+            for name, b in outputs if isinstance(b, OutputRef)
+        }
+
+    def _skip_arm(self, members: tuple[str, ...]) -> None:
+        for member in members:
+            if member in self.unsubmitted:
+                self.unsubmitted.remove(member)
+            self._set_phase(member, NodePhase.SKIPPED)
+            nested = self.nodes[member].branch
+            if nested is not None:
+                for case in nested.cases:
+                    self._skip_arm(case.nodes)
+
+    def _value(self, binding: Binding) -> Any:
+        """The Python value of a condition operand (small: fetched by the driver)."""
+        if isinstance(binding, Constant):
+            return binding.value
+        assert isinstance(binding, OutputRef)
+        if binding.node_id == START_NODE:
+            return self.inputs[binding.var]
+        return ray.get(self._output_ref(binding.node_id, binding.var))
+
+    def _output_ref(self, node_id: str, var: str) -> ray.ObjectRef:
+        if node_id in self.aliases:
+            return self.aliases[node_id][var]
+        return self.current[node_id].outputs[var]
+
     # --- helpers ---------------------------------------------------------------------
 
     def _set_phase(self, node_id: str, phase: NodePhase) -> None:
@@ -386,7 +493,7 @@ class _Driver:
             if binding.node_id == START_NODE:
                 refs.append(self.input_refs[binding.var])
             else:
-                refs.append(self.current[binding.node_id].outputs[binding.var])
+                refs.append(self._output_ref(binding.node_id, binding.var))
             return Slot(len(refs) - 1)
         if isinstance(binding, Constant):
             return TypeEngine.from_json(binding.value, py_type)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 from engine.dag.source import call_site
-from engine.dag.spec import OutputRef
+from engine.dag.spec import Binding, Comparison, Condition, Conjunction, Constant, OutputRef
 from engine.dag.trace import order
 from engine.dag.types import LiteralType
 from engine.errors import CompileError, PromiseMisuseError
@@ -65,25 +65,39 @@ class Promise:
     def __format__(self, spec: str) -> str:
         self._misuse("formatting a promise as text (str() or an f-string)")
 
-    def __eq__(self, other: object) -> bool:
-        self._misuse("comparing a promise with ==")
+    # Comparisons build conditions for conditional().if_(...); they are not booleans.
+    def _compare(self, op: str, other: Any) -> ComparisonExpression:
+        return ComparisonExpression(Comparison(op, self.ref, operand(other, self)),
+                                    self.workflow)
 
-    def __ne__(self, other: object) -> bool:
-        self._misuse("comparing a promise with !=")
+    def __eq__(self, other: object) -> ComparisonExpression:  # type: ignore[override]
+        return self._compare("==", other)
+
+    def __ne__(self, other: object) -> ComparisonExpression:  # type: ignore[override]
+        return self._compare("!=", other)
 
     __hash__ = object.__hash__
 
-    def __lt__(self, other: Any) -> NoReturn:
-        self._misuse("comparing a promise with <")
+    def __lt__(self, other: Any) -> ComparisonExpression:
+        return self._compare("<", other)
 
-    def __le__(self, other: Any) -> NoReturn:
-        self._misuse("comparing a promise with <=")
+    def __le__(self, other: Any) -> ComparisonExpression:
+        return self._compare("<=", other)
 
-    def __gt__(self, other: Any) -> NoReturn:
-        self._misuse("comparing a promise with >")
+    def __gt__(self, other: Any) -> ComparisonExpression:
+        return self._compare(">", other)
 
-    def __ge__(self, other: Any) -> NoReturn:
-        self._misuse("comparing a promise with >=")
+    def __ge__(self, other: Any) -> ComparisonExpression:
+        return self._compare(">=", other)
+
+    def is_true(self) -> ComparisonExpression:
+        return ComparisonExpression(Comparison("is_true", self.ref), self.workflow)
+
+    def is_false(self) -> ComparisonExpression:
+        return ComparisonExpression(Comparison("is_false", self.ref), self.workflow)
+
+    def is_none(self) -> ComparisonExpression:
+        return ComparisonExpression(Comparison("is_none", self.ref), self.workflow)
 
     def __rshift__(self, other: Any) -> Any:
         """``a >> b``: the node of ``b`` runs after the node of ``a``."""
@@ -92,6 +106,41 @@ class Promise:
 
     def __rrshift__(self, other: Any) -> NoReturn:
         self._misuse("computing with a promise ('>>')")
+
+
+def operand(value: Any, promise: Promise) -> Binding:
+    """The right side of a comparison: another promise, or a plain constant."""
+    if isinstance(value, Promise):
+        return value.ref
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return Constant(value)
+    raise PromiseMisuseError(
+        f"comparing the {promise.origin} with {type(value).__name__} {value!r}: conditions "
+        "compare with promises or with int, float, str, bool or None constants"
+    )
+
+
+class ComparisonExpression:
+    """A condition for ``conditional().if_()``; combine with ``&`` and ``|``."""
+
+    def __init__(self, condition: Condition, workflow: str) -> None:
+        self.condition = condition
+        self.workflow = workflow
+
+    def __and__(self, other: ComparisonExpression) -> ComparisonExpression:
+        return ComparisonExpression(Conjunction("and", self.condition, other.condition),
+                                    self.workflow)
+
+    def __or__(self, other: ComparisonExpression) -> ComparisonExpression:
+        return ComparisonExpression(Conjunction("or", self.condition, other.condition),
+                                    self.workflow)
+
+    def __bool__(self) -> bool:
+        raise PromiseMisuseError(
+            f"using a comparison of promises as a Python condition (at {call_site()}): its "
+            f"value is only known at run time; inside @workflow '{self.workflow}' branch "
+            "with conditional(...).if_(...)"
+        )
 
 
 class NodeHandle:

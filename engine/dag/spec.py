@@ -172,6 +172,102 @@ def refs_of(b: Binding) -> list[OutputRef]:
     return []
 
 
+# --- conditions of branch nodes -------------------------------------------------------
+
+COMPARISONS = ("==", "!=", "<", "<=", ">", ">=", "is_true", "is_false", "is_none")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``left <op> right``; the unary ops (is_true, is_false, is_none) have no right."""
+
+    op: str
+    left: Binding
+    right: Binding | None = None
+
+
+@dataclass(frozen=True)
+class Conjunction:
+    """``left & right`` (op "and") or ``left | right`` (op "or")."""
+
+    op: str
+    left: Condition
+    right: Condition
+
+
+Condition = Union[Comparison, Conjunction]
+
+
+def condition_to_dict(c: Condition) -> dict[str, Any]:
+    if isinstance(c, Comparison):
+        d: dict[str, Any] = {"op": c.op, "left": binding_to_dict(c.left)}
+        if c.right is not None:
+            d["right"] = binding_to_dict(c.right)
+        return d
+    return {"op": c.op, "left": condition_to_dict(c.left), "right": condition_to_dict(c.right)}
+
+
+def condition_from_dict(d: dict[str, Any]) -> Condition:
+    if d["op"] in ("and", "or"):
+        return Conjunction(d["op"], condition_from_dict(d["left"]),
+                           condition_from_dict(d["right"]))
+    if d["op"] not in COMPARISONS:
+        raise SpecError(f"unknown comparison {d['op']!r}")
+    right = binding_from_dict(d["right"]) if "right" in d else None
+    return Comparison(d["op"], binding_from_dict(d["left"]), right)
+
+
+def condition_refs(c: Condition) -> list[OutputRef]:
+    if isinstance(c, Comparison):
+        return [*refs_of(c.left), *(refs_of(c.right) if c.right is not None else [])]
+    return [*condition_refs(c.left), *condition_refs(c.right)]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One arm of a branch: taken when ``condition`` holds (None: the else arm)."""
+
+    condition: Condition | None
+    nodes: tuple[str, ...]  # nodes created in this arm: run only if it is taken
+    outputs: tuple[tuple[str, Binding], ...] = ()  # the branch's outputs from this arm
+    fail: str | None = None  # else_().fail(message): the workflow fails with it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "condition": condition_to_dict(self.condition) if self.condition else None,
+            "nodes": list(self.nodes),
+            "outputs": {k: binding_to_dict(b) for k, b in self.outputs},
+            "fail": self.fail,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Case:
+        return cls(
+            condition_from_dict(d["condition"]) if d["condition"] else None,
+            tuple(d["nodes"]),
+            tuple((k, binding_from_dict(b)) for k, b in d["outputs"].items()),
+            d["fail"],
+        )
+
+
+@dataclass(frozen=True)
+class BranchSpec:
+    """A conditional: the first arm whose condition holds runs, the others are skipped."""
+
+    name: str
+    cases: tuple[Case, ...]
+    outputs: tuple[Variable, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "cases": [c.to_dict() for c in self.cases],
+                "outputs": [v.to_dict() for v in self.outputs]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BranchSpec:
+        return cls(d["name"], tuple(Case.from_dict(c) for c in d["cases"]),
+                   tuple(Variable.from_dict(v) for v in d["outputs"]))
+
+
 # --- tasks ---------------------------------------------------------------------------
 
 
@@ -280,29 +376,42 @@ class TaskSpec:
 
 @dataclass(frozen=True)
 class Node:
-    """One unit of work in a workflow: here, a call of a task."""
+    """One unit of work in a workflow: a call of a task, or a branch (conditional)."""
 
     id: str
-    task: str  # key of the TaskSpec in WorkflowSpec.tasks (the task's name)
+    task: str  # key of the TaskSpec in WorkflowSpec.tasks (the task's name); "" for a branch
     inputs: tuple[tuple[str, Binding], ...]
     # Nodes that must finish first although no data flows from them.
     extra_upstream: tuple[str, ...] = ()
     # Where the node was created in the user's source, "file.py:12".
     source: str = ""
+    branch: BranchSpec | None = None
 
     def upstream(self) -> list[str]:
-        """Node ids this node waits for (data dependencies first), without duplicates."""
-        ids = [r.node_id for _, b in self.inputs for r in refs_of(b) if r.node_id != START_NODE]
+        """Node ids this node waits for (data dependencies first), without duplicates.
+
+        A branch waits for its conditions' operands and for the nodes its arms'
+        outputs come from (so arms sort before it); arms are gated by it at run time.
+        """
+        refs = [r for _, b in self.inputs for r in refs_of(b)]
+        if self.branch is not None:
+            for case in self.branch.cases:
+                refs += condition_refs(case.condition) if case.condition else []
+                refs += [r for _, b in case.outputs for r in refs_of(b)]
+        ids = [r.node_id for r in refs if r.node_id != START_NODE]
         return list(dict.fromkeys([*ids, *self.extra_upstream]))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "id": self.id,
             "task": self.task,
             "inputs": {k: binding_to_dict(b) for k, b in self.inputs},
             "extra_upstream": list(self.extra_upstream),
             "source": self.source,
         }
+        if self.branch is not None:
+            d["branch"] = self.branch.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Node:
@@ -312,6 +421,7 @@ class Node:
             tuple((k, binding_from_dict(b)) for k, b in d["inputs"].items()),
             tuple(d["extra_upstream"]),
             d["source"],
+            BranchSpec.from_dict(d["branch"]) if d.get("branch") else None,
         )
 
 

@@ -15,6 +15,14 @@ from engine.dag.types import LiteralType
 from engine.errors import CompileError
 
 
+class BranchBuilder(Protocol):
+    """A conditional under construction (see engine.core.conditional)."""
+
+    def add_member(self, arm: int, node_id: str) -> None: ...
+
+    def node(self) -> Node: ...
+
+
 class TaskLike(Protocol):
     """What the compiler needs of a task object."""
 
@@ -37,6 +45,17 @@ class Trace:
     tasks: dict[str, TaskLike] = field(default_factory=dict)
     # Calls recorded so far: node ids are n0, n1, ... (inlined sub-workflows take one).
     calls: int = 0
+    # Conditionals being built, by branch node id, and the arms open right now
+    # (innermost last): nodes created while an arm is open run only if it is taken.
+    branches: dict[str, BranchBuilder] = field(default_factory=dict)
+    open_arms: list[tuple[str, int]] = field(default_factory=list)
+
+    def add_node(self, node: Node) -> None:
+        """Append ``node``, as a member of the innermost open arm if there is one."""
+        self.nodes.append(node)
+        if self.open_arms:
+            branch, arm = self.open_arms[-1]
+            self.branches[branch].add_member(arm, node.id)
 
     def next_id(self) -> int:
         self.calls += 1

@@ -12,8 +12,10 @@ from engine.dag.spec import (
     BindingList,
     BindingMap,
     Constant,
+    Node,
     OutputRef,
     WorkflowSpec,
+    condition_refs,
     refs_of,
 )
 from engine.dag.types import Kind, LiteralType, is_assignable, literal_matches
@@ -76,6 +78,9 @@ def validate_workflow(spec: WorkflowSpec) -> None:
     for node in spec.nodes:
         if node.id in outputs:
             raise SpecError(f"{where}: node id '{node.id}' is used twice")
+        if node.branch is not None:
+            outputs[node.id] = {v.name: v.type for v in node.branch.outputs}
+            continue
         task = spec.tasks.get(node.task)
         if task is None:
             raise SpecError(f"{where}: node '{node.id}' calls task '{node.task}' "
@@ -93,6 +98,9 @@ def validate_workflow(spec: WorkflowSpec) -> None:
                 raise SpecError(f"{where}: {what} refers to unknown {_describe_ref(ref)}")
 
     for node in spec.nodes:
+        if node.branch is not None:
+            _check_branch(node, where, outputs, check_refs, type_of)
+            continue
         task = spec.tasks[node.task]
         bound = dict(node.inputs)
         for name, b in node.inputs:
@@ -121,6 +129,30 @@ def validate_workflow(spec: WorkflowSpec) -> None:
     cycle = find_cycle({n.id: n.upstream() for n in spec.nodes})
     if cycle:
         raise SpecError(f"{where}: nodes form a cycle: {' -> '.join(cycle)}")
+
+
+def _check_branch(node: Node, where: str, outputs: dict[str, dict[str, LiteralType]],
+                  check_refs: Callable[[Binding, str], None], type_of: TypeOfRef) -> None:
+    assert node.branch is not None
+    what = f"conditional '{node.branch.name}' (node '{node.id}')"
+    for index, case in enumerate(node.branch.cases):
+        arm = f"{what}, arm {index + 1}"
+        for ref in condition_refs(case.condition) if case.condition else []:
+            check_refs(ref, f"{arm} condition")
+        for member in case.nodes:
+            if member not in outputs:
+                raise SpecError(f"{where}: {arm} holds unknown node '{member}'")
+        if case.fail is None and len(case.outputs) != len(node.branch.outputs):
+            raise SpecError(f"{where}: {arm} gives {len(case.outputs)} outputs, the "
+                            f"conditional has {len(node.branch.outputs)}")
+        for name, b in case.outputs:
+            var = next((v for v in node.branch.outputs if v.name == name), None)
+            if var is None:
+                raise SpecError(f"{where}: {arm} gives unknown output '{name}'")
+            check_refs(b, f"{arm} output '{name}'")
+            reason = binding_mismatch(b, var.type, type_of)
+            if reason:
+                raise SpecError(f"{where}: {arm} output '{name}': {reason}")
 
 
 def load_workflow(text: str) -> WorkflowSpec:
