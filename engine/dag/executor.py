@@ -9,6 +9,7 @@ through the driver. The driver loop only reads attempt outcomes: record, retry
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import time
 import uuid
@@ -35,11 +36,15 @@ from engine.dag.spec import (
     BindingList,
     BindingMap,
     Constant,
+    NodeOverrides,
     OutputRef,
+    TaskMetadata,
+    TaskSpec,
     WorkflowFailurePolicy,
     condition_refs,
 )
 from engine.dag.state import AttemptRecord, ExecutionPhase, ExecutionRecord, NodePhase, NodeRecord
+from engine.dag.trace import TaskLike
 from engine.dag.types import Kind, LiteralType
 from engine.dag.worker import AttemptInfo, NodeServices, Slot, fill, ray_execute_node
 from engine.errors import (
@@ -120,6 +125,11 @@ class _Driver:
         # Conditionals: the arm gating each node, the arm each decided branch took (None:
         # no arm), the outputs of decided branches (their taken arm's), nodes to submit.
         self.gate = gates(self.spec)
+        # Nodes with .with_overrides(...): their task with the overrides applied.
+        self.overridden: dict[str, TaskLike] = {
+            n.id: OverriddenTask(compiled.tasks[n.task], n.overrides)
+            for n in self.spec.nodes if n.overrides is not None
+        }
         self.decided: dict[str, int | None] = {}
         self.aliases: dict[str, dict[str, ray.ObjectRef]] = {}
         self.unsubmitted = list(self.order)
@@ -143,6 +153,8 @@ class _Driver:
             h.on_execution_start(self.record)
         self.input_refs = {k: ray.put(v) for k, v in self.inputs.items()}
         self.task_boxes = {name: [ray.put(t)] for name, t in self.compiled.tasks.items()}
+        for node_id, task in self.overridden.items():
+            self.task_boxes[node_id] = [ray.put(task)]
         try:
             self._advance()
             while self.pending:
@@ -167,7 +179,7 @@ class _Driver:
         for node in self.spec.nodes:
             if node.branch is not None:
                 continue
-            reason = infeasibility(ray_request(self.spec.tasks[node.task].metadata), nodes)
+            reason = infeasibility(ray_request(self._metadata(node.id)), nodes)
             if reason:
                 message = (
                     f"workflow '{self.spec.id.name}': node '{node.id}' (task '{node.task}') "
@@ -215,7 +227,7 @@ class _Driver:
     def _submit(self, node_id: str) -> None:
         """Submit an attempt of ``node_id`` wired to the current upstream attempts."""
         node = self.nodes[node_id]
-        task = self.compiled.tasks[node.task]
+        task = self._task(node_id)
         nrec = self.record.nodes[node_id]
         if nrec.attempts and nrec.attempts[-1].outcome is None:
             nrec.attempts.pop()  # resubmitted because an upstream node is retried
@@ -236,9 +248,10 @@ class _Driver:
             attempt_number=attempt.attempt - 1,
             secret_requests=self.spec.tasks[node.task].metadata.secrets,
         )
-        key = f"{self.record.name}/{node.task}"
-        returned = self._remote(node.task).remote(
-            key, self.task_boxes[node.task], template, params, self.services, *refs
+        unit = node_id if node_id in self.overridden else node.task
+        returned = self._remote(unit).remote(
+            f"{self.record.name}/{unit}", self.task_boxes[unit], template, params,
+            self.services, *refs,
         )
         names = list(task.python_interface.outputs)
         if names:
@@ -285,7 +298,7 @@ class _Driver:
         except RayError as e:
             attempt.end = time.time()
             outcome, message = NodePhase.FAILED, f"{type(e).__name__}: {e}"
-            timeout_s = self.spec.tasks[self.nodes[sub.node_id].task].metadata.timeout_s
+            timeout_s = self._metadata(sub.node_id).timeout_s
             since = self.ready_since.get(sub.node_id)
             if timeout_s and since is not None and time.monotonic() - since >= timeout_s:
                 outcome = NodePhase.TIMED_OUT
@@ -315,7 +328,7 @@ class _Driver:
         attempt.outcome, attempt.error_kind, attempt.error = outcome, kind, message
         self._attempt_end(sub.node_id, attempt)
         node = self.nodes[sub.node_id]
-        retries = self.spec.tasks[node.task].metadata.retries
+        retries = self._metadata(node.id).retries
         if attempt.attempt <= retries:
             for node_id in [sub.node_id, *downstream_of(self.spec, sub.node_id)]:
                 if node_id in self.aliases:
@@ -470,21 +483,30 @@ class _Driver:
         for h in self.hooks:
             h.on_attempt_end(self.record, self.record.nodes[node_id], attempt)
 
-    def _remote(self, task_name: str) -> Any:
-        remote = self.remotes.get(task_name)
+    def _task(self, node_id: str) -> TaskLike:
+        """What a node runs: its task, with the node's overrides if it has any."""
+        return self.overridden.get(node_id) or self.compiled.tasks[self.nodes[node_id].task]
+
+    def _metadata(self, node_id: str) -> TaskMetadata:
+        return self._task(node_id).spec().metadata
+
+    def _remote(self, unit: str) -> Any:
+        """The Ray remote of a task (or of one overridden node), with its resources."""
+        remote = self.remotes.get(unit)
         if remote is None:
-            task = self.compiled.tasks[task_name]
+            task = self.overridden.get(unit) or self.compiled.tasks[unit]
+            overrides = self.nodes[unit].overrides if unit in self.overridden else None
             req = ray_request(task.spec().metadata)
             options: dict[str, Any] = {
                 "num_cpus": req.num_cpus,
                 "num_gpus": req.num_gpus,
                 "num_returns": len(task.python_interface.outputs) + 1,
-                "name": task_name,
+                "name": (overrides.name if overrides and overrides.name else task.name),
             }
             if req.memory:
                 options["memory"] = req.memory
             remote = ray_execute_node.options(**options)
-            self.remotes[task_name] = remote
+            self.remotes[unit] = remote
         return remote
 
     def _template(self, binding: Binding, py_type: Any, refs: list[ray.ObjectRef]) -> Any:
@@ -510,6 +532,23 @@ class _Driver:
         templates = [self._template(b, iface.outputs[name], refs) for name, b in self.spec.outputs]
         values = ray.get(refs) if refs else []
         return iface.pack_outputs([fill(t, tuple(values)) for t in templates])
+
+
+class OverriddenTask:
+    """A task as one node runs it, with that node's ``with_overrides`` applied."""
+
+    def __init__(self, task: TaskLike, overrides: NodeOverrides) -> None:
+        self.task = task
+        self.name = task.name
+        self.python_interface = task.python_interface
+        base = task.spec()
+        self._spec = dataclasses.replace(base, metadata=overrides.apply(base.metadata))
+
+    def spec(self) -> TaskSpec:
+        return self._spec
+
+    def run_function(self, inputs: dict[str, Any]) -> list[Any]:
+        return self.task.run_function(inputs)
 
 
 def _holds_blob(t: LiteralType) -> bool:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, NoReturn
 
+from engine.core.resources import Resources
 from engine.dag.source import call_site
-from engine.dag.spec import Binding, Comparison, Condition, Conjunction, Constant, OutputRef
-from engine.dag.trace import order
+from engine.dag.spec import (
+    Binding,
+    Comparison,
+    Condition,
+    Conjunction,
+    Constant,
+    NodeOverrides,
+    OutputRef,
+)
+from engine.dag.trace import order, override
 from engine.dag.types import LiteralType
-from engine.errors import CompileError, PromiseMisuseError
+from engine.errors import CompileError, ConfigError, NotYetSupportedError, PromiseMisuseError
 
 
 class Promise:
@@ -99,6 +109,11 @@ class Promise:
     def is_none(self) -> ComparisonExpression:
         return ComparisonExpression(Comparison("is_none", self.ref), self.workflow)
 
+    def with_overrides(self, **kwargs: Any) -> Promise:
+        """Change this node's requests, limits, retries, timeout or name (flytekit's)."""
+        override(self.ref.node_id, self.workflow, overrides_from(kwargs, self.ref.node_id))
+        return self
+
     def __rshift__(self, other: Any) -> Any:
         """``a >> b``: the node of ``b`` runs after the node of ``a``."""
         order(self.ref.node_id, node_id_of(other), self.workflow)
@@ -167,8 +182,49 @@ class NodeHandle:
     def runs_before(self, other: Any) -> None:
         order(self.id, node_id_of(other), self.workflow)
 
+    def with_overrides(self, **kwargs: Any) -> NodeHandle:
+        """Change this node's requests, limits, retries, timeout or name (flytekit's)."""
+        override(self.id, self.workflow, overrides_from(kwargs, self.id))
+        return self
+
     def __repr__(self) -> str:
         return f"Node({self.id} of workflow '{self.workflow}')"
+
+
+_LATER_OVERRIDES = {"node_name", "cache", "cache_version", "cache_serialize",
+                    "container_image", "accelerator", "interruptible", "task_config",
+                    "pod_template", "shared_memory", "aliases"}
+
+
+def overrides_from(kwargs: dict[str, Any], node_id: str) -> NodeOverrides:
+    """Check ``with_overrides`` arguments and normalise them for the spec."""
+    unknown = set(kwargs) - {"name", "retries", "timeout", "requests", "limits"}
+    if unknown - _LATER_OVERRIDES:
+        raise TypeError(f"with_overrides() got unexpected option(s) "
+                        f"{', '.join(sorted(unknown - _LATER_OVERRIDES))}")
+    if unknown:
+        raise NotYetSupportedError("with_overrides option(s) " + ", ".join(sorted(unknown)))
+    what = f"node '{node_id}': with_overrides"
+    retries = kwargs.get("retries")
+    if retries is not None and (not isinstance(retries, int) or isinstance(retries, bool)
+                                or retries < 0):
+        raise ConfigError(f"{what}: retries must be a whole number >= 0, got {retries!r}")
+    timeout = kwargs.get("timeout")
+    if isinstance(timeout, dt.timedelta):
+        timeout = timeout.total_seconds()
+    if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise ConfigError(f"{what}: timeout must be positive seconds or a timedelta, "
+                          f"got {kwargs.get('timeout')!r}")
+    requests, limits = kwargs.get("requests"), kwargs.get("limits")
+    for label, res in (("requests", requests), ("limits", limits)):
+        if res is not None and not isinstance(res, Resources):
+            raise ConfigError(f"{what}: {label} must be Resources(...), got {res!r}")
+    return NodeOverrides(
+        name=kwargs.get("name"), retries=retries,
+        timeout_s=float(timeout) if timeout is not None else None,
+        requests=requests.to_spec(f"{what}: requests") if requests else None,
+        limits=limits.to_spec(f"{what}: limits") if limits else None,
+    )
 
 
 def node_id_of(thing: Any) -> str:

@@ -375,6 +375,45 @@ class TaskSpec:
 
 
 @dataclass(frozen=True)
+class NodeOverrides:
+    """``.with_overrides(...)`` on a node: replaces the task's settings for this node only."""
+
+    name: str | None = None
+    retries: int | None = None
+    timeout_s: float | None = None
+    requests: ResourceSpec | None = None
+    limits: ResourceSpec | None = None
+
+    def apply(self, metadata: TaskMetadata) -> TaskMetadata:
+        """The task's metadata with these overrides."""
+        changes: dict[str, Any] = {}
+        if self.retries is not None:
+            changes["retries"] = self.retries
+        if self.timeout_s is not None:
+            changes["timeout_s"] = self.timeout_s
+        if self.requests is not None:
+            changes["requests"] = self.requests
+        if self.limits is not None:
+            changes["limits"] = self.limits
+        return replace(metadata, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "retries": self.retries, "timeout_s": self.timeout_s,
+            "requests": self.requests.to_dict() if self.requests else None,
+            "limits": self.limits.to_dict() if self.limits else None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NodeOverrides:
+        return cls(
+            d.get("name"), d.get("retries"), d.get("timeout_s"),
+            ResourceSpec.from_dict(d["requests"]) if d.get("requests") is not None else None,
+            ResourceSpec.from_dict(d["limits"]) if d.get("limits") is not None else None,
+        )
+
+
+@dataclass(frozen=True)
 class Node:
     """One unit of work in a workflow: a call of a task, or a branch (conditional)."""
 
@@ -386,6 +425,7 @@ class Node:
     # Where the node was created in the user's source, "file.py:12".
     source: str = ""
     branch: BranchSpec | None = None
+    overrides: NodeOverrides | None = None
 
     def upstream(self) -> list[str]:
         """Node ids this node waits for (data dependencies first), without duplicates.
@@ -411,6 +451,8 @@ class Node:
         }
         if self.branch is not None:
             d["branch"] = self.branch.to_dict()
+        if self.overrides is not None:
+            d["overrides"] = self.overrides.to_dict()
         return d
 
     @classmethod
@@ -422,6 +464,7 @@ class Node:
             tuple(d["extra_upstream"]),
             d["source"],
             BranchSpec.from_dict(d["branch"]) if d.get("branch") else None,
+            NodeOverrides.from_dict(d["overrides"]) if d.get("overrides") else None,
         )
 
 

@@ -6,11 +6,11 @@ A leaf for the compiler and for promises: ``p1 >> p2`` orders nodes of the trace
 from __future__ import annotations
 
 import contextvars
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Protocol
 
 from engine.core.interface import PythonInterface
-from engine.dag.spec import START_NODE, Node, TaskSpec
+from engine.dag.spec import START_NODE, Node, NodeOverrides, TaskSpec
 from engine.dag.types import LiteralType
 from engine.errors import CompileError
 
@@ -75,6 +75,29 @@ def current_trace() -> Trace:
     if trace is None:
         raise CompileError("this can only be used inside a @workflow body")
     return trace
+
+
+def override(node_id: str, workflow: str, overrides: NodeOverrides) -> None:
+    """Give node ``node_id`` of the trace ``overrides`` (merged with earlier ones)."""
+    trace = current_trace()
+    if trace.workflow != workflow:
+        raise CompileError(f"workflow '{trace.workflow}': with_overrides() on a node of "
+                           f"another workflow ('{workflow}')")
+    for i, node in enumerate(trace.nodes):
+        if node.id == node_id:
+            if node.branch is not None:
+                raise CompileError(f"workflow '{workflow}': with_overrides() applies to task "
+                                   "nodes, not to a conditional")
+            old = node.overrides or NodeOverrides()
+            merged = NodeOverrides(*(new if new is not None else prev for new, prev in zip(
+                astuple_shallow(overrides), astuple_shallow(old), strict=True)))
+            trace.nodes[i] = replace(node, overrides=merged)
+            return
+    raise CompileError(f"workflow '{workflow}': no node '{node_id}' to override")
+
+
+def astuple_shallow(value: Any) -> tuple[Any, ...]:
+    return tuple(getattr(value, f.name) for f in fields(value))
 
 
 def order(before: str, after: str, workflow: str) -> None:
