@@ -27,9 +27,11 @@ class PythonFunctionWorkflow:
     def __init__(
         self, fn: Callable[..., Any], name: str | None = None,
         failure_policy: WorkflowFailurePolicy = WorkflowFailurePolicy.FAIL_IMMEDIATELY,
+        on_failure: Any = None,
     ) -> None:
         self.fn = fn
         self.failure_policy = WorkflowFailurePolicy(failure_policy)
+        self.on_failure = on_failure
         self.name = name or entity_name(fn)
         self.python_interface: PythonInterface = extract_interface(fn, f"workflow '{self.name}'")
         self._compiled: CompiledWorkflow | None = None
@@ -44,7 +46,7 @@ class PythonFunctionWorkflow:
             settings = load_settings()
             self._compiled = compile_workflow(
                 self.name, self.fn, self.python_interface, settings.project, settings.domain,
-                self.failure_policy,
+                self.failure_policy, self.on_failure,
             )
         return self._compiled
 
@@ -58,7 +60,7 @@ class PythonFunctionWorkflow:
         return run(self.compile(), self.bind_inputs(args, kwargs)).outputs
 
 
-_LATER_OPTIONS = {"on_failure", "interruptible", "docs", "pickle_untyped", "default_options"}
+_LATER_OPTIONS = {"interruptible", "docs", "pickle_untyped", "default_options"}
 
 
 @overload
@@ -76,6 +78,7 @@ def workflow(
     *,
     name: str | None = None,
     failure_policy: WorkflowFailurePolicy = WorkflowFailurePolicy.FAIL_IMMEDIATELY,
+    on_failure: Any = None,
     **later: Any,
 ) -> Any:
     """Declare a workflow, with or without arguments, as flytekit's ``@workflow``.
@@ -87,6 +90,8 @@ def workflow(
         name: the workflow's name, by default ``module.function``.
         failure_policy: FAIL_IMMEDIATELY (default) cancels pending nodes when one
             fails; FAIL_AFTER_EXECUTABLE_NODES_COMPLETE lets independent ones finish.
+        on_failure: a task run when the workflow fails, with the workflow's inputs of
+            the same names and, as ``err``, an ``engine.types.error.FlyteError``.
     """
     unknown = set(later) - _LATER_OPTIONS
     if unknown:
@@ -96,7 +101,8 @@ def workflow(
         raise NotYetSupportedError("@workflow option(s) " + ", ".join(set_later))
 
     def wrap(fn: Callable[..., Any]) -> PythonFunctionWorkflow:
-        return PythonFunctionWorkflow(fn, name=name, failure_policy=failure_policy)
+        return PythonFunctionWorkflow(fn, name=name, failure_policy=failure_policy,
+                                      on_failure=on_failure)
 
     if _workflow_function is not None:
         return wrap(_workflow_function)

@@ -19,6 +19,8 @@ from engine.core.type_engine import TypeEngine, container_item_type
 from engine.dag.promise import NodeHandle, Promise
 from engine.dag.source import call_site
 from engine.dag.spec import (
+    ON_FAILURE_ERROR,
+    ON_FAILURE_NODE,
     START_NODE,
     Binding,
     BindingList,
@@ -50,6 +52,7 @@ class CompiledWorkflow:
 def compile_workflow(
     name: str, fn: Callable[..., Any], iface: PythonInterface, project: str, domain: str,
     failure_policy: WorkflowFailurePolicy = WorkflowFailurePolicy.FAIL_IMMEDIATELY,
+    on_failure: TaskLike | None = None,
 ) -> CompiledWorkflow:
     """Trace ``fn`` (the body of workflow ``name``) and return its compiled form.
 
@@ -83,6 +86,10 @@ def compile_workflow(
     for branch_id, builder in trace.branches.items():
         index = next(i for i, n in enumerate(trace.nodes) if n.id == branch_id)
         trace.nodes[index] = builder.node()
+    handler = None
+    if on_failure is not None:
+        handler = _failure_handler(name, on_failure, spec_iface)
+        _add_task(trace, on_failure, f"workflow '{name}': on_failure")
     tasks = {t.name: t.spec() for t in trace.tasks.values()}
     spec = WorkflowSpec(
         Identifier(ResourceType.WORKFLOW, project, domain, name, ""),
@@ -91,10 +98,35 @@ def compile_workflow(
         tuple(outputs),
         tasks,
         failure_policy,
+        handler,
     )
     spec = spec.with_version(_version(spec))
     validate_workflow(spec)
     return CompiledWorkflow(spec, iface, dict(trace.tasks))
+
+
+def _failure_handler(workflow: str, handler: TaskLike, inputs: Interface) -> Node:
+    """The on_failure node: each handler input is a workflow input of that name and type,
+    except ``err``, which receives the error (a FlyteError) from the engine."""
+    where = f"workflow '{workflow}': on_failure handler '{handler.name}'"
+    bindings = []
+    for var in handler.spec().interface.inputs:
+        if var.name == ON_FAILURE_ERROR:
+            if "FlyteError" not in str(var.type):
+                raise CompileError(f"{where}: input 'err' must be FlyteError or "
+                                   f"Optional[FlyteError], not {var.type}")
+            continue
+        source = inputs.input(var.name)
+        if source is None:
+            if var.has_default:
+                continue
+            raise CompileError(f"{where}: input '{var.name}' is not an input of the "
+                               f"workflow; the handler takes the workflow's inputs and 'err'")
+        if not is_assignable(source.type, var.type):
+            raise CompileError(f"{where}: input '{var.name}' expects {var.type}, the "
+                               f"workflow's input is {source.type}")
+        bindings.append((var.name, OutputRef(START_NODE, var.name)))
+    return Node(ON_FAILURE_NODE, handler.name, tuple(bindings))
 
 
 def _version(spec: WorkflowSpec) -> str:

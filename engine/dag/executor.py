@@ -31,11 +31,13 @@ from engine.dag.compiler import CompiledWorkflow
 from engine.dag.graph import downstream_of, topological_order
 from engine.dag.hooks import ExecutionHooks
 from engine.dag.spec import (
+    ON_FAILURE_ERROR,
     START_NODE,
     Binding,
     BindingList,
     BindingMap,
     Constant,
+    Node,
     NodeOverrides,
     OutputRef,
     TaskMetadata,
@@ -55,6 +57,7 @@ from engine.errors import (
     ResourceRequestError,
     StorageError,
 )
+from engine.types.error import FlyteError
 
 
 @dataclass(frozen=True)
@@ -369,6 +372,8 @@ class _Driver:
                 self._set_phase(node_id, NodePhase.SKIPPED if node_id in skipped
                                 else NodePhase.ABORTED)
         self.pending.clear()
+        if isinstance(error, NodeFailedError) and self.spec.on_failure is not None:
+            self._run_on_failure(self.spec.on_failure, error)
         if isinstance(error, ExecutionError):
             kind = getattr(error, "kind", ErrorKind.SYSTEM)
             self.record.finish(ExecutionPhase.FAILED, str(error), kind)
@@ -379,6 +384,38 @@ class _Driver:
                                ErrorKind.SYSTEM)
         for h in self.hooks:
             h.on_execution_end(self.record)
+
+    def _run_on_failure(self, node: Node, error: NodeFailedError) -> None:
+        """Run the workflow's on_failure handler with the error; record how it went."""
+        task = self.compiled.tasks[node.task]
+        self.record.nodes[node.id] = NodeRecord(node.id, node.task)
+        attempt = self.record.begin_attempt(node.id, time.time())
+        refs: list[ray.ObjectRef] = []
+        template = {name: self._template(b, task.python_interface.inputs[name], refs)
+                    for name, b in node.inputs}
+        if ON_FAILURE_ERROR in task.python_interface.inputs:
+            template[ON_FAILURE_ERROR] = FlyteError(error.cause, error.node_id)
+        params = ExecutionParameters(
+            execution_id=self.record.name, node_id=node.id, task_name=node.task,
+            secret_requests=task.spec().metadata.secrets,
+        )
+        returned = self._remote(node.task).remote(
+            f"{self.record.name}/{node.task}", self.task_boxes[node.task], template, params,
+            self.services, *refs,
+        )
+        status = returned[-1] if task.python_interface.outputs else returned
+        self._set_phase(node.id, NodePhase.RUNNING)
+        try:
+            info: AttemptInfo = ray.get(status)
+        except RayError as e:
+            cause = e.cause if isinstance(e, RayTaskError) else None
+            attempt.end, attempt.outcome = time.time(), NodePhase.FAILED
+            attempt.error_kind = cause.kind if isinstance(cause, AttemptError) else ErrorKind.SYSTEM
+            attempt.error = cause.message if isinstance(cause, AttemptError) else str(e)
+            self._set_phase(node.id, NodePhase.FAILED)
+            return
+        attempt.start, attempt.end, attempt.outcome = info.start, info.end, NodePhase.SUCCEEDED
+        self._set_phase(node.id, NodePhase.SUCCEEDED)
 
     # --- conditionals ----------------------------------------------------------------
 

@@ -18,6 +18,9 @@ SCHEMA_VERSION = 1
 
 # Node id of the workflow's inputs in bindings, as in Flyte.
 START_NODE = "start-node"
+# Node id of a workflow's on_failure handler, and the input that receives the error.
+ON_FAILURE_NODE = "on-failure"
+ON_FAILURE_ERROR = "err"
 
 
 class WorkflowFailurePolicy(str, Enum):
@@ -478,6 +481,9 @@ class WorkflowSpec:
     outputs: tuple[tuple[str, Binding], ...]
     tasks: dict[str, TaskSpec] = field(default_factory=dict)
     failure_policy: WorkflowFailurePolicy = WorkflowFailurePolicy.FAIL_IMMEDIATELY
+    # Runs when the workflow fails: its inputs bind workflow inputs, and its input
+    # ON_FAILURE_ERROR (if declared) receives the error from the engine.
+    on_failure: Node | None = None
 
     def node(self, node_id: str) -> Node:
         for n in self.nodes:
@@ -497,6 +503,7 @@ class WorkflowSpec:
             "outputs": {k: binding_to_dict(b) for k, b in self.outputs},
             "tasks": {k: t.to_dict() for k, t in self.tasks.items()},
             "failure_policy": self.failure_policy.value,
+            "on_failure": self.on_failure.to_dict() if self.on_failure else None,
         }
 
     def to_json(self) -> str:
@@ -519,6 +526,7 @@ class WorkflowSpec:
                 tuple((k, binding_from_dict(b)) for k, b in d["outputs"].items()),
                 {k: TaskSpec.from_dict(t) for k, t in d["tasks"].items()},
                 WorkflowFailurePolicy(d.get("failure_policy", "FAIL_IMMEDIATELY")),
+                Node.from_dict(d["on_failure"]) if d.get("on_failure") else None,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             if isinstance(e, SpecError):

@@ -1,9 +1,18 @@
-"""``FlyteError``, at flytekit's module path (not implemented yet)."""
+"""``FlyteError``, at flytekit's module path: what an ``on_failure`` handler receives."""
 
 from __future__ import annotations
 
-from engine._later import LaterClass
+from dataclasses import dataclass
 
 
-class FlyteError(LaterClass):
-    feature = "engine.types.error.FlyteError"
+@dataclass
+class FlyteError:
+    """The failure of a workflow, given to its ``on_failure`` handler as ``err``.
+
+    Attributes:
+        message: the error, with the failed task's traceback.
+        failed_node_id: the node that failed.
+    """
+
+    message: str
+    failed_node_id: str
