@@ -25,7 +25,8 @@ from engine.catalog.memo import CacheSettings
 from engine.config import Settings, load_settings
 from engine.core.context import ExecutionParameters
 from engine.core.type_engine import DataContext, TypeEngine, container_item_type
-from engine.dag.branching import gates, holds
+from engine.dag.branch_steps import BranchSteps
+from engine.dag.branching import gates
 from engine.dag.cluster import cluster_nodes, ensure_ray, infeasibility, ray_request
 from engine.dag.compiler import CompiledWorkflow
 from engine.dag.graph import downstream_of, topological_order
@@ -43,7 +44,6 @@ from engine.dag.spec import (
     TaskMetadata,
     TaskSpec,
     WorkflowFailurePolicy,
-    condition_refs,
 )
 from engine.dag.state import AttemptRecord, ExecutionPhase, ExecutionRecord, NodePhase, NodeRecord
 from engine.dag.trace import TaskLike
@@ -102,7 +102,7 @@ class _Submission:
     attempt: AttemptRecord
 
 
-class _Driver:
+class _Driver(BranchSteps):
     def __init__(self, compiled: CompiledWorkflow, inputs: dict[str, Any],
                  hooks: list[ExecutionHooks], services: NodeServices) -> None:
         self.compiled = compiled
@@ -416,97 +416,6 @@ class _Driver:
             return
         attempt.start, attempt.end, attempt.outcome = info.start, info.end, NodePhase.SUCCEEDED
         self._set_phase(node.id, NodePhase.SUCCEEDED)
-
-    # --- conditionals ----------------------------------------------------------------
-
-    def _advance(self) -> None:
-        """Submit every node that can go now; decide branches whose operands exist."""
-        progress = True
-        while progress:
-            progress = False
-            for node_id in list(self.unsubmitted):
-                gate = self.gate.get(node_id)
-                if gate is not None and gate[0] not in self.decided:
-                    continue  # inside an arm of a branch not decided yet
-                node = self.nodes[node_id]
-                if node.branch is not None:
-                    progress |= self._branch_step(node_id)
-                elif all(self._submitted(u) for u in self.upstream[node_id]):
-                    self.unsubmitted.remove(node_id)
-                    self._submit(node_id)
-                    progress = True
-
-    def _submitted(self, node_id: str) -> bool:
-        return node_id in self.current or node_id in self.aliases
-
-    def _branch_step(self, node_id: str) -> bool:
-        """Decide the branch when its operands are computed; alias its taken arm's outputs."""
-        branch = self.nodes[node_id].branch
-        assert branch is not None
-        if node_id not in self.decided:
-            operands = {r.node_id for c in branch.cases if c.condition
-                        for r in condition_refs(c.condition) if r.node_id != START_NODE}
-            if not all(self.record.nodes[o].phase is NodePhase.SUCCEEDED for o in operands):
-                return False
-            taken = next((i for i, c in enumerate(branch.cases)
-                          if c.condition is None or holds(c.condition, self._value)), None)
-            self.decided[node_id] = taken
-            for index, case in enumerate(branch.cases):
-                if index != taken:
-                    self._skip_arm(case.nodes)
-            if taken is not None and branch.cases[taken].fail is not None:
-                message = branch.cases[taken].fail or ""
-                self.unsubmitted.remove(node_id)
-                self._set_phase(node_id, NodePhase.FAILED)
-                raise NodeFailedError(self.spec.id.name, node_id, f"conditional '{branch.name}'",
-                                      1, ErrorKind.USER, message)
-            return True
-        taken = self.decided[node_id]
-        sources = branch.cases[taken].outputs if taken is not None else ()
-        if not all(self._submitted(b.node_id) for _, b in sources
-                   if isinstance(b, OutputRef) and b.node_id != START_NODE):
-            return False
-        self.unsubmitted.remove(node_id)
-        self._alias(node_id)
-        self._set_phase(node_id, NodePhase.SUCCEEDED)
-        return True
-
-    def _alias(self, node_id: str) -> None:
-        branch = self.nodes[node_id].branch
-        assert branch is not None
-        taken = self.decided[node_id]
-        outputs = branch.cases[taken].outputs if taken is not None else ()
-        self.aliases[node_id] = {
-            name: self.input_refs[b.var] if b.node_id == START_NODE
-            else self._output_ref(b.node_id, b.var)
-            for name, b in outputs if isinstance(b, OutputRef)
-        }
-
-    def _skip_arm(self, members: tuple[str, ...]) -> None:
-        for member in members:
-            if member in self.unsubmitted:
-                self.unsubmitted.remove(member)
-            self._set_phase(member, NodePhase.SKIPPED)
-            nested = self.nodes[member].branch
-            if nested is not None:
-                for case in nested.cases:
-                    self._skip_arm(case.nodes)
-
-    def _value(self, binding: Binding) -> Any:
-        """The Python value of a condition operand (small: fetched by the driver)."""
-        if isinstance(binding, Constant):
-            return binding.value
-        assert isinstance(binding, OutputRef)
-        if binding.node_id == START_NODE:
-            return self.inputs[binding.var]
-        return ray.get(self._output_ref(binding.node_id, binding.var))
-
-    def _output_ref(self, node_id: str, var: str) -> ray.ObjectRef:
-        if node_id in self.aliases:
-            return self.aliases[node_id][var]
-        return self.current[node_id].outputs[var]
-
-    # --- helpers ---------------------------------------------------------------------
 
     def _set_phase(self, node_id: str, phase: NodePhase) -> None:
         nrec = self.record.nodes[node_id]
