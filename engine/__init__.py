@@ -8,13 +8,13 @@ from __future__ import annotations
 import engine.types  # noqa: F401  (registers the type transformers)
 from engine.core.conditional import conditional
 from engine.core.context import ExecutionParameters, current_context
+from engine.core.dynamic import DynamicTask, dynamic
 from engine.core.hashing import HashMethod
 from engine.core.interface import kwtypes
 from engine.core.later_features import (
     ContainerTask,
     ImageSpec,
     Workflow,
-    dynamic,
     eager,
     reference_launch_plan,
     reference_task,
@@ -31,6 +31,7 @@ from engine.extras.tasks.shell import ShellTask
 __all__ = [
     "ContainerTask",
     "CronSchedule",
+    "DynamicTask",
     "ExecutionParameters",
     "FixedRate",
     "HashMethod",

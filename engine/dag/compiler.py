@@ -70,26 +70,65 @@ def compile_workflow(
         returned = fn(**inputs)
     finally:
         TRACE.reset(token)
+    outputs = _outputs(trace, name, iface, returned)
+    handler = None
+    if on_failure is not None:
+        handler = _failure_handler(name, on_failure, spec_iface)
+        _add_task(trace, on_failure, f"workflow '{name}': on_failure")
+    return _finish(trace, name, iface, spec_iface, outputs, project, domain, failure_policy,
+                   handler)
+
+
+def compile_dynamic(
+    name: str, fn: Callable[..., Any], inputs: dict[str, Any], iface: PythonInterface,
+    project: str, domain: str,
+) -> tuple[CompiledWorkflow, dict[str, Any]]:
+    """Trace the body of a ``@dynamic`` task called with real ``inputs``.
+
+    Loops and conditions on the values run as Python; every value (not promise) the
+    body passes to a task becomes an input ``v0, v1, ...`` of the resulting workflow,
+    returned with its value, so that dataframes and files need no JSON form.
+    """
+    trace = Trace(name, {START_NODE: {}}, runtime_values={})
+    token = TRACE.set(trace)
+    try:
+        returned = fn(**inputs)
+    finally:
+        TRACE.reset(token)
+    outputs = _outputs(trace, name, iface, returned)
+    values = trace.runtime_values or {}
+    py_inputs = {n: t for n, (_, t) in values.items()}
+    dynamic_iface = PythonInterface(py_inputs, {}, iface.outputs, iface.output_tuple)
+    spec_iface = to_spec_interface(dynamic_iface, f"dynamic '{name}'")
+    compiled = _finish(trace, name, dynamic_iface, spec_iface, outputs, project, domain,
+                       WorkflowFailurePolicy.FAIL_IMMEDIATELY, None)
+    return compiled, {n: v for n, (v, _) in values.items()}
+
+
+def _outputs(trace: Trace, name: str, iface: PythonInterface,
+             returned: Any) -> list[tuple[str, Binding]]:
     try:
         values = iface.unpack_outputs(returned, f"workflow '{name}'")
     except InterfaceError as e:
         raise CompileError(str(e)) from None
     outputs = []
     for (out, py_type), value in zip(iface.outputs.items(), values, strict=True):
-        target = spec_iface.output(out)
-        assert target is not None
+        target = TypeEngine.to_literal_type(py_type)
         where = f"workflow '{name}': output '{out}'"
-        outputs.append((out, _to_binding(trace, value, py_type, target.type, where)))
+        outputs.append((out, _to_binding(trace, value, py_type, target, where)))
+    return outputs
+
+
+def _finish(trace: Trace, name: str, iface: PythonInterface, spec_iface: Interface,
+            outputs: list[tuple[str, Binding]], project: str, domain: str,
+            failure_policy: WorkflowFailurePolicy, handler: Node | None) -> CompiledWorkflow:
+    """The spec of a traced body: conditionals closed, validated, versioned."""
     if trace.open_arms:
         raise CompileError(f"workflow '{name}': a conditional arm was opened with if_()/elif_()"
                            "/else_() but never closed with then() or fail()")
     for branch_id, builder in trace.branches.items():
         index = next(i for i, n in enumerate(trace.nodes) if n.id == branch_id)
         trace.nodes[index] = builder.node()
-    handler = None
-    if on_failure is not None:
-        handler = _failure_handler(name, on_failure, spec_iface)
-        _add_task(trace, on_failure, f"workflow '{name}': on_failure")
     tasks = {t.name: t.spec() for t in trace.tasks.values()}
     spec = WorkflowSpec(
         Identifier(ResourceType.WORKFLOW, project, domain, name, ""),
@@ -293,6 +332,11 @@ def _to_binding(
     reason = TypeEngine.check(value, py_type)
     if reason:
         raise BindingError(f"{where}: {reason}")
+    if trace.runtime_values is not None:  # in a @dynamic body: pass the value itself
+        name = f"v{len(trace.runtime_values)}"
+        trace.runtime_values[name] = (value, py_type)
+        trace.output_types[START_NODE][name] = TypeEngine.to_literal_type(py_type)
+        return OutputRef(START_NODE, name)
     try:
         return Constant(TypeEngine.to_json(value, py_type))
     except TypeError as e:

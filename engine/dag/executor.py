@@ -72,11 +72,13 @@ def run(
     hooks: Iterable[ExecutionHooks] = (),
     settings: Settings | None = None,
     overwrite_cache: bool = False,
+    services: NodeServices | None = None,
 ) -> ExecutionResult:
     """Run ``compiled`` on Ray with already-checked ``inputs``; raise on failure.
 
     With ``overwrite_cache`` cached tasks run again and replace what the data
-    catalog holds for their inputs.
+    catalog holds for their inputs. ``services`` (blob store and catalog) default to
+    the settings'; a node running a sub-DAG (``@dynamic``) passes its own.
 
     Raises:
         ResourceRequestError: a node asks for resources no Ray node has.
@@ -84,7 +86,7 @@ def run(
     """
     settings = settings or load_settings()
     ensure_ray(settings)
-    services = NodeServices(
+    services = services or NodeServices(
         StorageConfig.from_settings(settings),
         CacheSettings(settings.catalog_url_or_default, settings.offload_threshold,
                       overwrite=overwrite_cache),

@@ -49,6 +49,9 @@ class Trace:
     # (innermost last): nodes created while an arm is open run only if it is taken.
     branches: dict[str, BranchBuilder] = field(default_factory=dict)
     open_arms: list[tuple[str, int]] = field(default_factory=list)
+    # In a @dynamic body: values passed to tasks, by the workflow input name they get,
+    # with their declared type; None when tracing a @workflow.
+    runtime_values: dict[str, tuple[Any, Any]] | None = None
 
     def add_node(self, node: Node) -> None:
         """Append ``node``, as a member of the innermost open arm if there is one."""
