@@ -9,13 +9,13 @@ import engine.types  # noqa: F401  (registers the type transformers)
 from engine.core.conditional import conditional
 from engine.core.context import ExecutionParameters, current_context
 from engine.core.dynamic import DynamicTask, dynamic
+from engine.core.eager import EagerTask, eager
 from engine.core.hashing import HashMethod
 from engine.core.interface import kwtypes
 from engine.core.later_features import (
     ContainerTask,
     ImageSpec,
     Workflow,
-    eager,
     reference_launch_plan,
     reference_task,
 )
@@ -32,6 +32,7 @@ __all__ = [
     "ContainerTask",
     "CronSchedule",
     "DynamicTask",
+    "EagerTask",
     "ExecutionParameters",
     "FixedRate",
     "HashMethod",

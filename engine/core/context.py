@@ -6,8 +6,10 @@ import contextvars
 import datetime as dt
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from engine.config import load_settings
 from engine.core.secrets import SecretsManager
@@ -60,6 +62,12 @@ class ExecutionParameters:
 _CURRENT: contextvars.ContextVar[ExecutionParameters | None] = contextvars.ContextVar(
     "flyray_execution", default=None
 )
+
+
+# Set while the body of an @eager task runs: how a task call there is submitted (it
+# returns an awaitable of the task's outputs instead of running in-process).
+EAGER_SUBMIT: contextvars.ContextVar[Callable[[Any, tuple[Any, ...], dict[str, Any]], Any]
+                                     | None] = contextvars.ContextVar("flyray_eager", default=None)
 
 
 def current_context() -> ExecutionParameters:

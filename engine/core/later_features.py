@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from engine._later import LaterClass, later_function
 
-eager = later_function("@eager")
 reference_task = later_function("reference_task()")
 reference_launch_plan = later_function("reference_launch_plan()")
 

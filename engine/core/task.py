@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 from engine.config import load_settings
+from engine.core.context import EAGER_SUBMIT
 from engine.core.interface import (
     PythonInterface,
     bind_inputs,
@@ -107,6 +108,9 @@ class PythonFunctionTask:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if is_compiling():
             return add_task_node(self, args, kwargs)
+        submit = EAGER_SUBMIT.get()
+        if submit is not None:  # inside an @eager body: run on Ray, return an awaitable
+            return submit(self, args, kwargs)
         return self.fn(*args, **kwargs)
 
     def spec(self) -> TaskSpec:
