@@ -1,23 +1,100 @@
-"""Launch plans and schedules (not implemented yet)."""
+"""Launch plans: a workflow with fixed and default inputs, as flytekit's ``LaunchPlan``.
+
+Schedules (``CronSchedule``, ``FixedRate``) and registration belong to the control
+plane and are not implemented yet.
+"""
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any, ClassVar
 
 from engine._later import LaterClass
-from engine.errors import NotYetSupportedError
+from engine.core.interface import PythonInterface, bind_inputs
+from engine.core.type_engine import TypeEngine
+from engine.core.workflow import PythonFunctionWorkflow
+from engine.dag.compiler import add_subworkflow_node
+from engine.dag.trace import is_compiling
+from engine.errors import ConfigError, InputValueError, NotYetSupportedError
 
 
-class LaunchPlan(LaterClass):
-    feature = "LaunchPlan"
+class LaunchPlan:
+    """A workflow bound to fixed inputs (which a launch cannot change) and default ones.
+
+    Call it like the workflow: from Python it runs an execution; inside a
+    ``@workflow`` it becomes part of the caller's DAG with its inputs applied.
+    """
+
+    _known: ClassVar[dict[str, LaunchPlan]] = {}
+
+    def __init__(self, name: str, workflow: PythonFunctionWorkflow,
+                 default_inputs: dict[str, Any], fixed_inputs: dict[str, Any]) -> None:
+        self.name = name
+        self.workflow = workflow
+        self.default_inputs = dict(default_inputs)
+        self.fixed_inputs = dict(fixed_inputs)
+        iface = workflow.python_interface
+        where = f"launch plan '{name}'"
+        for kind, values in (("default", default_inputs), ("fixed", fixed_inputs)):
+            for key, value in values.items():
+                if key not in iface.inputs:
+                    raise ConfigError(f"{where}: {kind} input '{key}' is not an input of "
+                                      f"workflow '{workflow.name}' ({', '.join(iface.inputs)})")
+                reason = TypeEngine.check(value, iface.inputs[key])
+                if reason:
+                    raise ConfigError(f"{where}: {kind} input '{key}': {reason}")
+        self.python_interface = PythonInterface(
+            inputs={k: t for k, t in iface.inputs.items() if k not in fixed_inputs},
+            defaults={**{k: v for k, v in iface.defaults.items() if k not in fixed_inputs},
+                      **self.default_inputs},
+            outputs=iface.outputs, output_tuple=iface.output_tuple,
+        )
 
     @classmethod
-    def get_or_create(cls, *args: Any, **kwargs: Any) -> NoReturn:
-        raise NotYetSupportedError("LaunchPlan.get_or_create()")
+    def get_or_create(cls, workflow: PythonFunctionWorkflow, name: str | None = None,
+                      default_inputs: dict[str, Any] | None = None,
+                      fixed_inputs: dict[str, Any] | None = None, schedule: Any = None,
+                      **_: Any) -> LaunchPlan:
+        """The launch plan ``name`` of ``workflow`` (by default the workflow's own)."""
+        if schedule is not None:
+            raise NotYetSupportedError("launch plans with a schedule")
+        name = name or workflow.name
+        plan = cls(name, workflow, default_inputs or {}, fixed_inputs or {})
+        known = cls._known.get(name)
+        if known is not None:
+            same = (known.workflow is workflow and known.default_inputs == plan.default_inputs
+                    and known.fixed_inputs == plan.fixed_inputs)
+            if not same:
+                raise ConfigError(f"launch plan '{name}' already exists with other inputs or "
+                                  "another workflow; launch plans are immutable: give the new "
+                                  "one another name")
+            return known
+        cls._known[name] = plan
+        return plan
 
     @classmethod
-    def get_default_launch_plan(cls, *args: Any, **kwargs: Any) -> NoReturn:
-        raise NotYetSupportedError("LaunchPlan.get_default_launch_plan()")
+    def get_default_launch_plan(cls, _ctx: Any, workflow: PythonFunctionWorkflow) -> LaunchPlan:
+        return cls.get_or_create(workflow)
+
+    def __repr__(self) -> str:
+        return f"<launch plan {self.name} of {self.workflow.name}>"
+
+    def _inputs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        names = list(self.python_interface.inputs)
+        given = {**dict(zip(names, args, strict=False)), **kwargs}
+        fixed = sorted(set(given) & set(self.fixed_inputs))
+        if fixed:
+            raise InputValueError(f"launch plan '{self.name}': input(s) {fixed} are fixed and "
+                                  "cannot be given at launch")
+        return given
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        given = self._inputs(args, kwargs)
+        if is_compiling():
+            defaults = {k: v for k, v in self.default_inputs.items() if k not in given}
+            return add_subworkflow_node(self.workflow.compile(), (),
+                                        {**defaults, **given, **self.fixed_inputs})
+        bound = bind_inputs(f"launch plan '{self.name}'", self.python_interface, (), given)
+        return self.workflow(**bound, **self.fixed_inputs)
 
 
 class CronSchedule(LaterClass):
