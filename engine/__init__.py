@@ -11,11 +11,11 @@ from engine.core.context import ExecutionParameters, current_context
 from engine.core.dynamic import DynamicTask, dynamic
 from engine.core.eager import EagerTask, eager
 from engine.core.hashing import HashMethod
+from engine.core.imperative import Workflow
 from engine.core.interface import kwtypes
 from engine.core.later_features import (
     ContainerTask,
     ImageSpec,
-    Workflow,
     reference_launch_plan,
     reference_task,
 )

@@ -12,9 +12,5 @@ class ImageSpec(LaterClass):
     feature = "ImageSpec"
 
 
-class Workflow(LaterClass):
-    feature = "the imperative Workflow builder"
-
-
 class ContainerTask(LaterClass):
     feature = "ContainerTask"
