@@ -76,7 +76,8 @@ def value_hash(value: Any, python_type: Any) -> str:
     if _is_dataframe(value):
         return "frame:" + _frame_hash(value)
     if isinstance(value, list):
-        return _short("|".join(value_hash(v, _item(python_type, list)) for v in value).encode())
+        item = _item(python_type, list)
+        return _short("|".join(value_hash(v, item) for v in value).encode())
     if isinstance(value, dict):
         item = _item(python_type, dict)
         return _short("|".join(f"{k}={value_hash(v, item)}"

@@ -65,12 +65,7 @@ def compile_workflow(
         v.name: Promise(OutputRef(START_NODE, v.name), v.type, name, f"input '{v.name}'")
         for v in spec_iface.inputs
     }
-    token = TRACE.set(trace)
-    try:
-        returned = fn(**inputs)
-    finally:
-        TRACE.reset(token)
-    outputs = _outputs(trace, name, iface, returned)
+    outputs = _outputs(trace, name, iface, _traced(trace, fn, inputs))
     handler = None
     if on_failure is not None:
         handler = _failure_handler(name, on_failure, spec_iface)
@@ -90,12 +85,7 @@ def compile_dynamic(
     returned with its value, so that dataframes and files need no JSON form.
     """
     trace = Trace(name, {START_NODE: {}}, runtime_values={})
-    token = TRACE.set(trace)
-    try:
-        returned = fn(**inputs)
-    finally:
-        TRACE.reset(token)
-    outputs = _outputs(trace, name, iface, returned)
+    outputs = _outputs(trace, name, iface, _traced(trace, fn, inputs))
     values = trace.runtime_values or {}
     py_inputs = {n: t for n, (_, t) in values.items()}
     dynamic_iface = PythonInterface(py_inputs, {}, iface.outputs, iface.output_tuple)
@@ -103,6 +93,15 @@ def compile_dynamic(
     compiled = _finish(trace, name, dynamic_iface, spec_iface, outputs, project, domain,
                        WorkflowFailurePolicy.FAIL_IMMEDIATELY, None)
     return compiled, {n: v for n, (v, _) in values.items()}
+
+
+def _traced(trace: Trace, fn: Callable[..., Any], inputs: dict[str, Any]) -> Any:
+    """Call a workflow body under ``trace``; the caller's trace, if any, comes back after."""
+    token = TRACE.set(trace)
+    try:
+        return fn(**inputs)
+    finally:
+        TRACE.reset(token)
 
 
 def _outputs(trace: Trace, name: str, iface: PythonInterface,
