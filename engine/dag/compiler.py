@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.core.conditional import ConditionalSection
@@ -25,6 +25,10 @@ from engine.dag.spec import (
     Binding,
     BindingList,
     BindingMap,
+    Case,
+    Comparison,
+    Condition,
+    Conjunction,
     Constant,
     Identifier,
     Interface,
@@ -238,7 +242,8 @@ def add_subworkflow_node(child: CompiledWorkflow, args: tuple[Any, ...],
     """Inline the compiled ``child`` workflow as nodes ``<id>-<child node id>``.
 
     Its nodes join the caller's DAG, so they run in parallel with everything else
-    exactly as the caller's own nodes do; its outputs become promises.
+    exactly as the caller's own nodes do; its outputs become promises. Its
+    conditionals come along with every node id they name renamed the same way.
     """
     trace = current_trace()
     prefix = f"n{trace.next_id()}"
@@ -250,33 +255,25 @@ def add_subworkflow_node(child: CompiledWorkflow, args: tuple[Any, ...],
     for var in child.spec.interface.inputs:
         if var.name not in bound:
             bound[var.name] = Constant(var.default)
-
-    def remap(b: Binding) -> Binding:
-        if isinstance(b, OutputRef):
-            if b.node_id == START_NODE:
-                return bound[b.var]
-            return OutputRef(f"{prefix}-{b.node_id}", b.var)
-        if isinstance(b, BindingList):
-            return BindingList(tuple(remap(i) for i in b.items))
-        if isinstance(b, BindingMap):
-            return BindingMap(tuple((k, remap(i)) for k, i in b.items))
-        return b
-
+    inlining = _Inlining(prefix, bound, child, where)
     for task in child.tasks.values():
         _add_task(trace, task, where)
+    # Nodes inside an arm of the child's conditionals stay gated by that arm only; the
+    # others join the caller's open arm, if the call is inside one.
+    gated = {m for n in child.spec.nodes if n.branch is not None
+             for case in n.branch.cases for m in case.nodes}
     for node in child.spec.nodes:
-        new_id = f"{prefix}-{node.id}"
-        if node.branch is not None:
-            raise NotYetSupportedError(f"{where}: a sub-workflow holding a conditional")
-        trace.add_node(Node(
-            new_id, node.task, tuple((k, remap(b)) for k, b in node.inputs),
-            tuple(f"{prefix}-{u}" for u in node.extra_upstream), node.source,
-        ))
-        outputs = child.spec.tasks[node.task].interface.outputs
-        trace.output_types[new_id] = {v.name: v.type for v in outputs}
+        new = inlining.node(node)
+        if node.id in gated:
+            trace.nodes.append(new)
+        else:
+            trace.add_node(new)
+        outputs = (node.branch.outputs if node.branch is not None
+                   else child.spec.tasks[node.task].interface.outputs)
+        trace.output_types[new.id] = {v.name: v.type for v in outputs}
     promises = []
     for out, b in child.spec.outputs:
-        target = remap(b)
+        target = inlining.binding(b)
         out_var = child.spec.interface.output(out)
         assert out_var is not None
         if isinstance(target, Constant):
@@ -291,6 +288,93 @@ def add_subworkflow_node(child: CompiledWorkflow, args: tuple[Any, ...],
                 "promises"
             )
     return child.python_interface.pack_outputs(promises)
+
+
+@dataclass(frozen=True)
+class _Inlining:
+    """How the nodes of one inlined sub-workflow are renamed and rebound in the caller."""
+
+    prefix: str
+    bound: dict[str, Binding]  # child input -> the caller's binding of it
+    child: CompiledWorkflow
+    where: str
+
+    def node_id(self, node_id: str) -> str:
+        return f"{self.prefix}-{node_id}"
+
+    def binding(self, b: Binding) -> Binding:
+        if isinstance(b, OutputRef):
+            if b.node_id == START_NODE:
+                return self.bound[b.var]
+            return OutputRef(self.node_id(b.node_id), b.var)
+        if isinstance(b, BindingList):
+            return BindingList(tuple(self.binding(i) for i in b.items))
+        if isinstance(b, BindingMap):
+            return BindingMap(tuple((k, self.binding(i)) for k, i in b.items))
+        return b
+
+    def node(self, node: Node) -> Node:
+        branch = node.branch
+        if branch is not None:
+            branch = replace(branch, cases=tuple(self._case(branch.name, c)
+                                                 for c in branch.cases))
+        return replace(
+            node, id=self.node_id(node.id),
+            inputs=tuple((k, self.binding(b)) for k, b in node.inputs),
+            extra_upstream=tuple(self.node_id(u) for u in node.extra_upstream),
+            branch=branch,
+        )
+
+    def _case(self, branch: str, case: Case) -> Case:
+        outputs = []
+        for out, b in case.outputs:
+            target = self.binding(b)
+            if not isinstance(target, OutputRef):
+                # The driver hands a taken arm's outputs on as ObjectRefs of a node or input.
+                raise NotYetSupportedError(
+                    f"{self.where}: conditional '{branch}' gives its output '{out}' from a "
+                    f"sub-workflow input bound to {_kind_of(target)} by the caller; return "
+                    "the value from a task call inside the arm instead"
+                )
+            outputs.append((out, target))
+        condition = self._condition(branch, case.condition) if case.condition else None
+        return replace(case, condition=condition, nodes=tuple(map(self.node_id, case.nodes)),
+                       outputs=tuple(outputs))
+
+    def _condition(self, branch: str, c: Condition) -> Condition:
+        if isinstance(c, Conjunction):
+            return Conjunction(c.op, self._condition(branch, c.left),
+                               self._condition(branch, c.right))
+        right = self._operand(branch, c.right) if c.right is not None else None
+        return Comparison(c.op, self._operand(branch, c.left), right)
+
+    def _operand(self, branch: str, b: Binding) -> Binding:
+        """A condition operand rebound: still a reference, or a constant compared as is."""
+        if not isinstance(b, OutputRef) or b.node_id != START_NODE:
+            return self.binding(b)  # the child's own constants and node outputs
+        target = self.bound[b.var]
+        if isinstance(target, OutputRef):
+            return target
+        if isinstance(target, Constant):
+            # The driver compares a constant in its JSON form, which is the Python value
+            # only for scalars (not for enums, dates, dataclasses).
+            value = TypeEngine.from_json(target.value, self.child.python_interface.inputs[b.var])
+            if value is None or type(value) in _SCALARS:
+                return target
+        raise NotYetSupportedError(
+            f"{self.where}: conditional '{branch}' compares sub-workflow input '{b.var}', "
+            f"which the caller binds to {_kind_of(target)}; bind it to a promise, or to an "
+            "int, float, str, bool or None constant"
+        )
+
+
+_SCALARS = (bool, int, float, str)
+
+
+def _kind_of(b: Binding) -> str:
+    if isinstance(b, Constant):
+        return f"the constant {b.value!r}"
+    return "a list of promises" if isinstance(b, BindingList) else "a dict of promises"
 
 
 def _signature(iface: Interface) -> str:
