@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import engine.types  # noqa: F401  (registers the type transformers)
 from engine.core.conditional import conditional
+from engine.core.container_task import ContainerTask
 from engine.core.context import ExecutionParameters, current_context
 from engine.core.dynamic import DynamicTask, dynamic
 from engine.core.eager import EagerTask, eager
 from engine.core.hashing import HashMethod
 from engine.core.imperative import Workflow
 from engine.core.interface import kwtypes
-from engine.core.later_features import (
-    ContainerTask,
-    ImageSpec,
-)
+from engine.core.later_features import ImageSpec
 from engine.core.launch_plan import CronSchedule, FixedRate, LaunchPlan
 from engine.core.map_task import MapTask, map_task
 from engine.core.node_creation import create_node

@@ -8,6 +8,7 @@ and how to fix it. User-code failures and system failures are told apart by
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 
 class ErrorKind(str, Enum):
@@ -23,6 +24,11 @@ class FlyrayError(Exception):
 
 class ConfigError(ValueError, FlyrayError):
     """Configuration (environment, config file) is invalid."""
+
+
+class ContainerRuntimeError(ConfigError):
+    """The Ray node running a ContainerTask has no usable container runtime (podman or
+    docker): a configuration problem of the cluster, not of the task's code."""
 
 
 class InterfaceError(TypeError, FlyrayError):
@@ -120,9 +126,16 @@ class AttemptError(FlyrayError):
         self.timed_out = timed_out
         self.start = start
         self.end = end
+        # The user raised FlyteRecoverableException: worth retrying beyond ``retries``.
+        self.recoverable = False
+        # Records of what the node ran inside itself (dynamic, map, launch plan nodes).
+        self.children: dict[str, Any] = {}
+        self.child_execution: str | None = None
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.kind, self.message, self.timed_out, self.start, self.end))
+        return (type(self), (self.kind, self.message, self.timed_out, self.start, self.end),
+                {"recoverable": self.recoverable, "children": self.children,
+                 "child_execution": self.child_execution})
 
 
 class StorageError(FlyrayError):

@@ -7,7 +7,3 @@ from engine._later import LaterClass
 
 class ImageSpec(LaterClass):
     feature = "ImageSpec"
-
-
-class ContainerTask(LaterClass):
-    feature = "ContainerTask"

@@ -344,6 +344,34 @@ class TaskMetadata:
 
 
 @dataclass(frozen=True)
+class ContainerSpec:
+    """What a raw-container task (``ContainerTask``) runs in its image (the metadata's
+    ``container_image``), with Flyte's data loading: one file per input in
+    ``input_data_dir`` and one per output in ``output_data_dir``, named after it."""
+
+    command: tuple[str, ...]
+    arguments: tuple[str, ...] = ()
+    input_data_dir: str = "/var/inputs"
+    output_data_dir: str = "/var/outputs"
+    # Format of the file holding all inputs, written next to them: JSON or YAML.
+    metadata_format: str = "JSON"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "command": list(self.command),
+            "arguments": list(self.arguments),
+            "input_data_dir": self.input_data_dir,
+            "output_data_dir": self.output_data_dir,
+            "metadata_format": self.metadata_format,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ContainerSpec:
+        return cls(tuple(d["command"]), tuple(d["arguments"]), d["input_data_dir"],
+                   d["output_data_dir"], d["metadata_format"])
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """A task: identity, typed interface, metadata, and where its code lives."""
 
@@ -353,15 +381,20 @@ class TaskSpec:
     # Import path of the task object: module and attribute name.
     module: str
     attribute: str
+    # Set for raw-container tasks only; absent from the JSON otherwise.
+    container: ContainerSpec | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "id": self.id.to_dict(),
             "interface": self.interface.to_dict(),
             "metadata": self.metadata.to_dict(),
             "module": self.module,
             "attribute": self.attribute,
         }
+        if self.container is not None:
+            d["container"] = self.container.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TaskSpec:
@@ -371,6 +404,7 @@ class TaskSpec:
             TaskMetadata.from_dict(d["metadata"]),
             d["module"],
             d["attribute"],
+            ContainerSpec.from_dict(d["container"]) if d.get("container") else None,
         )
 
 
