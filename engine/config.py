@@ -69,6 +69,18 @@ class Settings:
     # Default: $FLYRAY_HOME/secrets. Env: FLYRAY_SECRETS_DIR.
     secrets_dir: str = ""
 
+    # Database of the admin API (registered entities, launch plans): any SQLAlchemy URL.
+    # Default: sqlite:///$FLYRAY_HOME/admin.db. Env: FLYRAY_ADMIN_DB_URL.
+    admin_db_url: str = ""
+    # Bearer token that mutating admin API calls (POST, PUT, PATCH, DELETE) must present;
+    # unset: no token is asked for. Env: FLYRAY_ADMIN_TOKEN.
+    admin_token: str | None = None
+    # Where clients reach the admin API. Env: FLYRAY_ADMIN_ENDPOINT.
+    admin_endpoint: str = "http://127.0.0.1:30080"
+    # Largest request body the admin API accepts (bytes or a quantity such as "10Mi").
+    # Env: FLYRAY_ADMIN_MAX_REQUEST_BYTES.
+    admin_max_request_bytes: int = 10 << 20
+
     @property
     def secrets_path(self) -> Path:
         return Path(self.secrets_dir).expanduser() if self.secrets_dir else self.home / "secrets"
@@ -76,6 +88,10 @@ class Settings:
     @property
     def catalog_url_or_default(self) -> str:
         return self.catalog_url or f"sqlite:///{self.home.resolve() / 'catalog.db'}"
+
+    @property
+    def admin_db_url_or_default(self) -> str:
+        return self.admin_db_url or f"sqlite:///{self.home.resolve() / 'admin.db'}"
 
     @property
     def config_file(self) -> Path:
@@ -101,6 +117,10 @@ _ENV = {
     "object_store_memory": "FLYRAY_OBJECT_STORE_MEMORY",
     "catalog_url": "FLYRAY_CATALOG_URL",
     "secrets_dir": "FLYRAY_SECRETS_DIR",
+    "admin_db_url": "FLYRAY_ADMIN_DB_URL",
+    "admin_token": "FLYRAY_ADMIN_TOKEN",
+    "admin_endpoint": "FLYRAY_ADMIN_ENDPOINT",
+    "admin_max_request_bytes": "FLYRAY_ADMIN_MAX_REQUEST_BYTES",
 }
 # Standard variables read when Flyray's own are not set.
 _FALLBACK_ENV = {
@@ -113,8 +133,11 @@ _FALLBACK_ENV = {
 
 
 def _coerce(name: str, raw: Any, source: str) -> Any:
-    if name in ("offload_threshold", "object_store_memory"):
-        return int(parse_quantity(raw, f"{source}: {name}"))
+    if name in ("offload_threshold", "object_store_memory", "admin_max_request_bytes"):
+        value = int(parse_quantity(raw, f"{source}: {name}"))
+        if name == "admin_max_request_bytes" and value < 1:
+            raise ConfigError(f"{source}: {name} must be at least 1 byte, got {raw!r}")
+        return value
     if name == "ray_num_cpus":
         try:
             value = int(raw)

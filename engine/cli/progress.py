@@ -65,8 +65,22 @@ class LiveProgress(ExecutionHooks):
         table.add_column("phase")
         table.add_column("attempts", justify="right")
         table.add_column("cache")
+        with_children = any(n.children for n in record.nodes.values())
+        if with_children:
+            table.add_column("children")
         for node in record.nodes.values():
             cache = node.cache_status if node.cache_status != "DISABLED" else ""
-            table.add_row(node.node_id, node.task, f"[{_STYLE[node.phase]}]{node.phase.value}",
-                          str(len(node.attempts)), cache or "")
+            row = [node.node_id, node.task, f"[{_STYLE[node.phase]}]{node.phase.value}",
+                   str(len(node.attempts)), cache or ""]
+            if with_children:
+                row.append(_children_summary(node))
+            table.add_row(*row)
         return table
+
+
+def _children_summary(node: NodeRecord) -> str:
+    """'12 SUCCEEDED, 1 FAILED' for the nodes a dynamic, map or launch plan node ran."""
+    counts: dict[NodePhase, int] = {}
+    for child in node.children.values():
+        counts[child.phase] = counts.get(child.phase, 0) + 1
+    return ", ".join(f"[{_STYLE[p]}]{n} {p.value}[/]" for p, n in counts.items())

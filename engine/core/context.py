@@ -5,14 +5,27 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import logging
+import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.catalog.blob import BlobStore, StorageConfig
 from engine.config import load_settings
-from engine.core.secrets import SecretsManager
+from engine.core.checkpoint import Checkpoint
+from engine.core.secrets import SecretsManager, provided_directory
+
+
+def _provided_secrets_dir() -> str | None:
+    """Secrets a test provided: the running task's (it drives a sub-DAG), else this
+    process's (see engine.testing.provide_secrets)."""
+    running = _CURRENT.get()
+    if running is not None:
+        return running.secrets_dir
+    provided = provided_directory()
+    return str(provided) if provided is not None else None
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,9 @@ class ExecutionParameters:
     attempt_number: int = 0
     # (group, key) of the secrets the task requested; None outside executions.
     secret_requests: tuple[tuple[str, str], ...] | None = None
+    # Directory of the secrets a test provided (engine.testing.provide_secrets), read
+    # first; set where the parameters are built, so it travels to the node with them.
+    secrets_dir: str | None = field(default_factory=_provided_secrets_dir)
 
     @property
     def logging(self) -> logging.Logger:
@@ -42,9 +58,8 @@ class ExecutionParameters:
     @property
     def scratch_path(self) -> Path:
         """Where this attempt's scratch directory is (not created); removed after it ends."""
-        return Path(tempfile.gettempdir()) / "flyray" / self.execution_id / (
-            f"{self.node_id or 'local'}-{self.attempt_number}"
-        )
+        return Path(os.path.join(tempfile.gettempdir(), "flyray", self.execution_id,
+                                 f"{self.node_id or 'local'}-{self.attempt_number}"))
 
     @property
     def working_directory(self) -> Path:
@@ -54,9 +69,22 @@ class ExecutionParameters:
         return path
 
     @property
+    def checkpoint(self) -> Checkpoint:
+        """This node's checkpoints: write this attempt's, read the last earlier one's."""
+        from engine.dag.worker import current_node  # the worker imports this module
+
+        node = current_node()
+        storage = node[1].storage if node is not None else \
+            StorageConfig.from_settings(load_settings())
+        return Checkpoint(BlobStore(storage), self.execution_id, self.node_id,
+                          self.attempt_number, self.scratch_path)
+
+    @property
     def secrets(self) -> SecretsManager:
         """The task's secrets (see :mod:`engine.core.secrets`)."""
-        return SecretsManager(load_settings().secrets_path, self.secret_requests, self.task_name)
+        provided = Path(self.secrets_dir) if self.secrets_dir else None
+        return SecretsManager(load_settings().secrets_path, self.secret_requests, self.task_name,
+                              provided)
 
 
 _CURRENT: contextvars.ContextVar[ExecutionParameters | None] = contextvars.ContextVar(

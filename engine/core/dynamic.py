@@ -8,9 +8,8 @@ from typing import Any
 from engine.config import load_settings
 from engine.core.resources import Resources
 from engine.core.task import PythonFunctionTask
+from engine.dag.child_run import run_child
 from engine.dag.compiler import compile_dynamic
-from engine.dag.executor import run
-from engine.dag.worker import current_node
 
 
 class DynamicTask(PythonFunctionTask):
@@ -26,9 +25,7 @@ class DynamicTask(PythonFunctionTask):
         settings = load_settings()
         compiled, values = compile_dynamic(self.name, self.fn, inputs, self.python_interface,
                                            settings.project, settings.domain)
-        node = current_node()
-        services = node[1] if node is not None else None
-        result = run(compiled, values, settings=settings, services=services)
+        result = run_child(compiled, values, settings)
         return self.python_interface.unpack_outputs(result.outputs, f"dynamic '{self.name}'")
 
 

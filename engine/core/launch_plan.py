@@ -6,13 +6,18 @@ plane and are not implemented yet.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, ClassVar
 
 from engine._later import LaterClass
-from engine.core.interface import PythonInterface, bind_inputs
+from engine.config import load_settings
+from engine.core.interface import PythonInterface, bind_inputs, to_spec_interface
 from engine.core.type_engine import TypeEngine
 from engine.core.workflow import PythonFunctionWorkflow
-from engine.dag.compiler import add_subworkflow_node
+from engine.dag.child_run import run_child
+from engine.dag.compiler import add_task_node
+from engine.dag.spec import Identifier, ResourceSpec, ResourceType, TaskMetadata, TaskSpec
 from engine.dag.trace import is_compiling
 from engine.errors import ConfigError, InputValueError, NotYetSupportedError
 
@@ -21,7 +26,7 @@ class LaunchPlan:
     """A workflow bound to fixed inputs (which a launch cannot change) and default ones.
 
     Call it like the workflow: from Python it runs an execution; inside a
-    ``@workflow`` it becomes part of the caller's DAG with its inputs applied.
+    ``@workflow`` it is one node that runs the workflow as a child execution.
     """
 
     _known: ClassVar[dict[str, LaunchPlan]] = {}
@@ -90,11 +95,50 @@ class LaunchPlan:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         given = self._inputs(args, kwargs)
         if is_compiling():
-            defaults = {k: v for k, v in self.default_inputs.items() if k not in given}
-            return add_subworkflow_node(self.workflow.compile(), (),
-                                        {**defaults, **given, **self.fixed_inputs})
+            return add_task_node(LaunchPlanNode(self), (), given)
         bound = bind_inputs(f"launch plan '{self.name}'", self.python_interface, (), given)
         return self.workflow(**bound, **self.fixed_inputs)
+
+
+class LaunchPlanNode:
+    """A launch plan called inside a workflow: one node that starts the plan's workflow as
+    a child execution, with the plan's fixed inputs and the defaults the caller left out.
+
+    The node only coordinates (it asks for no CPU); the child's nodes run on the cluster
+    and show as the children of this node in the parent's record.
+    """
+
+    def __init__(self, plan: LaunchPlan) -> None:
+        self.plan = plan
+        self.name = plan.name
+        self.python_interface = plan.python_interface
+        self._spec: TaskSpec | None = None
+
+    def spec(self) -> TaskSpec:
+        if self._spec is None:
+            settings = load_settings()
+            workflow = self.plan.workflow.compile().spec
+            iface = to_spec_interface(self.python_interface, f"launch plan '{self.name}'")
+            fixed = {k: TypeEngine.to_json(v, self.plan.workflow.python_interface.inputs[k])
+                     for k, v in self.plan.fixed_inputs.items()}
+            version = hashlib.sha256(
+                json.dumps([workflow.id.version, fixed, iface.to_dict()], sort_keys=True,
+                           default=str).encode()
+            ).hexdigest()[:16]
+            self._spec = TaskSpec(
+                Identifier(ResourceType.LAUNCH_PLAN, settings.project, settings.domain,
+                           self.name, version),
+                iface, TaskMetadata(requests=ResourceSpec(cpu=0.0)),
+                self.plan.workflow.fn.__module__, self.plan.workflow.fn.__name__,
+            )
+        return self._spec
+
+    def run_function(self, inputs: dict[str, Any]) -> list[Any]:
+        defaults = {k: v for k, v in self.python_interface.defaults.items() if k not in inputs}
+        result = run_child(self.plan.workflow.compile(),
+                           {**defaults, **inputs, **self.plan.fixed_inputs})
+        return self.python_interface.unpack_outputs(result.outputs,
+                                                    f"launch plan '{self.name}'")
 
 
 class CronSchedule(LaterClass):

@@ -14,6 +14,7 @@ of the ``engine`` package. A type no transformer knows is pickled.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import typing
 from dataclasses import dataclass
@@ -95,10 +96,14 @@ class TypeEngine:
     # Used for any type no registered transformer matches (set by engine.types.pickle).
     fallback: ClassVar[TypeTransformer[Any] | None] = None
 
+    # _resolve's answers by type: it runs for every value at every task boundary.
+    _resolved: ClassVar[dict[Any, tuple[TypeTransformer[Any], Any]]] = {}
+
     @classmethod
     def register(cls, transformer: TypeTransformer[Any]) -> None:
         """Add a transformer; later registrations win over earlier ones."""
         cls._transformers.insert(0, transformer)
+        cls._resolved.clear()
 
     @classmethod
     def get_transformer(cls, python_type: Any) -> TypeTransformer[Any]:
@@ -113,11 +118,17 @@ class TypeEngine:
     @classmethod
     def _resolve(cls, python_type: Any) -> tuple[TypeTransformer[Any], Any]:
         """The transformer of a type and the type to hand it (Annotated stripped or not)."""
+        try:
+            return cls._resolved[python_type]
+        except (KeyError, TypeError):  # not seen yet, or a type that cannot be hashed
+            pass
         base, meta = annotated_parts(python_type)
         transformer = cls.get_transformer(base)
-        if meta and not transformer.uses_annotations:
-            return transformer, base
-        return transformer, python_type
+        resolved = (transformer, base if meta and not transformer.uses_annotations
+                    else python_type)
+        with contextlib.suppress(TypeError):
+            cls._resolved[python_type] = resolved
+        return resolved
 
     @classmethod
     def to_literal_type(cls, python_type: Any) -> LiteralType:

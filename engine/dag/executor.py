@@ -25,6 +25,7 @@ from engine.catalog.memo import CacheSettings
 from engine.config import Settings, load_settings
 from engine.core.context import ExecutionParameters
 from engine.core.type_engine import DataContext, TypeEngine, container_item_type
+from engine.dag import local_nodes
 from engine.dag.branch_steps import BranchSteps
 from engine.dag.branching import gates
 from engine.dag.cluster import cluster_nodes, ensure_ray, infeasibility, ray_request
@@ -48,7 +49,16 @@ from engine.dag.spec import (
 from engine.dag.state import AttemptRecord, ExecutionPhase, ExecutionRecord, NodePhase, NodeRecord
 from engine.dag.trace import TaskLike
 from engine.dag.types import Kind, LiteralType
-from engine.dag.worker import AttemptInfo, NodeServices, Slot, fill, ray_execute_node
+from engine.dag.worker import (
+    AttemptInfo,
+    NodeServices,
+    Slot,
+    current_node,
+    fill,
+    ray_execute_node,
+    record_failure,
+    record_success,
+)
 from engine.errors import (
     AttemptError,
     ErrorKind,
@@ -58,6 +68,10 @@ from engine.errors import (
     StorageError,
 )
 from engine.types.error import FlyteError
+
+# Retries a FlyteRecoverableException gets beyond the task's own ``retries``: the user
+# says the failure is transient, as Flyte's budget for system failures.
+RECOVERABLE_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -121,12 +135,17 @@ class _Driver(BranchSteps):
         for node_id, ups in self.upstream.items():
             for u in ups:
                 self.children[u].append(node_id)
+        # Upstream nodes of each node that have not succeeded yet: it runs at zero.
+        self.unmet = {node_id: len(ups) for node_id, ups in self.upstream.items()}
         self.record = ExecutionRecord(
             name="f" + uuid.uuid4().hex[:19],
             workflow=self.spec.id.name,
             nodes={n.id: NodeRecord(n.id, n.task or f"conditional '{n.branch.name}'"
                                     if n.branch else n.task) for n in self.spec.nodes},
         )
+        parent = current_node()  # set where a node runs a sub-DAG (dynamic, launch plan)
+        if parent is not None:
+            self.record.parent = f"{parent[0].execution_id}/{parent[0].node_id}"
         # Conditionals: the arm gating each node, the arm each decided branch took (None:
         # no arm), the outputs of decided branches (their taken arm's), nodes to submit.
         self.gate = gates(self.spec)
@@ -182,8 +201,8 @@ class _Driver(BranchSteps):
     def _check_feasible(self) -> None:
         nodes = cluster_nodes()
         for node in self.spec.nodes:
-            if node.branch is not None:
-                continue
+            if node.branch is not None or local_nodes.stand_in(self.compiled.tasks[node.task]):
+                continue  # a conditional, or a task a test mocked: nothing goes to Ray
             reason = infeasibility(ray_request(self._metadata(node.id)), nodes)
             if reason:
                 message = (
@@ -254,10 +273,14 @@ class _Driver(BranchSteps):
             secret_requests=self.spec.tasks[node.task].metadata.secrets,
         )
         unit = node_id if node_id in self.overridden else node.task
-        returned = self._remote(unit).remote(
-            f"{self.record.name}/{unit}", self.task_boxes[unit], template, params,
-            self.services, *refs,
-        )
+        mock = local_nodes.stand_in(self.compiled.tasks[node.task])  # engine.testing's
+        if mock is not None:  # runs here, in the process whose test set the mock
+            returned = local_nodes.submit(task, mock, template, params, self.services, refs)
+        else:
+            returned = self._remote(unit).remote(
+                f"{self.record.name}/{unit}", self.task_boxes[unit], template, params,
+                self.services, *refs,
+            )
         names = list(task.python_interface.outputs)
         if names:
             *outs, status = returned
@@ -269,8 +292,7 @@ class _Driver(BranchSteps):
         sub = _Submission(node_id, status, dict(zip(names, outs, strict=True)), attempt)
         self.current[node_id] = sub
         self.pending[status] = sub
-        done = all(self.record.nodes[u].phase is NodePhase.SUCCEEDED
-                   for u in self.upstream[node_id])
+        done = self.unmet[node_id] == 0
         self._set_phase(node_id, NodePhase.RUNNING if done else NodePhase.QUEUED)
         if done:
             self.ready_since[node_id] = time.monotonic()
@@ -293,9 +315,12 @@ class _Driver(BranchSteps):
         except RayTaskError as e:
             cause = e.cause
             if isinstance(cause, AttemptError):
-                attempt.start, attempt.end = cause.start, cause.end
-                outcome = NodePhase.TIMED_OUT if cause.timed_out else NodePhase.FAILED
-                self._failed(sub, outcome, cause.kind, cause.message)
+                record_failure(attempt, cause)
+                nrec = self.record.nodes[sub.node_id]
+                nrec.children, nrec.child_execution = cause.children, cause.child_execution
+                budget = RECOVERABLE_RETRIES if cause.recoverable else 0
+                self._failed(sub, attempt.outcome or NodePhase.FAILED, cause.kind,
+                             cause.message, budget)
             else:
                 attempt.end = time.time()
                 self._failed(sub, NodePhase.FAILED, ErrorKind.SYSTEM, str(e))
@@ -312,28 +337,28 @@ class _Driver(BranchSteps):
             self._failed(sub, outcome, ErrorKind.USER if outcome is NodePhase.TIMED_OUT
                          else ErrorKind.SYSTEM, message)
             return
-        attempt.start, attempt.end = info.start, info.end
-        attempt.outcome = NodePhase.SUCCEEDED
-        attempt.cache_status = info.cache_status.value
-        attempt.worker = {"node_ip": info.node_ip, "node_id": info.node_id, "pid": info.pid,
-                          "gpu_ids": list(info.gpu_ids)}
+        record_success(attempt, info)
+        nrec = self.record.nodes[sub.node_id]
+        nrec.children, nrec.child_execution = info.children, info.child_execution
         self._attempt_end(sub.node_id, attempt)
         self._set_phase(sub.node_id, NodePhase.SUCCEEDED)
         now = time.monotonic()
         for child in self.children[sub.node_id]:
             if self.record.nodes[child].phase.terminal:
                 continue
-            ups = self.upstream[child]
-            if all(self.record.nodes[u].phase is NodePhase.SUCCEEDED for u in ups):
+            if self.unmet[child] == 0:
                 self.ready_since[child] = now
                 self._set_phase(child, NodePhase.RUNNING)
 
-    def _failed(self, sub: _Submission, outcome: NodePhase, kind: ErrorKind, message: str) -> None:
+    def _failed(self, sub: _Submission, outcome: NodePhase, kind: ErrorKind, message: str,
+                extra_retries: int = 0) -> None:
+        """Retry the node if it has retries left (``extra_retries`` beyond the task's, for
+        a FlyteRecoverableException), else fail it."""
         attempt = sub.attempt
         attempt.outcome, attempt.error_kind, attempt.error = outcome, kind, message
         self._attempt_end(sub.node_id, attempt)
         node = self.nodes[sub.node_id]
-        retries = self._metadata(node.id).retries
+        retries = self._metadata(node.id).retries + extra_retries
         if attempt.attempt <= retries:
             for node_id in [sub.node_id, *downstream_of(self.spec, sub.node_id)]:
                 if node_id in self.aliases:
@@ -361,6 +386,11 @@ class _Driver(BranchSteps):
     def _stop(self, error: BaseException) -> None:
         """Cancel what is still pending and close the record after a failure."""
         for sub in list(self.pending.values()):
+            # Only attempts that may be running are stopped. A node still waiting for its
+            # inputs never starts once an input failed, and force-cancelling it can kill
+            # the worker that has meanwhile taken other work.
+            if self.record.nodes[sub.node_id].phase is not NodePhase.RUNNING:
+                continue
             # Finished or not cancellable any more: then there is nothing to stop.
             with contextlib.suppress(RayError, ValueError, TypeError):
                 ray.cancel(sub.status, force=True)
@@ -423,6 +453,9 @@ class _Driver(BranchSteps):
         nrec = self.record.nodes[node_id]
         if nrec.phase is phase and phase is not NodePhase.QUEUED:
             return
+        if phase is NodePhase.SUCCEEDED:  # phases never leave SUCCEEDED
+            for child in self.children.get(node_id, ()):
+                self.unmet[child] -= 1
         self.record.set_phase(node_id, phase)
         for h in self.hooks:
             h.on_node_phase(self.record, nrec)

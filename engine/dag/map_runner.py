@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from typing import Any
 
 import ray
@@ -18,12 +19,21 @@ from ray.exceptions import RayError
 
 from engine.core.context import ExecutionParameters
 from engine.dag.cluster import ray_request
+from engine.dag.state import AttemptRecord, NodePhase, NodeRecord
 from engine.dag.trace import TaskLike
-from engine.dag.worker import NodeServices, current_node, execute_node, task_from
-from engine.errors import AttemptError, MapTaskError
+from engine.dag.worker import (
+    NodeServices,
+    current_node,
+    execute_node,
+    record_failure,
+    record_success,
+    report_children,
+    task_from,
+)
+from engine.errors import AttemptError, ErrorKind, MapTaskError
 
-# Element result: (index, succeeded, output values or the last error message).
-Result = tuple[int, bool, Any]
+# Element result: (index, succeeded, output values or the last error message, attempts).
+Result = tuple[int, bool, Any, list[AttemptRecord]]
 
 
 @ray.remote(max_retries=0, retry_exceptions=False)
@@ -36,16 +46,22 @@ def _run_batch(key: str, box: list[ray.ObjectRef], params: ExecutionParameters,
 def _run_element(task: TaskLike, index: int, inputs: dict[str, Any],
                  params: ExecutionParameters, services: NodeServices) -> Result:
     retries = task.spec().metadata.retries
+    attempts: list[AttemptRecord] = []
     error = ""
     for attempt in range(retries + 1):
         element = dataclasses.replace(params, node_id=f"{params.node_id}-{index}",
                                       attempt_number=attempt)
+        record = AttemptRecord(attempt + 1, time.time())
+        attempts.append(record)
         try:
-            values, _ = execute_node(task, inputs, element, services)
-            return index, True, values
+            values, info = execute_node(task, inputs, element, services)
         except AttemptError as e:
+            record_failure(record, e)
             error = e.message
-    return index, False, error
+            continue
+        record_success(record, info)
+        return index, True, values, attempts
+    return index, False, error, attempts
 
 
 def run_map(task: TaskLike, elements: list[dict[str, Any]], concurrency: int | None,
@@ -56,17 +72,29 @@ def run_map(task: TaskLike, elements: list[dict[str, Any]], concurrency: int | N
         results = _run_here(task, elements)
     else:
         results = _run_on_ray(task, elements, concurrency, *node)
+    if node is not None:
+        report_children(_element_records(task, node[0].node_id, results))
     failed = [r for r in results if not r[1]]
     if failed and len(elements) and (len(elements) - len(failed)) / len(elements) < \
             min_success_ratio:
-        index, _, message = failed[0]
+        index, _, message, _ = failed[0]
         raise MapTaskError(
             f"{where}: {len(failed)} of {len(elements)} elements failed, more than "
             f"min_success_ratio={min_success_ratio:g} allows; element {index} failed with:\n"
             f"{message}"
         )
     ordered = sorted(results, key=lambda r: r[0])
-    return [values if ok else None for _, ok, values in ordered]
+    return [values if ok else None for _, ok, values, _ in ordered]
+
+
+def _element_records(task: TaskLike, node_id: str, results: list[Result]) -> dict[str, NodeRecord]:
+    """One child record per element, keyed by its index."""
+    records = {}
+    for index, ok, _, attempts in sorted(results, key=lambda r: r[0]):
+        last = attempts[-1].outcome if attempts else None
+        phase = NodePhase.SUCCEEDED if ok else (last or NodePhase.FAILED)
+        records[str(index)] = NodeRecord(f"{node_id}-{index}", task.name, phase, attempts)
+    return records
 
 
 def _run_here(task: TaskLike, elements: list[dict[str, Any]]) -> list[Result]:
@@ -75,14 +103,22 @@ def _run_here(task: TaskLike, elements: list[dict[str, Any]]) -> list[Result]:
     retries = task.spec().metadata.retries
     for index, inputs in enumerate(elements):
         error = ""
-        for _ in range(retries + 1):
+        attempts: list[AttemptRecord] = []
+        for attempt in range(retries + 1):
+            record = AttemptRecord(attempt + 1, time.time())
+            attempts.append(record)
             try:
-                results.append((index, True, task.run_function(inputs)))
-                break
+                values = task.run_function(inputs)
             except Exception as e:  # the user's code: any failure counts for the element
                 error = f"{type(e).__name__}: {e}"
+                record.end, record.outcome = time.time(), NodePhase.FAILED
+                record.error_kind, record.error = ErrorKind.USER, error
+                continue
+            record.end, record.outcome = time.time(), NodePhase.SUCCEEDED
+            results.append((index, True, values, attempts))
+            break
         else:
-            results.append((index, False, error))
+            results.append((index, False, error, attempts))
     return results
 
 
@@ -93,7 +129,8 @@ def _run_on_ray(task: TaskLike, elements: list[dict[str, Any]], concurrency: int
     size = max(1, math.ceil(n / (4 * cpus)))  # a few batches per CPU, for balance
     if concurrency:
         size = min(size, concurrency)
-    batches = [list(enumerate(elements))[i:i + size] for i in range(0, n, size)]
+    indexed = list(enumerate(elements))
+    batches = [indexed[i:i + size] for i in range(0, n, size)]
     in_flight_max = max(1, concurrency // size) if concurrency else len(batches)
     req = ray_request(task.spec().metadata)
     options: dict[str, Any] = {"num_cpus": req.num_cpus, "num_gpus": req.num_gpus,
@@ -122,6 +159,10 @@ def _run_on_ray(task: TaskLike, elements: list[dict[str, Any]], concurrency: int
                 if tries[b] <= retries:
                     todo.append(b)
                 else:
-                    results.extend((i, False, f"SYSTEM: {type(e).__name__}: {e}")
-                                   for i, _ in batches[b])
+                    message = f"SYSTEM: {type(e).__name__}: {e}"
+                    now = time.time()
+                    results.extend(
+                        (i, False, message, [AttemptRecord(tries[b], now, now, NodePhase.FAILED,
+                                                           ErrorKind.SYSTEM, message)])
+                        for i, _ in batches[b])
     return results

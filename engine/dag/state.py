@@ -61,6 +61,12 @@ class NodeRecord:
     task: str
     phase: NodePhase = NodePhase.QUEUED
     attempts: list[AttemptRecord] = field(default_factory=list)
+    # What the node ran inside itself in its last attempt: the nodes of a @dynamic's
+    # sub-DAG or of a launch plan's child execution, or a map task's elements ("0", "1",
+    # ...), each with its own phase and attempts.
+    children: dict[str, NodeRecord] = field(default_factory=dict)
+    # The execution a launch plan or @dynamic node started for its children.
+    child_execution: str | None = None
 
     @property
     def error(self) -> str | None:
@@ -83,6 +89,8 @@ class ExecutionRecord:
     ended_at: float | None = None
     error: str | None = None
     error_kind: ErrorKind | None = None
+    # "<execution>/<node>" of the node that started this execution, for child executions.
+    parent: str | None = None
 
     def start(self) -> None:
         self.phase = ExecutionPhase.RUNNING

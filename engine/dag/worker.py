@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import collections
 import contextvars
+import dataclasses
+import functools
 import os
 import shutil
 import signal
@@ -17,7 +19,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +29,17 @@ from engine.catalog.blob import BlobStore, StorageConfig
 from engine.catalog.memo import CacheSettings, CacheStatus, memoized
 from engine.core.context import ExecutionParameters, enter_context, exit_context
 from engine.core.type_engine import DataContext, TypeEngine
+from engine.dag.state import AttemptRecord, NodePhase, NodeRecord
 from engine.dag.trace import TaskLike
-from engine.errors import AttemptError, CatalogError, DataError, ErrorKind, StorageError
+from engine.errors import (
+    AttemptError,
+    CatalogError,
+    ContainerRuntimeError,
+    DataError,
+    ErrorKind,
+    StorageError,
+)
+from engine.exceptions.user import FlyteRecoverableException
 
 _ENGINE_DIR = str(Path(__file__).resolve().parent.parent)
 
@@ -63,6 +74,44 @@ class AttemptInfo:
     node_id: str  # Ray node id: tells nodes apart where they share an IP
     pid: int
     gpu_ids: tuple[Any, ...]
+    # What the node ran inside itself (see NodeRecord.children).
+    children: dict[str, NodeRecord] = field(default_factory=dict)
+    child_execution: str | None = None
+
+
+def record_success(attempt: AttemptRecord, info: AttemptInfo) -> None:
+    """Fill ``attempt`` from the worker's report of a successful attempt."""
+    attempt.start, attempt.end = info.start, info.end
+    attempt.outcome = NodePhase.SUCCEEDED
+    attempt.cache_status = info.cache_status.value
+    attempt.worker = {"node_ip": info.node_ip, "node_id": info.node_id, "pid": info.pid,
+                      "gpu_ids": list(info.gpu_ids)}
+
+
+def record_failure(attempt: AttemptRecord, error: AttemptError) -> None:
+    """Fill ``attempt`` from the error a failed attempt raised."""
+    attempt.start, attempt.end = error.start, error.end
+    attempt.outcome = NodePhase.TIMED_OUT if error.timed_out else NodePhase.FAILED
+    attempt.error_kind, attempt.error = error.kind, error.message
+
+
+@dataclass
+class _Children:
+    """Filled by a node that runs nodes inside itself (see :func:`report_children`)."""
+
+    nodes: dict[str, NodeRecord] = field(default_factory=dict)
+    execution: str | None = None
+
+
+_CHILDREN: contextvars.ContextVar[_Children | None] = \
+    contextvars.ContextVar("flyray_children", default=None)
+
+
+def report_children(nodes: dict[str, NodeRecord], execution: str | None = None) -> None:
+    """Record what the running node ran inside itself; it shows in the node's record."""
+    holder = _CHILDREN.get()
+    if holder is not None:
+        holder.nodes, holder.execution = nodes, execution
 
 
 class _TimedOut(BaseException):
@@ -169,10 +218,20 @@ def execute_node(
     """Run one attempt of ``task`` (or take its outputs from the data catalog);
     raise :class:`AttemptError` when it fails."""
     node_token = _NODE.set((params, services))
+    children = _Children()
+    children_token = _CHILDREN.set(children)
     try:
-        return _execute(task, inputs, params, services)
+        values, info = _execute(task, inputs, params, services)
+    except AttemptError as e:
+        e.children, e.child_execution = children.nodes, children.execution
+        raise
     finally:
+        _CHILDREN.reset(children_token)
         _NODE.reset(node_token)
+    if children.nodes or children.execution:
+        info = dataclasses.replace(info, children=children.nodes,
+                                   child_execution=children.execution)
+    return values, info
 
 
 def _execute(
@@ -184,7 +243,8 @@ def _execute(
     start = time.time()
     token = enter_context(params)
     blobs = BlobStore(services.storage)
-    ctx = DataContext(blobs, attempt_prefix(services.storage, params), params.scratch_path)
+    scratch = params.scratch_path
+    ctx = DataContext(blobs, attempt_prefix(services.storage, params), scratch)
     where = f"task '{task.name}', node '{params.node_id}'"
     try:
         with _environment(spec.metadata.environment), _deadline(timeout_s):
@@ -195,7 +255,7 @@ def _execute(
             )
     except DataError as e:  # a value does not fit its declared type: the task's doing
         raise AttemptError(ErrorKind.USER, f"DataError: {e}", False, start, time.time()) from None
-    except (StorageError, CatalogError) as e:  # infrastructure failed, not the task
+    except (StorageError, CatalogError, ContainerRuntimeError) as e:  # infrastructure failed
         raise AttemptError(ErrorKind.SYSTEM, f"{type(e).__name__}: {e}", False, start,
                            time.time()) from None
     except _TimedOut:
@@ -205,21 +265,35 @@ def _execute(
             True, start, time.time(),
         ) from None
     except Exception as e:  # user code: any exception it raises fails the attempt
-        raise AttemptError(ErrorKind.USER, user_traceback(e), False, start, time.time()) from None
+        error = AttemptError(ErrorKind.USER, user_traceback(e), False, start, time.time())
+        error.recoverable = isinstance(e, FlyteRecoverableException)
+        raise error from None
     finally:
         exit_context(token)
         # Files the task returned are uploaded by now; downloads were for this attempt.
-        shutil.rmtree(params.scratch_path, ignore_errors=True)
+        if os.path.lexists(scratch):
+            shutil.rmtree(scratch, ignore_errors=True)
+    node_ip, node_id = _where()
     info = AttemptInfo(
         cache_status=status,
         start=start,
         end=time.time(),
-        node_ip=ray.util.get_node_ip_address() if ray.is_initialized() else "",
-        node_id=ray.get_runtime_context().get_node_id() if ray.is_initialized() else "",
+        node_ip=node_ip,
+        node_id=node_id,
         pid=os.getpid(),
-        gpu_ids=tuple(ray.get_gpu_ids()) if ray.is_initialized() else (),
+        gpu_ids=tuple(ray.get_gpu_ids()) if node_id else (),
     )
     return values, info
+
+
+@functools.lru_cache(maxsize=1)
+def _cached_where() -> tuple[str, str]:
+    return ray.util.get_node_ip_address(), ray.get_runtime_context().get_node_id()
+
+
+def _where() -> tuple[str, str]:
+    """IP and Ray node id of this process's node ("" outside Ray); a worker never moves."""
+    return _cached_where() if ray.is_initialized() else ("", "")
 
 
 # Tasks already deserialized in this worker, by execution and task name.

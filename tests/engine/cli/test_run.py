@@ -127,3 +127,10 @@ def test_console_script_runs_the_readme_command() -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("DefaultNamedTupleOutput(o0=42.") or \
         proc.stdout.startswith("DefaultNamedTupleOutput(o0=41.")
+
+
+def test_progress_display_counts_child_nodes() -> None:
+    children = str(ROOT / "tests" / "fixtures" / "children_wfs.py")
+    code, out = invoke(children, "with_dynamic", "--n", "3", "--progress")
+    assert code == 0, out
+    assert "children" in out and "3 SUCCEEDED" in out

@@ -76,3 +76,13 @@ def test_mapping_over_a_non_list_fails_at_compile_time() -> None:
 
 def test_called_outside_a_workflow_it_runs_in_process() -> None:
     assert map_task(map_wfs.square)(x=[2, 3]) == [4, 9]
+
+
+def test_a_hundred_thousand_elements_complete() -> None:
+    from tests.fixtures import children_wfs
+
+    result = run(children_wfs.huge_map.compile(), {"n": 100_000})
+    assert result.outputs == 100_000
+    node = result.record.nodes["n1"]
+    assert len(node.children) == 100_000
+    assert node.children["99999"].phase.value == "SUCCEEDED"
