@@ -52,6 +52,7 @@ from engine.dag.types import Kind, LiteralType
 from engine.dag.worker import (
     AttemptInfo,
     NodeServices,
+    NodeUnit,
     Slot,
     current_node,
     fill,
@@ -68,6 +69,10 @@ from engine.errors import (
     StorageError,
 )
 from engine.types.error import FlyteError
+
+# How long the driver lets attempts end before it collects their outcomes together:
+# the delay before it sees a failure (and retries or stops), never that of a success.
+POLL_S = 0.05
 
 # Retries a FlyteRecoverableException gets beyond the task's own ``retries``: the user
 # says the failure is transient, as Flyte's budget for system failures.
@@ -162,6 +167,7 @@ class _Driver(BranchSteps):
         self.ready_since: dict[str, float] = {}  # monotonic time all upstream succeeded
         self.input_refs: dict[str, ray.ObjectRef] = {}
         self.task_boxes: dict[str, list[ray.ObjectRef]] = {}
+        self.base_params: dict[str, ExecutionParameters] = {}
         self.remotes: dict[str, Any] = {}
         # Nodes failed for good, under FAIL_AFTER_EXECUTABLE_NODES_COMPLETE.
         self.failures: list[NodeFailedError] = []
@@ -176,9 +182,10 @@ class _Driver(BranchSteps):
         for h in self.hooks:
             h.on_execution_start(self.record)
         self.input_refs = {k: ray.put(v) for k, v in self.inputs.items()}
-        self.task_boxes = {name: [ray.put(t)] for name, t in self.compiled.tasks.items()}
+        self.task_boxes = {name: self._unit(name, t, name)
+                           for name, t in self.compiled.tasks.items()}
         for node_id, task in self.overridden.items():
-            self.task_boxes[node_id] = [ray.put(task)]
+            self.task_boxes[node_id] = self._unit(node_id, task, self.nodes[node_id].task)
         try:
             self._advance()
             while self.pending:
@@ -264,23 +271,16 @@ class _Driver(BranchSteps):
         # Nodes ordered before this one with '>>': their status refs are passed too (and
         # ignored by the worker) so that Ray starts this node only after them.
         refs.extend(self.current[u].status for u in node.extra_upstream if u in self.current)
-        params = ExecutionParameters(
-            execution_id=self.record.name,
-            execution_date=dt.datetime.fromtimestamp(self.record.started_at, dt.timezone.utc),
-            node_id=node_id,
-            task_name=node.task,
-            attempt_number=attempt.attempt - 1,
-            secret_requests=self.spec.tasks[node.task].metadata.secrets,
-        )
         unit = node_id if node_id in self.overridden else node.task
         mock = local_nodes.stand_in(self.compiled.tasks[node.task])  # engine.testing's
         if mock is not None:  # runs here, in the process whose test set the mock
+            params = dataclasses.replace(self.base_params[unit], node_id=node_id,
+                                         attempt_number=attempt.attempt - 1)
             returned = local_nodes.submit(task, mock, template, params, self.services, refs)
         else:
-            returned = self._remote(unit).remote(
-                f"{self.record.name}/{unit}", self.task_boxes[unit], template, params,
-                self.services, *refs,
-            )
+            call = (f"{self.record.name}/{unit}", _compact(template), node_id,
+                    attempt.attempt - 1)
+            returned = self._remote(unit).remote(self.task_boxes[unit], call, *refs)
         names = list(task.python_interface.outputs)
         if names:
             *outs, status = returned
@@ -299,16 +299,19 @@ class _Driver(BranchSteps):
 
     def _wait(self) -> list[_Submission]:
         """Every finished submission, at least one, upstream nodes first."""
+        # Ray runs the DAG by itself (upstream outputs are ObjectRefs): the driver only
+        # collects outcomes, in batches. Asking Ray about every attempt as it ends costs
+        # the driver (which shares the CPUs with the workers) more than the nodes do.
         refs = list(self.pending)
-        ray.wait(refs, num_returns=1, fetch_local=False)
-        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0, fetch_local=False)
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=POLL_S, fetch_local=False)
+        while not ready:  # nothing ended yet: wait for the first (a timeout, for Ctrl-C)
+            ready, _ = ray.wait(refs, num_returns=1, timeout=1.0, fetch_local=False)
         subs = [self.pending[r] for r in ready]
         return sorted(subs, key=lambda s: self.position[s.node_id])
 
     def _handle(self, sub: _Submission) -> None:
-        if self.current.get(sub.node_id) is not sub:
-            return  # superseded: an upstream retry resubmitted this node
-        self.pending.pop(sub.status, None)
+        if self.current.get(sub.node_id) is not sub or self.pending.pop(sub.status, None) is None:
+            return  # superseded (an upstream retry resubmitted it) or skipped meanwhile
         attempt = sub.attempt
         try:
             info: AttemptInfo = ray.get(sub.status)
@@ -427,14 +430,8 @@ class _Driver(BranchSteps):
                     for name, b in node.inputs}
         if ON_FAILURE_ERROR in task.python_interface.inputs:
             template[ON_FAILURE_ERROR] = FlyteError(error.cause, error.node_id)
-        params = ExecutionParameters(
-            execution_id=self.record.name, node_id=node.id, task_name=node.task,
-            secret_requests=task.spec().metadata.secrets,
-        )
-        returned = self._remote(node.task).remote(
-            f"{self.record.name}/{node.task}", self.task_boxes[node.task], template, params,
-            self.services, *refs,
-        )
+        call = (f"{self.record.name}/{node.task}", template, node.id, 0)
+        returned = self._remote(node.task).remote(self.task_boxes[node.task], call, *refs)
         status = returned[-1] if task.python_interface.outputs else returned
         self._set_phase(node.id, NodePhase.RUNNING)
         try:
@@ -448,6 +445,17 @@ class _Driver(BranchSteps):
             return
         attempt.start, attempt.end, attempt.outcome = info.start, info.end, NodePhase.SUCCEEDED
         self._set_phase(node.id, NodePhase.SUCCEEDED)
+
+    def _unit(self, unit: str, task: TaskLike, task_name: str) -> list[ray.ObjectRef]:
+        """Put what every attempt of ``unit`` shares in the object store; a box for it."""
+        params = ExecutionParameters(
+            execution_id=self.record.name,
+            execution_date=dt.datetime.fromtimestamp(self.record.started_at, dt.timezone.utc),
+            task_name=task_name,
+            secret_requests=task.spec().metadata.secrets,
+        )
+        self.base_params[unit] = params
+        return [ray.put(NodeUnit(task, self.services, params))]
 
     def _set_phase(self, node_id: str, phase: NodePhase) -> None:
         nrec = self.record.nodes[node_id]
@@ -513,6 +521,13 @@ class _Driver(BranchSteps):
         templates = [self._template(b, iface.outputs[name], refs) for name, b in self.spec.outputs]
         values = ray.get(refs) if refs else []
         return iface.pack_outputs([fill(t, tuple(values)) for t in templates])
+
+
+def _compact(template: dict[str, Any]) -> tuple[str, ...] | dict[str, Any]:
+    """The input names alone when each input is the next ObjectRef, as most are."""
+    if all(isinstance(t, Slot) and t.index == i for i, t in enumerate(template.values())):
+        return tuple(template)
+    return template
 
 
 class OverriddenTask:

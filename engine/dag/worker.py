@@ -296,13 +296,13 @@ def _where() -> tuple[str, str]:
     return _cached_where() if ray.is_initialized() else ("", "")
 
 
-# Tasks already deserialized in this worker, by execution and task name.
-_TASKS: collections.OrderedDict[str, TaskLike] = collections.OrderedDict()
+# Tasks (or node units) already deserialized in this worker, by execution and task name.
+_TASKS: collections.OrderedDict[str, Any] = collections.OrderedDict()
 _TASK_CACHE_SIZE = 256
 
 
-def task_from(key: str, box: list[ray.ObjectRef]) -> TaskLike:
-    """The task in ``box`` (an ObjectRef in a list, unresolved by Ray), cached by ``key``."""
+def task_from(key: str, box: list[ray.ObjectRef]) -> Any:
+    """The object in ``box`` (an ObjectRef in a list, unresolved by Ray), cached by ``key``."""
     task = _TASKS.get(key)
     if task is None:
         task = ray.get(box[0])
@@ -312,16 +312,40 @@ def task_from(key: str, box: list[ray.ObjectRef]) -> TaskLike:
     return task
 
 
+@dataclass(frozen=True)
+class NodeUnit:
+    """What every attempt of one task (or one overridden node) in one execution shares.
+
+    The driver puts it in the object store once; each attempt then sends only small
+    plain values (Ray packs those without pickling), and each worker unpickles the unit
+    once per execution.
+    """
+
+    task: TaskLike
+    services: NodeServices
+    # The execution's parameters for this task; node_id and attempt_number are per call.
+    params: ExecutionParameters
+
+
+# What one attempt sends besides the unit's box and the upstream values, in one plain
+# tuple (every further argument costs Ray time to pack): the unit's cache key, the
+# inputs (their names, the i-th taking the i-th value, or a dict holding Slots), the
+# node id and the attempt number (0 for the first).
+Call = tuple[str, "tuple[str, ...] | dict[str, Any]", str, int]
+
+
 @ray.remote(max_retries=0, retry_exceptions=False)
-def ray_execute_node(
-    task_key: str,
-    task_box: list[ray.ObjectRef],
-    template: dict[str, Any],
-    params: ExecutionParameters,
-    services: NodeServices,
-    *values: Any,
-) -> Any:
-    """The Ray task of one node attempt: returns the outputs, then an AttemptInfo."""
-    outputs, info = execute_node(task_from(task_key, task_box), fill(template, values), params,
-                                 services)
+def ray_execute_node(unit_box: list[ray.ObjectRef], call: Call, *values: Any) -> Any:
+    """The Ray task of one node attempt: returns the outputs, then an AttemptInfo.
+
+    Values beyond the inputs' only order the node after others (``>>``).
+    """
+    unit_key, template, node_id, attempt_number = call
+    unit: NodeUnit = task_from(unit_key, unit_box)
+    params = dataclasses.replace(unit.params, node_id=node_id, attempt_number=attempt_number)
+    if isinstance(template, tuple):
+        inputs = dict(zip(template, values[:len(template)], strict=True))
+    else:
+        inputs = fill(template, values)
+    outputs, info = execute_node(unit.task, inputs, params, unit.services)
     return (*outputs, info) if outputs else info
