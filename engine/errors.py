@@ -129,7 +129,7 @@ class AttemptError(FlyrayError):
         # The user raised FlyteRecoverableException: worth retrying beyond ``retries``.
         self.recoverable = False
         # Records of what the node ran inside itself (dynamic, map, launch plan nodes).
-        self.children: dict[str, Any] = {}
+        self.children: list[Any] = []
         self.child_execution: str | None = None
 
     def __reduce__(self) -> tuple[object, ...]:

@@ -46,7 +46,14 @@ from engine.dag.spec import (
     TaskSpec,
     WorkflowFailurePolicy,
 )
-from engine.dag.state import AttemptRecord, ExecutionPhase, ExecutionRecord, NodePhase, NodeRecord
+from engine.dag.state import (
+    AttemptRecord,
+    ExecutionPhase,
+    ExecutionRecord,
+    NodePhase,
+    NodeRecord,
+    nodes_from_rows,
+)
 from engine.dag.trace import TaskLike
 from engine.dag.types import Kind, LiteralType
 from engine.dag.worker import (
@@ -320,7 +327,8 @@ class _Driver(BranchSteps):
             if isinstance(cause, AttemptError):
                 record_failure(attempt, cause)
                 nrec = self.record.nodes[sub.node_id]
-                nrec.children, nrec.child_execution = cause.children, cause.child_execution
+                nrec.children = nodes_from_rows(cause.children)
+                nrec.child_execution = cause.child_execution
                 budget = RECOVERABLE_RETRIES if cause.recoverable else 0
                 self._failed(sub, attempt.outcome or NodePhase.FAILED, cause.kind,
                              cause.message, budget)
@@ -342,7 +350,8 @@ class _Driver(BranchSteps):
             return
         record_success(attempt, info)
         nrec = self.record.nodes[sub.node_id]
-        nrec.children, nrec.child_execution = info.children, info.child_execution
+        nrec.children = nodes_from_rows(info.children)
+        nrec.child_execution = info.child_execution
         self._attempt_end(sub.node_id, attempt)
         self._set_phase(sub.node_id, NodePhase.SUCCEEDED)
         now = time.monotonic()

@@ -19,7 +19,7 @@ from ray.exceptions import RayError
 
 from engine.core.context import ExecutionParameters
 from engine.dag.cluster import ray_request
-from engine.dag.state import AttemptRecord, NodePhase, NodeRecord
+from engine.dag.state import AttemptRecord, AttemptRow, NodePhase, NodeRow, attempt_row
 from engine.dag.trace import TaskLike
 from engine.dag.worker import (
     NodeServices,
@@ -32,13 +32,14 @@ from engine.dag.worker import (
 )
 from engine.errors import AttemptError, ErrorKind, MapTaskError
 
-# Element result: (index, succeeded, output values or the last error message, attempts).
-Result = tuple[int, bool, Any, list[AttemptRecord]]
+# Element result: [index, succeeded, output values or the last error message, attempts
+# as rows]. Plain lists: Ray packs thousands of them far faster than objects.
+Result = list[Any]
 
 
 @ray.remote(max_retries=0, retry_exceptions=False)
 def _run_batch(key: str, box: list[ray.ObjectRef], params: ExecutionParameters,
-               services: NodeServices, elements: list[tuple[int, dict[str, Any]]]) -> list[Result]:
+               services: NodeServices, elements: list[list[Any]]) -> list[Result]:
     task = task_from(key, box)
     return [_run_element(task, index, inputs, params, services) for index, inputs in elements]
 
@@ -46,22 +47,23 @@ def _run_batch(key: str, box: list[ray.ObjectRef], params: ExecutionParameters,
 def _run_element(task: TaskLike, index: int, inputs: dict[str, Any],
                  params: ExecutionParameters, services: NodeServices) -> Result:
     retries = task.spec().metadata.retries
-    attempts: list[AttemptRecord] = []
+    attempts: list[AttemptRow] = []
     error = ""
     for attempt in range(retries + 1):
         element = dataclasses.replace(params, node_id=f"{params.node_id}-{index}",
                                       attempt_number=attempt)
         record = AttemptRecord(attempt + 1, time.time())
-        attempts.append(record)
         try:
             values, info = execute_node(task, inputs, element, services)
         except AttemptError as e:
             record_failure(record, e)
+            attempts.append(attempt_row(record))
             error = e.message
             continue
         record_success(record, info)
-        return index, True, values, attempts
-    return index, False, error, attempts
+        attempts.append(attempt_row(record))
+        return [index, True, values, attempts]
+    return [index, False, error, attempts]
 
 
 def run_map(task: TaskLike, elements: list[dict[str, Any]], concurrency: int | None,
@@ -72,8 +74,9 @@ def run_map(task: TaskLike, elements: list[dict[str, Any]], concurrency: int | N
         results = _run_here(task, elements)
     else:
         results = _run_on_ray(task, elements, concurrency, *node)
+    results.sort(key=lambda r: r[0])
     if node is not None:
-        report_children(_element_records(task, node[0].node_id, results))
+        report_children(_element_rows(task, node[0].node_id, results))
     failed = [r for r in results if not r[1]]
     if failed and len(elements) and (len(elements) - len(failed)) / len(elements) < \
             min_success_ratio:
@@ -83,18 +86,17 @@ def run_map(task: TaskLike, elements: list[dict[str, Any]], concurrency: int | N
             f"min_success_ratio={min_success_ratio:g} allows; element {index} failed with:\n"
             f"{message}"
         )
-    ordered = sorted(results, key=lambda r: r[0])
-    return [values if ok else None for _, ok, values, _ in ordered]
+    return [values if ok else None for _, ok, values, _ in results]
 
 
-def _element_records(task: TaskLike, node_id: str, results: list[Result]) -> dict[str, NodeRecord]:
-    """One child record per element, keyed by its index."""
-    records = {}
-    for index, ok, _, attempts in sorted(results, key=lambda r: r[0]):
-        last = attempts[-1].outcome if attempts else None
-        phase = NodePhase.SUCCEEDED if ok else (last or NodePhase.FAILED)
-        records[str(index)] = NodeRecord(f"{node_id}-{index}", task.name, phase, attempts)
-    return records
+def _element_rows(task: TaskLike, node_id: str, results: list[Result]) -> list[NodeRow]:
+    """One child record per element, keyed by its index, as rows."""
+    rows: list[NodeRow] = []
+    for index, ok, _, attempts in results:
+        last = attempts[-1][3] if attempts else None
+        phase = NodePhase.SUCCEEDED.value if ok else (last or NodePhase.FAILED.value)
+        rows.append([str(index), f"{node_id}-{index}", task.name, phase, attempts, None, []])
+    return rows
 
 
 def _run_here(task: TaskLike, elements: list[dict[str, Any]]) -> list[Result]:
@@ -103,22 +105,23 @@ def _run_here(task: TaskLike, elements: list[dict[str, Any]]) -> list[Result]:
     retries = task.spec().metadata.retries
     for index, inputs in enumerate(elements):
         error = ""
-        attempts: list[AttemptRecord] = []
+        attempts: list[AttemptRow] = []
         for attempt in range(retries + 1):
             record = AttemptRecord(attempt + 1, time.time())
-            attempts.append(record)
             try:
                 values = task.run_function(inputs)
             except Exception as e:  # the user's code: any failure counts for the element
                 error = f"{type(e).__name__}: {e}"
                 record.end, record.outcome = time.time(), NodePhase.FAILED
                 record.error_kind, record.error = ErrorKind.USER, error
+                attempts.append(attempt_row(record))
                 continue
             record.end, record.outcome = time.time(), NodePhase.SUCCEEDED
-            results.append((index, True, values, attempts))
+            attempts.append(attempt_row(record))
+            results.append([index, True, values, attempts])
             break
         else:
-            results.append((index, False, error, attempts))
+            results.append([index, False, error, attempts])
     return results
 
 
@@ -129,7 +132,7 @@ def _run_on_ray(task: TaskLike, elements: list[dict[str, Any]], concurrency: int
     size = max(1, math.ceil(n / (4 * cpus)))  # a few batches per CPU, for balance
     if concurrency:
         size = min(size, concurrency)
-    indexed = list(enumerate(elements))
+    indexed = [[i, e] for i, e in enumerate(elements)]
     batches = [indexed[i:i + size] for i in range(0, n, size)]
     in_flight_max = max(1, concurrency // size) if concurrency else len(batches)
     req = ray_request(task.spec().metadata)
@@ -161,8 +164,7 @@ def _run_on_ray(task: TaskLike, elements: list[dict[str, Any]], concurrency: int
                 else:
                     message = f"SYSTEM: {type(e).__name__}: {e}"
                     now = time.time()
-                    results.extend(
-                        (i, False, message, [AttemptRecord(tries[b], now, now, NodePhase.FAILED,
-                                                           ErrorKind.SYSTEM, message)])
-                        for i, _ in batches[b])
+                    lost = attempt_row(AttemptRecord(tries[b], now, now, NodePhase.FAILED,
+                                                     ErrorKind.SYSTEM, message))
+                    results.extend([i, False, message, [lost]] for i, _ in batches[b])
     return results

@@ -111,3 +111,36 @@ class ExecutionRecord:
 
     def set_phase(self, node_id: str, phase: NodePhase) -> None:
         self.nodes[node_id].phase = phase
+
+
+# --- compact rows: how records cross process boundaries ---------------------------
+# A map node reports thousands of element records; as nested lists of plain values
+# Ray packs them without pickling each object, which costs ten times less.
+
+AttemptRow = list[Any]  # attempt, start, end, outcome, error_kind, error, cache, worker
+NodeRow = list[Any]  # key, node_id, task, phase, [AttemptRow], child_execution, [NodeRow]
+
+
+def attempt_row(a: AttemptRecord) -> AttemptRow:
+    return [a.attempt, a.start, a.end, a.outcome.value if a.outcome else None,
+            a.error_kind.value if a.error_kind else None, a.error, a.cache_status, a.worker]
+
+
+def attempt_from_row(row: AttemptRow) -> AttemptRecord:
+    attempt, start, end, outcome, kind, error, cache, worker = row
+    return AttemptRecord(attempt, start, end, NodePhase(outcome) if outcome else None,
+                         ErrorKind(kind) if kind else None, error, cache, worker)
+
+
+def node_rows(nodes: dict[str, NodeRecord]) -> list[NodeRow]:
+    return [[key, n.node_id, n.task, n.phase.value, [attempt_row(a) for a in n.attempts],
+             n.child_execution, node_rows(n.children)] for key, n in nodes.items()]
+
+
+def nodes_from_rows(rows: list[NodeRow]) -> dict[str, NodeRecord]:
+    nodes = {}
+    for key, node_id, task, phase, attempts, child_execution, children in rows:
+        nodes[key] = NodeRecord(node_id, task, NodePhase(phase),
+                                [attempt_from_row(a) for a in attempts],
+                                nodes_from_rows(children), child_execution)
+    return nodes

@@ -29,7 +29,7 @@ from engine.catalog.blob import BlobStore, StorageConfig
 from engine.catalog.memo import CacheSettings, CacheStatus, memoized
 from engine.core.context import ExecutionParameters, enter_context, exit_context
 from engine.core.type_engine import DataContext, TypeEngine
-from engine.dag.state import AttemptRecord, NodePhase, NodeRecord
+from engine.dag.state import AttemptRecord, NodePhase, NodeRecord, NodeRow, node_rows
 from engine.dag.trace import TaskLike
 from engine.errors import (
     AttemptError,
@@ -74,8 +74,8 @@ class AttemptInfo:
     node_id: str  # Ray node id: tells nodes apart where they share an IP
     pid: int
     gpu_ids: tuple[Any, ...]
-    # What the node ran inside itself (see NodeRecord.children).
-    children: dict[str, NodeRecord] = field(default_factory=dict)
+    # What the node ran inside itself (see NodeRecord.children), as rows.
+    children: list[NodeRow] = field(default_factory=list)
     child_execution: str | None = None
 
 
@@ -99,7 +99,7 @@ def record_failure(attempt: AttemptRecord, error: AttemptError) -> None:
 class _Children:
     """Filled by a node that runs nodes inside itself (see :func:`report_children`)."""
 
-    nodes: dict[str, NodeRecord] = field(default_factory=dict)
+    nodes: list[NodeRow] = field(default_factory=list)
     execution: str | None = None
 
 
@@ -107,11 +107,14 @@ _CHILDREN: contextvars.ContextVar[_Children | None] = \
     contextvars.ContextVar("flyray_children", default=None)
 
 
-def report_children(nodes: dict[str, NodeRecord], execution: str | None = None) -> None:
-    """Record what the running node ran inside itself; it shows in the node's record."""
+def report_children(nodes: dict[str, NodeRecord] | list[NodeRow],
+                    execution: str | None = None) -> None:
+    """Record what the running node ran inside itself (records, or their rows); it
+    shows in the node's record."""
     holder = _CHILDREN.get()
     if holder is not None:
-        holder.nodes, holder.execution = nodes, execution
+        holder.nodes = node_rows(nodes) if isinstance(nodes, dict) else nodes
+        holder.execution = execution
 
 
 class _TimedOut(BaseException):
