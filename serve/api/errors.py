@@ -1,0 +1,96 @@
+"""Every error the API answers is ``{"error": {"kind": ..., "message": ...}}``.
+
+Client mistakes are 4xx with a message that says what to fix; a 500 only ever means a
+bug of the server (its message says to look at the server's log, never a traceback).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from serve.errors import AdminError, ConflictError
+from serve.schemas import ErrorResponse
+
+log = logging.getLogger(__name__)
+
+STATUS_OF_KIND = {
+    "INVALID_ARGUMENT": 400,
+    "NOT_FOUND": 404,
+    "ALREADY_EXISTS": 409,
+    "UNAVAILABLE": 503,
+    "INTERNAL": 500,
+}
+_KIND_OF_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "ALREADY_EXISTS",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+# The error responses of every API route, for the OpenAPI document.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": kind}
+    for status, kind in ((400, "INVALID_ARGUMENT"), (404, "NOT_FOUND"),
+                         (409, "ALREADY_EXISTS"), (413, "PAYLOAD_TOO_LARGE"),
+                         (503, "UNAVAILABLE"))
+}
+
+
+def error_response(status: int, kind: str, message: str, *, paths: list[str] | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"kind": kind, "message": message}
+    if paths is not None:
+        body["paths"] = paths
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def _admin_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AdminError)
+    status = STATUS_OF_KIND.get(exc.kind, 500)
+    if status >= 500:
+        log.error("admin API: %s", exc)
+    paths = exc.paths if isinstance(exc, ConflictError) else None
+    return error_response(status, exc.kind, str(exc), paths=paths)
+
+
+def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for error in exc.errors()[:10]:
+        where = ".".join(str(part) for part in error.get("loc", ()))
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        problems.append(f"{where}: {message}" if where else message)
+    return error_response(400, "INVALID_ARGUMENT", "invalid request: " + "; ".join(problems))
+
+
+def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    kind = _KIND_OF_STATUS.get(exc.status_code, "INVALID_ARGUMENT"
+                               if exc.status_code < 500 else "INTERNAL")
+    message = str(exc.detail)
+    if exc.status_code == 404 and message == "Not Found":
+        message = "no such path; the admin API is under /api/v1 (see /docs)"
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(exc.status_code, kind, message, headers=headers)
+
+
+def _crash(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("admin API: internal error", exc_info=exc)
+    return error_response(500, "INTERNAL", "internal error of the admin server; its log has "
+                                           "the details")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(AdminError, _admin_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _crash)

@@ -1,0 +1,59 @@
+"""The admin API as a FastAPI application: ``create_app(settings)``. Imports no Ray.
+
+``serve.deployment`` hosts it on Ray Serve; tests drive it with FastAPI's TestClient.
+Routes live under ``/api/v1`` (one router per resource), plus ``GET /healthz``, the
+OpenAPI document at ``/openapi.json`` and its browsable form at ``/docs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from engine.config import Settings
+from serve.api import entities, health, launch_plans, projects
+from serve.api import errors as api_errors
+from serve.security import RequestGuard
+from serve.store import AdminStore
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings, store: AdminStore | None = None) -> FastAPI:
+    """The admin API over ``store`` (by default one opened at ``settings.admin_db_url``,
+    closed when the app shuts down). The configured default project is created if it is
+    missing, so registering into it works from the start."""
+    owned = store is None
+    admin = store if store is not None else AdminStore(settings.admin_db_url_or_default)
+    try:
+        admin.ensure_project(settings.project, (settings.domain,))
+    except BaseException:
+        if owned:
+            admin.close()
+        raise
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owned:
+                admin.close()
+
+    app = FastAPI(title="Flyray admin", version="1", docs_url="/docs",
+                  openapi_url="/openapi.json", redoc_url=None, lifespan=lifespan,
+                  description="Registration of tasks, workflows and launch plans, and "
+                              "launch plan activation (Flyte's FlyteAdmin on Ray).")
+    app.state.store = admin
+    app.state.settings = settings
+    api_errors.install(app)
+    app.include_router(health.router)
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (projects, entities, launch_plans):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.add_middleware(RequestGuard, token=settings.admin_token,
+                       max_body_bytes=settings.admin_max_request_bytes)
+    return app

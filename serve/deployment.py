@@ -1,0 +1,62 @@
+"""The admin API on Ray Serve: the only module of ``serve`` that imports Ray.
+
+``build(settings)`` returns the bound application; ``start(settings)`` runs it where
+``settings.admin_endpoint`` says (default http://127.0.0.1:30080: loopback only). The
+FastAPI app is built in each replica from the settings (which travel to it), so no
+database connection is ever pickled; the host and port are Serve's HTTP options.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI
+from ray import serve
+from ray.serve import Application
+
+from engine.config import Settings, load_settings
+from engine.errors import ConfigError
+from serve.app import create_app
+
+DEPLOYMENT_NAME = "flyray-admin"
+APP_NAME = "flyray-admin"
+
+
+@serve.deployment(name=DEPLOYMENT_NAME)
+@serve.ingress()
+class AdminDeployment:
+    """One replica of the admin API."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        return create_app(self._settings)
+
+
+def build(settings: Settings | None = None) -> Application:
+    """The admin API as a Serve application, bound to ``settings`` (default: loaded)."""
+    app: Application = AdminDeployment.bind(settings or load_settings())  # type: ignore[attr-defined]
+    return app
+
+
+def bind_address(settings: Settings) -> tuple[str, int]:
+    """Host and port of ``settings.admin_endpoint`` (``http://host:port``)."""
+    parts = urlsplit(settings.admin_endpoint)
+    try:
+        port = parts.port or 80
+    except ValueError:
+        port = -1
+    if parts.scheme != "http" or not parts.hostname or port < 1 or parts.path not in ("", "/"):
+        raise ConfigError(f"admin_endpoint {settings.admin_endpoint!r} must look like "
+                          "http://127.0.0.1:30080 (a scheme, host and port, no path)")
+    return parts.hostname, port
+
+
+def start(settings: Settings | None = None) -> None:
+    """Start Serve on the admin endpoint's host and port (Ray must be initialized) and run
+    the admin API there at ``/``; returns once it answers."""
+    settings = settings or load_settings()
+    host, port = bind_address(settings)
+    serve.start(http_options={"host": host, "port": port})
+    serve.run(build(settings), name=APP_NAME, route_prefix="/")

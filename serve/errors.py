@@ -1,0 +1,50 @@
+"""Errors of the control plane, under :class:`engine.errors.FlyrayError`.
+
+Each carries a ``kind`` that the API writes as ``{"error": {"kind": ..., "message": ...}}``
+and maps onto an HTTP status (``serve.api.errors``); the store raises them without
+knowing about HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from engine.errors import FlyrayError
+
+
+class AdminError(FlyrayError):
+    """Base class of the admin API's errors."""
+
+    kind: ClassVar[str] = "INTERNAL"
+
+
+class InvalidArgumentError(ValueError, AdminError):
+    """The request is malformed or inconsistent (bad id, spec, input value, reference)."""
+
+    kind = "INVALID_ARGUMENT"
+
+
+class NotFoundError(LookupError, AdminError):
+    """The entity, project or domain asked for does not exist."""
+
+    kind = "NOT_FOUND"
+
+
+class ConflictError(AdminError):
+    """An entity exists under this id with another spec: registered entities are immutable.
+
+    Attributes:
+        paths: JSON paths at which the given spec differs from the registered one.
+    """
+
+    kind = "ALREADY_EXISTS"
+
+    def __init__(self, message: str, paths: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.paths = list(paths or [])
+
+
+class StoreError(AdminError):
+    """The admin database cannot be opened, read or written."""
+
+    kind = "UNAVAILABLE"
