@@ -12,7 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psutil
+import psutil  # type: ignore[import-untyped]  # no stubs in the dev venv
+import ray
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -23,6 +24,7 @@ def machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "platform": platform.platform(),
+        "ray": ray.__version__,
     }
 
 
@@ -97,3 +99,33 @@ def print_summaries(rows: list[tuple[str, dict[str, float]]], digits: int = 2) -
 
 def verdict(met: bool) -> str:
     return "met" if met else "MISSED"
+
+
+class BenchmarkError(RuntimeError):
+    """A workload computed a wrong result: its timings would mean nothing."""
+
+
+def check(what: str, got: Any, expected: Any) -> None:
+    """Raise unless ``got == expected``, so a broken workload cannot report a fast time."""
+    if got != expected:
+        raise BenchmarkError(f"{what}: got {_short(got)}, expected {_short(expected)}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else f"{text[:117]}..."
+
+
+def interleaved(runs: dict[str, Callable[[], Any]], repeats: int,
+                verify: Callable[[str, Any], None]) -> dict[str, list[float]]:
+    """Seconds of each callable over ``repeats`` rounds, taking turns so drift hits all alike.
+
+    ``verify(name, result)`` checks every result and raises on a wrong one.
+    """
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            elapsed, out = timed(fn)
+            verify(name, out)
+            seconds[name].append(elapsed)
+    return seconds
