@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import fsspec
-import pyarrow.parquet as pq
 
 from engine.config import Settings
 from engine.errors import StorageError
@@ -214,6 +213,8 @@ class BlobStore:
     def write_parquet(self, table: Any, uri: str) -> None:
         """Write a pyarrow Table as parquet, keeping its schema."""
         buffer = io.BytesIO()
+        import pyarrow.parquet as pq  # heavy: only where dataframes are stored
+
         pq.write_table(table, buffer)
         self.write_bytes(uri, buffer.getvalue())
 
@@ -221,6 +222,8 @@ class BlobStore:
         """Read parquet written by :meth:`write_parquet` as a pyarrow Table."""
         fs, path = self._fs(uri)
         with self._errors("read", uri):
+            import pyarrow.parquet as pq
+
             return pq.read_table(path, filesystem=fs, columns=columns)
 
     def size(self, uri: str) -> int:

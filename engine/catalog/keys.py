@@ -14,8 +14,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import pyarrow as pa
-
 from engine.core.hashing import HashMethod
 from engine.core.type_engine import TypeEngine, annotated_parts, container_item_type
 from engine.dag.spec import TaskSpec, Variable
@@ -102,6 +100,8 @@ def _frame_hash(value: Any) -> str:
     """Hash of a dataframe's schema and Arrow data, the same for equal content."""
     if isinstance(value, StructuredDataset) and value.dataframe is None:
         return "uri:" + str(value.uri)
+    import pyarrow as pa  # only where a dataframe input is hashed
+
     table = convert(value, pa.Table, keep_index=True)
     digest = hashlib.sha256(str(table.schema.remove_metadata()).encode())
     for column in table.combine_chunks().columns:

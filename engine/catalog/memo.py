@@ -16,16 +16,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.catalog.blob import BlobStore
 from engine.catalog.keys import CacheKey, cache_key
 from engine.catalog.literals import load_value, store_value
-from engine.catalog.store import CachedArtifact, CatalogStore
 from engine.core.type_engine import TypeEngine
 from engine.dag.trace import TaskLike
 from engine.dag.types import Kind, LiteralType
 from engine.errors import CatalogError, StorageError
+
+if TYPE_CHECKING:  # SQLAlchemy loads only where a cached task runs
+    from engine.catalog.store import CachedArtifact, CatalogStore
 
 log = logging.getLogger("flyray.catalog")
 
@@ -59,6 +61,8 @@ def catalog_for(url: str) -> CatalogStore:
     with _LOCK:
         store = _CATALOGS.get(url)
         if store is None:
+            from engine.catalog.store import CatalogStore
+
             store = _CATALOGS[url] = CatalogStore(url)
         return store
 

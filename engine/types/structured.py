@@ -9,10 +9,9 @@ output must hold them, an input receives only them.
 
 from __future__ import annotations
 
+import sys
 import typing
 from typing import Any
-
-import pyarrow as pa
 
 from engine.catalog.blob import BlobStore, StorageConfig
 from engine.core.type_engine import (
@@ -30,6 +29,18 @@ def _pandas() -> Any:
     import pandas  # heavy: loaded when a dataframe is actually handled
 
     return pandas
+
+
+def _pa() -> Any:
+    import pyarrow  # heavy too: not needed by workers that handle no dataframe
+
+    return pyarrow
+
+
+def _is_table(value: Any) -> bool:
+    """Whether ``value`` is an Arrow Table (without importing Arrow when it cannot be)."""
+    arrow = sys.modules.get("pyarrow")
+    return arrow is not None and isinstance(value, arrow.Table)
 
 
 class StructuredDataset:
@@ -78,7 +89,8 @@ def flavour(python_type: Any) -> str:
     base, _ = annotated_parts(python_type)
     if isinstance(base, type) and issubclass(base, StructuredDataset):
         return "dataset"
-    if base is pa.Table:
+    if isinstance(base, type) and base.__name__ == "Table" and \
+            base.__module__.startswith("pyarrow"):
         return "arrow"
     if isinstance(base, type) and base.__name__ == "DataFrame" and \
             base.__module__.startswith("pandas"):
@@ -96,7 +108,7 @@ def declared_columns(python_type: Any) -> dict[str, Any]:
 
 
 def column_names(data: Any) -> list[str]:
-    if isinstance(data, pa.Table):
+    if _is_table(data):
         return list(data.column_names)
     if isinstance(data, StructuredDataset):
         return column_names(data.dataframe) if data.dataframe is not None else []
@@ -111,7 +123,7 @@ def select_columns(data: Any, columns: list[str] | None, where: str) -> Any:
     if missing:
         raise DataError(f"{where}: the dataframe lacks declared column(s) {missing}; "
                         f"it has {present}")
-    if isinstance(data, pa.Table):
+    if _is_table(data):
         return data.select(columns)
     return data[columns]
 
@@ -129,16 +141,17 @@ def convert(data: Any, target: Any, keep_index: bool = False) -> Any:
     if kind == "dataset":
         return data if isinstance(data, StructuredDataset) else StructuredDataset(data)
     if kind == "arrow":
-        return data if isinstance(data, pa.Table) else pa.Table.from_pandas(
+        return data if _is_table(data) else _pa().Table.from_pandas(
             data, preserve_index=None if keep_index else False)
-    return data.to_pandas() if isinstance(data, pa.Table) else data
+    return data.to_pandas() if _is_table(data) else data
 
 
-_ARROW_CHECKS = {
-    int: pa.types.is_integer,
-    float: pa.types.is_floating,
-    str: lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
-    bool: pa.types.is_boolean,
+# Arrow type tests of the column kinds kwtypes may declare, by name in pyarrow.types.
+_ARROW_CHECKS: dict[Any, tuple[str, ...]] = {
+    int: ("is_integer",),
+    float: ("is_floating",),
+    str: ("is_string", "is_large_string"),
+    bool: ("is_boolean",),
 }
 
 
@@ -151,12 +164,12 @@ def column_mismatch(data: Any, columns: dict[str, Any]) -> str | None:
     if missing:
         return f"lacks declared column(s) {missing}; it has {present}"
     frame = data.dataframe if isinstance(data, StructuredDataset) else data
-    schema = frame.schema if isinstance(frame, pa.Table) else pa.Schema.from_pandas(
+    schema = frame.schema if _is_table(frame) else _pa().Schema.from_pandas(
         frame[list(columns)], preserve_index=False)
     for name, py in columns.items():
-        test = _ARROW_CHECKS.get(py)
+        tests = _ARROW_CHECKS.get(py)
         arrow_type = schema.field(name).type
-        if test is not None and not test(arrow_type):
+        if tests is not None and not any(getattr(_pa().types, t)(arrow_type) for t in tests):
             return f"column '{name}' holds {arrow_type}, declared {py.__name__}"
     return None
 
@@ -179,7 +192,7 @@ class StructuredTransformer(TypeTransformer[Any]):
         return LiteralType(Kind.DATAFRAME, fields=fields)
 
     def check(self, value: Any, python_type: Any) -> str | None:
-        if isinstance(value, (pa.Table, StructuredDataset, _pandas().DataFrame)):
+        if _is_table(value) or isinstance(value, (StructuredDataset, _pandas().DataFrame)):
             return None
         return f"expected a dataframe (pandas, Arrow or StructuredDataset), got " \
                f"{type(value).__name__}"
@@ -212,7 +225,7 @@ class StructuredTransformer(TypeTransformer[Any]):
         if ctx is None:
             raise TypeError("a dataframe has no JSON form: pass it as an input at run time "
                             "or produce it in a task, not as a constant")
-        table = convert(value, pa.Table, keep_index=True)
+        table = convert(value, _pa().Table, keep_index=True)
         uri = ctx.store.new_uri(ctx.prefix, "data.parquet")
         ctx.store.write_parquet(table, uri)
         return {"uri": uri, "format": "parquet"}
