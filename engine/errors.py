@@ -69,6 +69,21 @@ class ExecutionError(FlyrayError):
     """An execution could not run to success."""
 
 
+class ExecutionAbortedError(ExecutionError):
+    """The execution was stopped on request (a remote execution terminated by a user).
+
+    Attributes:
+        cause: why it was stopped, as the requester gave it.
+    """
+
+    def __init__(self, cause: str) -> None:
+        self.cause = cause
+        super().__init__(cause)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.cause,))
+
+
 class ResourceRequestError(ExecutionError):
     """A node requests resources that no node of the Ray cluster has."""
 

@@ -68,7 +68,7 @@ class BranchSteps:
         if node_id not in self.decided:
             operands = {r.node_id for c in branch.cases if c.condition
                         for r in condition_refs(c.condition) if r.node_id != START_NODE}
-            if not all(self.record.nodes[o].phase is NodePhase.SUCCEEDED for o in operands):
+            if not all(self.record.nodes[o].phase.has_outputs for o in operands):
                 return False
             taken = next((i for i, c in enumerate(branch.cases)
                           if c.condition is None or holds(c.condition, self._value)), None)

@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ from engine.dag.cluster import cluster_nodes, ensure_ray, infeasibility, ray_req
 from engine.dag.compiler import CompiledWorkflow
 from engine.dag.graph import downstream_of, topological_order
 from engine.dag.hooks import ExecutionHooks
+from engine.dag.recovery import recoverable
 from engine.dag.spec import (
     ON_FAILURE_ERROR,
     START_NODE,
@@ -70,6 +71,7 @@ from engine.dag.worker import (
 from engine.errors import (
     AttemptError,
     ErrorKind,
+    ExecutionAbortedError,
     ExecutionError,
     NodeFailedError,
     ResourceRequestError,
@@ -99,6 +101,8 @@ def run(
     settings: Settings | None = None,
     overwrite_cache: bool = False,
     services: NodeServices | None = None,
+    stop: Callable[[], str | None] | None = None,
+    recovered: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ExecutionResult:
     """Run ``compiled`` on Ray with already-checked ``inputs``; raise on failure.
 
@@ -106,9 +110,17 @@ def run(
     catalog holds for their inputs. ``services`` (blob store and catalog) default to
     the settings'; a node running a sub-DAG (``@dynamic``) passes its own.
 
+    Remote executions (``serve.driver``) also pass ``stop``, polled by the driver loop
+    (every ``POLL_S``): once it returns a cause, running work is cancelled and the
+    execution ends ABORTED with that cause; and ``recovered``, outputs of nodes that
+    succeeded in an earlier execution (node id -> output name -> value): those nodes
+    are not run but RECOVERED, downstream nodes read their outputs (see
+    :func:`engine.dag.recovery.recoverable` for which are taken).
+
     Raises:
         ResourceRequestError: a node asks for resources no Ray node has.
         NodeFailedError: a node failed its last attempt.
+        ExecutionAbortedError: ``stop`` asked to stop.
     """
     settings = settings or load_settings()
     ensure_ray(settings)
@@ -117,7 +129,7 @@ def run(
         CacheSettings(settings.catalog_url_or_default, settings.offload_threshold,
                       overwrite=overwrite_cache),
     )
-    return _Driver(compiled, inputs, list(hooks), services).run()
+    return _Driver(compiled, inputs, list(hooks), services, stop, recovered).run()
 
 
 @dataclass
@@ -125,14 +137,16 @@ class _Submission:
     """One submitted attempt of a node and the ObjectRefs it will fill."""
 
     node_id: str
-    status: ray.ObjectRef  # resolves to AttemptInfo, or raises the attempt's error
+    status: ray.ObjectRef  # resolves to AttemptInfo's wire form, or raises the error
     outputs: dict[str, ray.ObjectRef]
     attempt: AttemptRecord
 
 
 class _Driver(BranchSteps):
     def __init__(self, compiled: CompiledWorkflow, inputs: dict[str, Any],
-                 hooks: list[ExecutionHooks], services: NodeServices) -> None:
+                 hooks: list[ExecutionHooks], services: NodeServices,
+                 stop: Callable[[], str | None] | None = None,
+                 recovered: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.compiled = compiled
         self.services = services
         self.storage = services.storage
@@ -178,6 +192,13 @@ class _Driver(BranchSteps):
         self.remotes: dict[str, Any] = {}
         # Nodes failed for good, under FAIL_AFTER_EXECUTABLE_NODES_COMPLETE.
         self.failures: list[NodeFailedError] = []
+        # --- remote executions only (serve.driver); local runs leave these empty ---
+        # Asked between batches of outcomes: a cause once the execution must stop.
+        self.stop = stop
+        # Hooks that want each succeeded node's output values before it is SUCCEEDED.
+        self.output_hooks = [h for h in hooks if h.wants_outputs]
+        # Outputs of nodes taken from an earlier execution instead of being run.
+        self.recovered = recoverable(self.spec, recovered) if recovered else {}
 
     # --- phases of the run ---------------------------------------------------------
 
@@ -194,10 +215,17 @@ class _Driver(BranchSteps):
         for node_id, task in self.overridden.items():
             self.task_boxes[node_id] = self._unit(node_id, task, self.nodes[node_id].task)
         try:
+            self._recover()
             self._advance()
             while self.pending:
-                for sub in self._wait():
-                    self._handle(sub)
+                ended = self._wait()
+                try:  # one call for the whole batch; one by one when any attempt failed
+                    wires = ray.get([sub.status for sub in ended])
+                except RayError:
+                    wires = [None] * len(ended)
+                for sub, wire in zip(ended, wires, strict=True):
+                    self._handle(sub, wire)
+                self._check_stop()
                 self._advance()
             for node_id in self.unsubmitted:  # below a conditional arm that was not taken
                 self._set_phase(node_id, NodePhase.SKIPPED)
@@ -312,16 +340,19 @@ class _Driver(BranchSteps):
         refs = list(self.pending)
         ready, _ = ray.wait(refs, num_returns=len(refs), timeout=POLL_S, fetch_local=False)
         while not ready:  # nothing ended yet: wait for the first (a timeout, for Ctrl-C)
-            ready, _ = ray.wait(refs, num_returns=1, timeout=1.0, fetch_local=False)
+            self._check_stop()
+            ready, _ = ray.wait(refs, num_returns=1, timeout=1.0 if self.stop is None
+                                else POLL_S, fetch_local=False)
         subs = [self.pending[r] for r in ready]
         return sorted(subs, key=lambda s: self.position[s.node_id])
 
-    def _handle(self, sub: _Submission) -> None:
+    def _handle(self, sub: _Submission, wire: list[Any] | None = None) -> None:
+        """Record how an attempt ended (``wire``: its status, when already fetched)."""
         if self.current.get(sub.node_id) is not sub or self.pending.pop(sub.status, None) is None:
             return  # superseded (an upstream retry resubmitted it) or skipped meanwhile
         attempt = sub.attempt
         try:
-            info: AttemptInfo = ray.get(sub.status)
+            info = AttemptInfo.from_wire(wire if wire is not None else ray.get(sub.status))
         except RayTaskError as e:
             cause = e.cause
             if isinstance(cause, AttemptError):
@@ -352,6 +383,8 @@ class _Driver(BranchSteps):
         nrec = self.record.nodes[sub.node_id]
         nrec.children = nodes_from_rows(info.children)
         nrec.child_execution = info.child_execution
+        if self.output_hooks:  # remote executions: outputs are stored before SUCCEEDED
+            self._report_outputs(sub, nrec)
         self._attempt_end(sub.node_id, attempt)
         self._set_phase(sub.node_id, NodePhase.SUCCEEDED)
         now = time.monotonic()
@@ -418,7 +451,9 @@ class _Driver(BranchSteps):
         self.pending.clear()
         if isinstance(error, NodeFailedError) and self.spec.on_failure is not None:
             self._run_on_failure(self.spec.on_failure, error)
-        if isinstance(error, ExecutionError):
+        if isinstance(error, ExecutionAbortedError):
+            self.record.finish(ExecutionPhase.ABORTED, error.cause)
+        elif isinstance(error, ExecutionError):
             kind = getattr(error, "kind", ErrorKind.SYSTEM)
             self.record.finish(ExecutionPhase.FAILED, str(error), kind)
         elif isinstance(error, KeyboardInterrupt):
@@ -444,7 +479,7 @@ class _Driver(BranchSteps):
         status = returned[-1] if task.python_interface.outputs else returned
         self._set_phase(node.id, NodePhase.RUNNING)
         try:
-            info: AttemptInfo = ray.get(status)
+            info = AttemptInfo.from_wire(ray.get(status))
         except RayError as e:
             cause = e.cause if isinstance(e, RayTaskError) else None
             attempt.end, attempt.outcome = time.time(), NodePhase.FAILED
@@ -470,12 +505,33 @@ class _Driver(BranchSteps):
         nrec = self.record.nodes[node_id]
         if nrec.phase is phase and phase is not NodePhase.QUEUED:
             return
-        if phase is NodePhase.SUCCEEDED:  # phases never leave SUCCEEDED
+        if phase.has_outputs:  # phases never leave SUCCEEDED (or RECOVERED)
             for child in self.children.get(node_id, ()):
                 self.unmet[child] -= 1
         self.record.set_phase(node_id, phase)
         for h in self.hooks:
             h.on_node_phase(self.record, nrec)
+
+    # --- remote executions: stop requests, recovered nodes, durable outputs ----------
+
+    def _check_stop(self) -> None:
+        cause = self.stop() if self.stop is not None else None
+        if cause is not None:
+            raise ExecutionAbortedError(cause)
+
+    def _recover(self) -> None:
+        """Nodes taken from an earlier execution: never submitted, their outputs put in
+        the object store for downstream nodes (as a decided branch's are)."""
+        for node_id, values in self.recovered.items():
+            self.unsubmitted.remove(node_id)
+            self.aliases[node_id] = {name: ray.put(v) for name, v in values.items()}
+            self._set_phase(node_id, NodePhase.RECOVERED)
+
+    def _report_outputs(self, sub: _Submission, nrec: NodeRecord) -> None:
+        values = ray.get(list(sub.outputs.values())) if sub.outputs else []
+        outputs = dict(zip(sub.outputs, values, strict=True))
+        for h in self.output_hooks:
+            h.on_node_outputs(self.record, nrec, outputs)
 
     def _attempt_end(self, node_id: str, attempt: AttemptRecord) -> None:
         for h in self.hooks:

@@ -18,10 +18,18 @@ class NodePhase(str, Enum):
     TIMED_OUT = "TIMED_OUT"  # the last attempt ran past the task's timeout
     ABORTED = "ABORTED"  # cancelled because the execution stopped
     SKIPPED = "SKIPPED"  # never ran because an upstream node failed
+    # Not run: its outputs were taken from an earlier execution (recovery, or a remote
+    # execution's driver resuming after a restart).
+    RECOVERED = "RECOVERED"
 
     @property
     def terminal(self) -> bool:
         return self not in (NodePhase.QUEUED, NodePhase.RUNNING)
+
+    @property
+    def has_outputs(self) -> bool:
+        """Whether a node in this phase has its outputs (downstream nodes may run)."""
+        return self is NodePhase.SUCCEEDED or self is NodePhase.RECOVERED
 
 
 class ExecutionPhase(str, Enum):

@@ -78,6 +78,17 @@ class AttemptInfo:
     children: list[NodeRow] = field(default_factory=list)
     child_execution: str | None = None
 
+    def to_wire(self) -> list[Any]:
+        """As a list of plain values: Ray packs it without pickling, for every attempt."""
+        return [self.cache_status.value, self.start, self.end, self.node_ip, self.node_id,
+                self.pid, list(self.gpu_ids), self.children, self.child_execution]
+
+    @classmethod
+    def from_wire(cls, wire: list[Any]) -> AttemptInfo:
+        status, start, end, node_ip, node_id, pid, gpu_ids, children, child_execution = wire
+        return cls(CacheStatus(status), start, end, node_ip, node_id, pid, tuple(gpu_ids),
+                   children, child_execution)
+
 
 def record_success(attempt: AttemptRecord, info: AttemptInfo) -> None:
     """Fill ``attempt`` from the worker's report of a successful attempt."""
@@ -245,17 +256,20 @@ def _execute(
     timeout_s = spec.metadata.timeout_s
     start = time.time()
     token = enter_context(params)
-    blobs = BlobStore(services.storage)
     scratch = params.scratch_path
-    ctx = DataContext(blobs, attempt_prefix(services.storage, params), scratch)
-    where = f"task '{task.name}', node '{params.node_id}'"
     try:
-        with _environment(spec.metadata.environment), _deadline(timeout_s):
-            values, status = memoized(
-                task, inputs, lambda: _run_at_boundary(task, inputs, ctx, where),
-                settings=services.cache, blobs=blobs, execution=params.execution_id,
-                node_id=params.node_id,
-            )
+        if _is_plain(task):
+            values, status = task.run_function(inputs), CacheStatus.DISABLED
+        else:
+            blobs = BlobStore(services.storage)
+            ctx = DataContext(blobs, attempt_prefix(services.storage, params), scratch)
+            where = f"task '{task.name}', node '{params.node_id}'"
+            with _environment(spec.metadata.environment), _deadline(timeout_s):
+                values, status = memoized(
+                    task, inputs, lambda: _run_at_boundary(task, inputs, ctx, where),
+                    settings=services.cache, blobs=blobs, execution=params.execution_id,
+                    node_id=params.node_id,
+                )
     except DataError as e:  # a value does not fit its declared type: the task's doing
         raise AttemptError(ErrorKind.USER, f"DataError: {e}", False, start, time.time()) from None
     except (StorageError, CatalogError, ContainerRuntimeError) as e:  # infrastructure failed
@@ -287,6 +301,27 @@ def _execute(
         gpu_ids=tuple(ray.get_gpu_ids()) if node_id else (),
     )
     return values, info
+
+
+# _is_plain's answers by task object (kept with the task, so an id is never reused).
+_PLAIN: dict[int, tuple[TaskLike, bool]] = {}
+
+
+def _is_plain(task: TaskLike) -> bool:
+    """Whether a task needs nothing around its call: no cache, timeout or environment,
+    and no files or dataframes to convert at its boundary. Most tiny tasks; for them
+    the setup would cost more than the call."""
+    known = _PLAIN.get(id(task))
+    if known is not None and known[0] is task:
+        return known[1]
+    metadata = task.spec().metadata
+    types = [*task.python_interface.inputs.values(), *task.python_interface.outputs.values()]
+    plain = not (metadata.cache or metadata.timeout_s or metadata.environment
+                 or any(TypeEngine.has_boundary(t) for t in types))
+    if len(_PLAIN) >= _TASK_CACHE_SIZE:
+        _PLAIN.clear()
+    _PLAIN[id(task)] = (task, plain)
+    return plain
 
 
 @functools.lru_cache(maxsize=1)
@@ -339,7 +374,8 @@ Call = tuple[str, "tuple[str, ...] | dict[str, Any]", str, int]
 
 @ray.remote(max_retries=0, retry_exceptions=False)
 def ray_execute_node(unit_box: list[ray.ObjectRef], call: Call, *values: Any) -> Any:
-    """The Ray task of one node attempt: returns the outputs, then an AttemptInfo.
+    """The Ray task of one node attempt: returns the outputs, then an AttemptInfo (in its
+    wire form).
 
     Values beyond the inputs' only order the node after others (``>>``).
     """
@@ -351,4 +387,4 @@ def ray_execute_node(unit_box: list[ray.ObjectRef], call: Call, *values: Any) ->
     else:
         inputs = fill(template, values)
     outputs, info = execute_node(unit.task, inputs, params, unit.services)
-    return (*outputs, info) if outputs else info
+    return (*outputs, info.to_wire()) if outputs else info.to_wire()

@@ -1,0 +1,99 @@
+"""What the executor offers remote executions' drivers: a stop request that cancels
+running work, nodes taken as RECOVERED from an earlier execution, and output values
+handed to the hooks that ask for them before a node is SUCCEEDED."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.dag.executor import run
+from engine.dag.hooks import ExecutionHooks
+from engine.dag.recovery import recoverable
+from engine.dag.state import ExecutionPhase, ExecutionRecord, NodePhase, NodeRecord
+from engine.errors import ExecutionAbortedError
+from tests.fixtures import conditional_wfs, remote_wfs
+from tests.fixtures.remote_wfs import runs
+
+
+class Keeper(ExecutionHooks):
+    record: ExecutionRecord | None = None
+
+    def on_execution_end(self, record: ExecutionRecord) -> None:
+        self.record = record
+
+
+def test_a_stop_request_cancels_running_work_and_ends_aborted(ray_cluster: None,
+                                                              tmp_path: Path) -> None:
+    keeper = Keeper()
+
+    def stop() -> str | None:
+        return "enough" if runs(tmp_path, "started") else None
+
+    with pytest.raises(ExecutionAbortedError, match="enough"):
+        run(remote_wfs.sleeper.compile(), {"seconds": 3.0, "marker_dir": str(tmp_path)},
+            hooks=[keeper], stop=stop)
+    record = keeper.record
+    assert record is not None
+    assert (record.phase, record.error, record.error_kind) == (
+        ExecutionPhase.ABORTED, "enough", None)
+    assert {n.phase for n in record.nodes.values()} == {NodePhase.ABORTED}
+    started = next(tmp_path.glob("started-*")).stat().st_mtime
+    time.sleep(max(0.0, started + 4.0 - time.time()))
+    assert runs(tmp_path, "woke") == 0  # the sleeping task was killed
+
+
+def test_recovered_nodes_do_not_run_and_feed_the_nodes_after_them(ray_cluster: None,
+                                                                  tmp_path: Path) -> None:
+    (tmp_path / "flaky-before").touch()  # so fails_once succeeds
+    offered = {"n0": {"o0": 10}, "n1": {"o0": 20}, "n3": {"o0": 99}}
+    result = run(remote_wfs.recoverable.compile(), {"marker_dir": str(tmp_path), "x": 1},
+                 recovered=offered)
+    assert result.outputs == 31  # b = 10 + 20, c = b + 1: n3 ran, its upstream did
+    phases = {k: n.phase for k, n in result.record.nodes.items()}
+    assert phases == {"n0": NodePhase.RECOVERED, "n1": NodePhase.RECOVERED,
+                      "n2": NodePhase.SUCCEEDED, "n3": NodePhase.SUCCEEDED}
+    assert result.record.nodes["n0"].attempts == []
+    assert (runs(tmp_path, "a"), runs(tmp_path, "d"), runs(tmp_path, "c")) == (0, 0, 1)
+
+
+def test_which_offered_nodes_are_taken() -> None:
+    spec = remote_wfs.recoverable.compile().spec
+    assert recoverable(spec, {"n2": {"o0": 1}, "n0": {"o0": 1}}) == {"n0": {"o0": 1}}
+    assert recoverable(spec, {"n0": {}}) == {}  # its output is missing
+    nested = conditional_wfs.nested.compile().spec
+    big_even = {"o0": "big-even"}
+    # n3 is in an arm of a conditional whose operand n0 must be taken for the same arm.
+    assert recoverable(nested, {"n3": big_even}) == {}
+    assert recoverable(nested, {"n0": {"o0": True}, "n3": big_even}) == {
+        "n0": {"o0": True}, "n3": big_even}
+    assert recoverable(nested, {"n0": {"o0": True}, "n1": {"o0": "x"}}) == {
+        "n0": {"o0": True}}  # a branch node is never taken
+
+
+def test_outputs_reach_the_hooks_that_ask_before_the_node_succeeds(ray_cluster: None) -> None:
+    seen: list[tuple[Any, ...]] = []
+
+    class Wants(ExecutionHooks):
+        wants_outputs = True
+
+        def on_node_outputs(self, record: ExecutionRecord, node: NodeRecord,
+                            outputs: dict[str, Any]) -> None:
+            seen.append(("outputs", node.node_id, outputs, node.phase))
+
+        def on_node_phase(self, record: ExecutionRecord, node: NodeRecord) -> None:
+            seen.append(("phase", node.node_id, node.phase))
+
+    class Plain(ExecutionHooks):
+        def on_node_outputs(self, record: ExecutionRecord, node: NodeRecord,
+                            outputs: dict[str, Any]) -> None:
+            raise AssertionError("called without asking")
+
+    result = run(remote_wfs.square_plus_one.compile(), {"x": 4}, hooks=[Plain(), Wants()])
+    assert result.outputs == 17
+    for node_id, value in (("n0", 16), ("n1", 17)):
+        given = seen.index(("outputs", node_id, {"o0": value}, NodePhase.RUNNING))
+        assert given < seen.index(("phase", node_id, NodePhase.SUCCEEDED))
