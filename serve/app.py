@@ -1,6 +1,7 @@
 """The admin API as a FastAPI application: ``create_app(settings)``. Imports no Ray.
 
-``serve.deployment`` hosts it on Ray Serve; tests drive it with FastAPI's TestClient.
+``serve.deployment`` hosts it on Ray Serve, with the Ray launcher that runs executions;
+tests drive it with FastAPI's TestClient.
 Routes live under ``/api/v1`` (one router per resource), plus ``GET /healthz``, the
 OpenAPI document at ``/openapi.json`` and its browsable form at ``/docs``.
 """
@@ -13,18 +14,27 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from engine.config import Settings
-from serve.api import entities, health, launch_plans, projects
+from serve.api import data, entities, executions, health, launch_plans, node_executions, projects
 from serve.api import errors as api_errors
+from serve.executions import ExecutionService
+from serve.launching import Launcher, Liveness
 from serve.security import RequestGuard
 from serve.store import AdminStore
+from serve.supervisor import Supervisor
 
 API_PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings, store: AdminStore | None = None) -> FastAPI:
+def create_app(settings: Settings, store: AdminStore | None = None,
+               launcher: Launcher | None = None, liveness: Liveness | None = None) -> FastAPI:
     """The admin API over ``store`` (by default one opened at ``settings.admin_db_url``,
     closed when the app shuts down). The configured default project is created if it is
-    missing, so registering into it works from the start."""
+    missing, so registering into it works from the start.
+
+    ``launcher`` starts the drivers of executions (``serve.launcher.RayLauncher``);
+    without one the API registers and reads but refuses to launch. With one, the app's
+    lifespan runs the supervisor that starts executions waiting for a launch plan slot
+    and restarts lost drivers, with ``liveness``'s timings."""
     owned = store is None
     admin = store if store is not None else AdminStore(settings.admin_db_url_or_default)
     try:
@@ -34,24 +44,32 @@ def create_app(settings: Settings, store: AdminStore | None = None) -> FastAPI:
             admin.close()
         raise
 
+    service = ExecutionService(admin, launcher, settings, liveness or Liveness())
+    supervisor = Supervisor(service) if launcher is not None else None
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if supervisor is not None:
+            supervisor.start()
         try:
             yield
         finally:
+            if supervisor is not None:
+                supervisor.stop()
             if owned:
                 admin.close()
 
     app = FastAPI(title="Flyray admin", version="1", docs_url="/docs",
                   openapi_url="/openapi.json", redoc_url=None, lifespan=lifespan,
-                  description="Registration of tasks, workflows and launch plans, and "
-                              "launch plan activation (Flyte's FlyteAdmin on Ray).")
+                  description="Registration of tasks, workflows and launch plans, launch "
+                              "plan activation, and executions (Flyte's FlyteAdmin on Ray).")
     app.state.store = admin
     app.state.settings = settings
+    app.state.executions = service
     api_errors.install(app)
     app.include_router(health.router)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (projects, entities, launch_plans):
+    for module in (projects, entities, launch_plans, executions, node_executions, data):
         api.include_router(module.router)
     app.include_router(api)
     app.add_middleware(RequestGuard, token=settings.admin_token,

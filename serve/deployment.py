@@ -17,6 +17,7 @@ from ray.serve import Application
 from engine.config import Settings, load_settings
 from engine.errors import ConfigError
 from serve.app import create_app
+from serve.launcher import RayLauncher
 
 DEPLOYMENT_NAME = "flyray-admin"
 APP_NAME = "flyray-admin"
@@ -25,13 +26,13 @@ APP_NAME = "flyray-admin"
 @serve.deployment(name=DEPLOYMENT_NAME)
 @serve.ingress()
 class AdminDeployment:
-    """One replica of the admin API."""
+    """One replica of the admin API; it launches executions as detached driver actors."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        return create_app(self._settings)
+        return create_app(self._settings, launcher=RayLauncher(self._settings))
 
 
 def build(settings: Settings | None = None) -> Application:

@@ -48,3 +48,23 @@ class StoreError(AdminError):
     """The admin database cannot be opened, read or written."""
 
     kind = "UNAVAILABLE"
+
+
+class ExecutionsUnavailableError(AdminError):
+    """This admin server cannot start executions (it was built without a launcher)."""
+
+    kind = "UNAVAILABLE"
+
+
+class DriverFencedError(AdminError):
+    """A driver wrote for an execution it no longer drives: a newer driver incarnation
+    took it over, or it already ended. The driver stops; nothing it sent is kept."""
+
+    kind = "FAILED_PRECONDITION"
+
+
+class CodeLoadError(AdminError):
+    """A driver cannot load the registered code of what it runs (import failed, the
+    object is missing, or it does not compile to the registered spec)."""
+
+    kind = "FAILED_PRECONDITION"

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
+from serve.executions import ExecutionService
 from serve.store import AdminStore, ListOptions, SortDirection, SortKey
 from serve.store._paging import MAX_LIMIT
 
@@ -18,6 +19,14 @@ def get_store(request: Request) -> AdminStore:
 
 
 Store = Annotated[AdminStore, Depends(get_store)]
+
+
+def get_executions(request: Request) -> ExecutionService:
+    service: ExecutionService = request.app.state.executions
+    return service
+
+
+Executions = Annotated[ExecutionService, Depends(get_executions)]
 
 
 def list_options(default_key: SortKey, default_direction: SortDirection,

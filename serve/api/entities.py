@@ -2,7 +2,8 @@
 
 ``POST /api/v1/tasks``, ``GET /api/v1/tasks/{project}/{domain}[/{name}[/{version}]]``,
 ``GET /api/v1/task_ids/{project}/{domain}``, and the same for workflows. The read
-routes are built by :func:`add_read_routes`, which launch plans reuse.
+routes are built by :func:`add_read_routes`, which launch plans reuse. A registration
+body may name the code bundle the entity runs from (``code_uri``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from engine.dag.spec import Identifier, ResourceType
 from serve.api.deps import BY_NAME, NEWEST_FIRST, NEWEST_FIRST_UNFILTERED, Store
@@ -28,6 +29,16 @@ from serve.schemas import (
     WorkflowList,
 )
 from serve.store import Entity, ListOptions, Page
+
+CODE_URI_HELP = ("Where the entity's code bundle lives (a zip with one top-level directory, "
+                 "e.g. s3://bucket/code/<hash>.zip or file:///path/<hash>.zip), as 'flyray "
+                 "register' uploads it; remote executions run the entity's code from it.")
+
+
+class CodeRegisterRequest(RegisterRequest):
+    """A task or workflow to register, with the code bundle it runs from (optional)."""
+
+    code_uri: str | None = Field(default=None, description=CODE_URI_HELP)
 
 
 @dataclass(frozen=True)
@@ -110,18 +121,19 @@ router = APIRouter(responses=ERROR_RESPONSES)
 
 @router.post("/tasks", response_model=EntityModel, status_code=201, tags=["tasks"],
              summary="Register a task (an identical one registered before: 200)")
-def register_task(body: RegisterRequest, response: Response, store: Store) -> EntityModel:
+def register_task(body: CodeRegisterRequest, response: Response, store: Store) -> EntityModel:
     check_request_id(TASKS, body.id, body.spec)
-    entity, created = store.register_task(body.spec)
+    entity, created = store.register_task(body.spec, body.code_uri)
     response.status_code = 201 if created else 200
     return EntityModel.of(entity)
 
 
 @router.post("/workflows", response_model=EntityModel, status_code=201, tags=["workflows"],
              summary="Register a workflow and its default launch plan (identical: 200)")
-def register_workflow(body: RegisterRequest, response: Response, store: Store) -> EntityModel:
+def register_workflow(body: CodeRegisterRequest, response: Response,
+                      store: Store) -> EntityModel:
     check_request_id(WORKFLOWS, body.id, body.spec)
-    entity, created = store.register_workflow(body.spec)
+    entity, created = store.register_workflow(body.spec, body.code_uri)
     response.status_code = 201 if created else 200
     return EntityModel.of(entity)
 

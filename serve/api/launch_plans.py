@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
+from pydantic import Field
 
 from engine.dag.spec import Identifier, ResourceType
 from serve.api.deps import NEWEST_FIRST, Store
-from serve.api.entities import Resource, add_read_routes, check_request_id
+from serve.api.entities import CODE_URI_HELP, Resource, add_read_routes, check_request_id
 from serve.api.errors import ERROR_RESPONSES
 from serve.schemas import (
     LaunchPlanList,
@@ -32,13 +33,19 @@ LAUNCH_PLANS = Resource(
 router = APIRouter(responses=ERROR_RESPONSES, tags=["launch_plans"])
 
 
+class CodeLaunchPlanRegisterRequest(LaunchPlanRegisterRequest):
+    """A launch plan version to register, with the code bundle it runs from (optional)."""
+
+    code_uri: str | None = Field(default=None, description=CODE_URI_HELP)
+
+
 @router.post("/launch_plans", response_model=LaunchPlanModel, status_code=201,
              summary="Register a launch plan version, INACTIVE (identical: 200)")
-def register_launch_plan(body: LaunchPlanRegisterRequest, response: Response,
+def register_launch_plan(body: CodeLaunchPlanRegisterRequest, response: Response,
                          store: Store) -> LaunchPlanModel:
     spec = body.spec.model_dump()
     check_request_id(LAUNCH_PLANS, body.id, spec)
-    entity, created = store.register_launch_plan(spec)
+    entity, created = store.register_launch_plan(spec, body.code_uri)
     response.status_code = 201 if created else 200
     return LaunchPlanModel.of(entity)
 

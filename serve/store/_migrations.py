@@ -14,7 +14,10 @@ from serve.store._db import Migration
 from serve.store._models import (
     Base,
     DomainRow,
+    ExecutionRow,
     LaunchPlanRow,
+    NodeAttemptRow,
+    NodeExecutionRow,
     ProjectRow,
     TaskRow,
     WorkflowRow,
@@ -39,7 +42,13 @@ def _add_default_project(conn: Connection) -> None:
         for i, d in enumerate(DEFAULT_DOMAINS)])
 
 
+def _create_executions(conn: Connection) -> None:
+    tables = [ExecutionRow, NodeExecutionRow, NodeAttemptRow]
+    Base.metadata.create_all(conn, tables=[t.__table__ for t in tables])  # type: ignore[misc]
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _create_registry),
     (2, _add_default_project),
+    (3, _create_executions),
 ]

@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -117,3 +119,129 @@ class LaunchPlanRow(_EntityColumns, Base):
     # The schedule's JSON text (also in the spec), for the scheduler to query; NULL: none.
     schedule: Mapped[str | None] = mapped_column(Text, nullable=True)
     max_parallel_executions: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+# --- executions ----------------------------------------------------------------------
+
+
+class ExecutionRow(Base):
+    """One execution of a launch plan, workflow or task, and its driver's lease.
+
+    ``(project, domain, name)`` is unique: a client-chosen name makes a create
+    idempotent. Phases only move forward (QUEUED, RUNNING, then one terminal phase).
+    """
+
+    __tablename__ = "admin_executions"
+    __table_args__ = (
+        UniqueConstraint("project", "domain", "name", name="admin_executions_id"),
+        ForeignKeyConstraint(["project", "domain"], ["admin_domains.project", "admin_domains.id"],
+                             name="admin_executions_domain"),
+        Index("admin_executions_by_time", "project", "domain", "created_at"),
+        Index("admin_executions_by_phase", "phase"),
+        Index("admin_executions_by_plan", "launch_plan_pk", "phase"),
+    )
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project: Mapped[str] = mapped_column(String(63))
+    domain: Mapped[str] = mapped_column(String(63))
+    name: Mapped[str] = mapped_column(_sortable(MAX_NAME))
+    # What runs: the launch plan (a workflow run directly runs its default launch plan),
+    # the workflow, or the task (a task runs alone: no launch plan, no workflow).
+    launch_plan_pk: Mapped[int | None] = mapped_column(ForeignKey("admin_launch_plans.pk"),
+                                                       nullable=True)
+    workflow_pk: Mapped[int | None] = mapped_column(ForeignKey("admin_workflows.pk"),
+                                                    nullable=True)
+    task_pk: Mapped[int | None] = mapped_column(ForeignKey("admin_tasks.pk"), nullable=True)
+    # Their identifiers (JSON: {"launch_plan": id | null, "workflow": ..., "task": ...}),
+    # so reads need no join.
+    target: Mapped[str] = mapped_column(Text)
+    # The launch plan's name, for the listing's filter without a join.
+    launch_plan_name: Mapped[str | None] = mapped_column(_sortable(MAX_NAME), nullable=True)
+    # The request as the client sent it (canonical JSON): a repeat with the same name
+    # must equal it.
+    request: Mapped[str] = mapped_column(Text)
+    # The inputs it runs with (input name -> JSON literal), defaults and fixed applied.
+    inputs: Mapped[str] = mapped_column(Text)
+    overwrite_cache: Mapped[bool] = mapped_column(Boolean)
+    # MANUAL, RELAUNCH or RECOVER (SCHEDULED comes with schedules, with its own
+    # scheduled_at column and a unique (launch plan, scheduled time)).
+    mode: Mapped[str] = mapped_column(String(16))
+    relaunched_from_pk: Mapped[int | None] = mapped_column(ForeignKey("admin_executions.pk"),
+                                                           nullable=True)
+    recovered_from_pk: Mapped[int | None] = mapped_column(ForeignKey("admin_executions.pk"),
+                                                          nullable=True)
+    # The code bundle of the entity run (a zip URI), copied when the execution is made.
+    code_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
+    phase: Mapped[str] = mapped_column(String(16))
+    error_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Set by a terminate request; the driver stops and records ABORTED with it.
+    abort_cause: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The workflow's outputs: output name -> stored form ({"inline": ...} or {"uri": ...}).
+    outputs: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Times from the database's clock.
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                           nullable=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The driver lease. ``launch`` counts drivers started by the admin (0: none yet,
+    # e.g. waiting for a slot under the launch plan's max_parallel_executions) and names
+    # the current driver actor; ``incarnation`` counts driver processes that claimed the
+    # execution: only the latest may write (fencing); ``heartbeat_at`` is its liveness.
+    launch: Mapped[int] = mapped_column(Integer)
+    launched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                            nullable=True)
+    incarnation: Mapped[int] = mapped_column(Integer)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                             nullable=True)
+    # How often the reaper restarted a lost driver.
+    driver_restarts: Mapped[int] = mapped_column(Integer)
+
+
+class NodeExecutionRow(Base):
+    """One node of an execution: its phase, children and (once succeeded) durable outputs."""
+
+    __tablename__ = "admin_node_executions"
+    __table_args__ = (
+        UniqueConstraint("execution_pk", "node_id", name="admin_node_executions_id"),
+    )
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    execution_pk: Mapped[int] = mapped_column(
+        ForeignKey("admin_executions.pk", ondelete="CASCADE"))
+    node_id: Mapped[str] = mapped_column(String(255))
+    task: Mapped[str] = mapped_column(Text)
+    # The node's place in the workflow's topological order, for listing.
+    position: Mapped[int] = mapped_column(Integer)
+    phase: Mapped[str] = mapped_column(String(16))
+    # The driver incarnation that last wrote the row: a newer one may start the node over.
+    incarnation: Mapped[int] = mapped_column(Integer)
+    error_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Nodes a dynamic, map or launch plan node ran inside itself (engine's node rows).
+    children: Mapped[str | None] = mapped_column(Text, nullable=True)
+    child_execution: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Output name -> stored form; set in the same write that makes the node SUCCEEDED.
+    outputs: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class NodeAttemptRow(Base):
+    """One attempt of a node; ``(execution, node, attempt)`` is its key."""
+
+    __tablename__ = "admin_node_attempts"
+    __table_args__ = (
+        UniqueConstraint("execution_pk", "node_id", "attempt", name="admin_node_attempts_id"),
+    )
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    execution_pk: Mapped[int] = mapped_column(
+        ForeignKey("admin_executions.pk", ondelete="CASCADE"))
+    node_id: Mapped[str] = mapped_column(String(255))
+    attempt: Mapped[int] = mapped_column(Integer)
+    # Epoch seconds from the clock of the worker that ran the attempt.
+    started_at: Mapped[float] = mapped_column(Float)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    error_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    cache_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Where it ran: Ray node IP and id, worker pid, GPU ids (JSON).
+    worker: Mapped[str | None] = mapped_column(Text, nullable=True)

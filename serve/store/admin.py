@@ -2,8 +2,9 @@
 
 The control plane's narrow interface to its persistence: every method is one short
 transaction, takes and returns plain data (``serve.store.records``, the engine's spec
-objects, JSON), and raises the errors of ``serve.errors``. Later concepts (executions,
-schedules) add their tables and data functions next to these and share ``database``.
+objects, JSON), and raises the errors of ``serve.errors``. Executions add their tables and
+data functions next to these (``serve.store.executions``) and share ``database``; later
+concepts (schedules) do the same.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from serve.store import _entities, _launch_plans, _projects, _registration
 from serve.store._db import Database
 from serve.store._migrations import MIGRATIONS
 from serve.store._models import ProjectRow
+from serve.store.executions import ExecutionMethods
 from serve.store.records import (
     DEFAULT_DOMAINS,
     Domain,
@@ -33,9 +35,11 @@ from serve.store.records import (
 )
 
 
-class AdminStore:
+class AdminStore(ExecutionMethods):
     """Opens (and migrates) the admin database at ``url``: any SQLAlchemy URL, e.g.
-    ``sqlite:////home/me/.flyray/admin.db`` or ``postgresql+psycopg://u:pw@host/db``."""
+    ``sqlite:////home/me/.flyray/admin.db`` or ``postgresql+psycopg://u:pw@host/db``.
+
+    Executions, node executions and their drivers' leases: see ``ExecutionMethods``."""
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -27,10 +27,10 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
-def test_only_the_deployment_module_imports_ray() -> None:
+def test_only_the_deployment_launcher_and_driver_modules_import_ray() -> None:
     importing = sorted(str(p.relative_to(SERVE)) for p in SERVE.rglob("*.py")
                        if any(m == "ray" or m.startswith("ray.") for m in imported_modules(p)))
-    assert importing == ["deployment.py"]
+    assert importing == ["deployment.py", "driver.py", "launcher.py"]
 
 
 def test_serve_runs_the_admin_api_on_the_configured_endpoint(ray_cluster: None,

@@ -51,7 +51,14 @@ def test_openapi_document_and_docs_are_served(client: TestClient) -> None:
                      "/api/v1/workflow_ids/{project}/{domain}",
                      "/api/v1/launch_plans/{project}/{domain}/{name}/{version}",
                      "/api/v1/launch_plan_ids/{project}/{domain}",
-                     "/api/v1/active_launch_plans/{project}/{domain}"):
+                     "/api/v1/active_launch_plans/{project}/{domain}",
+                     "/api/v1/executions", "/api/v1/executions/relaunch",
+                     "/api/v1/executions/recover", "/api/v1/executions/{project}/{domain}",
+                     "/api/v1/executions/{project}/{domain}/{name}",
+                     "/api/v1/node_executions/{project}/{domain}/{name}",
+                     "/api/v1/node_executions/{project}/{domain}/{name}/{node_id}",
+                     "/api/v1/data/executions/{project}/{domain}/{name}",
+                     "/api/v1/data/node_executions/{project}/{domain}/{name}/{node_id}"):
         assert expected in paths
     assert all(p == "/healthz" or p.startswith("/api/v1/") for p in paths)
     put = document["paths"]["/api/v1/launch_plans/{project}/{domain}/{name}/{version}"]["put"]

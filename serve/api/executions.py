@@ -1,0 +1,113 @@
+"""Executions, after Flyte's REST paths:
+
+``POST /api/v1/executions`` (launch), ``POST /api/v1/executions/relaunch``,
+``POST /api/v1/executions/recover``, ``GET /api/v1/executions/{project}/{domain}[/{name}]``
+and ``DELETE /api/v1/executions/{project}/{domain}/{name}`` (terminate).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query, Response
+
+from engine.dag.state import ExecutionPhase
+from serve.api.deps import NEWEST_FIRST, Executions, Store
+from serve.api.errors import ERROR_RESPONSES
+from serve.execution_schemas import (
+    ExecutionCreate,
+    ExecutionList,
+    ExecutionModel,
+    RecoverRequest,
+    RelaunchRequest,
+    TerminateRequest,
+)
+from serve.store import ListOptions
+from serve.store.execution_records import (
+    ExecutionFilters,
+    ExecutionId,
+    ExecutionRequest,
+    TargetKind,
+)
+
+router = APIRouter(prefix="/executions", tags=["executions"], responses=ERROR_RESPONSES)
+
+
+@router.post("", response_model=ExecutionModel, status_code=201,
+             summary="Launch a launch plan, workflow or task (the same named request "
+                     "again: 200 with the existing execution)")
+def create_execution(body: ExecutionCreate, response: Response,
+                     executions: Executions) -> ExecutionModel:
+    kind = next(k for k in TargetKind if getattr(body, k.value) is not None)
+    ref = getattr(body, kind.value)
+    execution, created = executions.create(ExecutionRequest(
+        body.project, body.domain, body.name, kind, ref.name, ref.version, body.inputs,
+        body.overwrite_cache))
+    response.status_code = 201 if created else 200
+    return ExecutionModel.of(execution)
+
+
+@router.post("/relaunch", response_model=ExecutionModel, status_code=201,
+             summary="Run an execution again: same versions, same inputs (mode RELAUNCH)")
+def relaunch_execution(body: RelaunchRequest, response: Response,
+                       executions: Executions) -> ExecutionModel:
+    execution, created = executions.relaunch(body.id.to_id(), body.name, body.overwrite_cache)
+    response.status_code = 201 if created else 200
+    return ExecutionModel.of(execution)
+
+
+@router.post("/recover", response_model=ExecutionModel, status_code=201,
+             summary="Run an ended execution again, reusing the outputs of its succeeded "
+                     "nodes (RECOVERED) and running the rest (mode RECOVER)")
+def recover_execution(body: RecoverRequest, response: Response,
+                      executions: Executions) -> ExecutionModel:
+    execution, created = executions.recover(body.id.to_id(), body.name)
+    response.status_code = 201 if created else 200
+    return ExecutionModel.of(execution)
+
+
+@router.get("/{project}/{domain}/{name}", response_model=ExecutionModel,
+            summary="Get an execution")
+def get_execution(project: str, domain: str, name: str, store: Store) -> ExecutionModel:
+    return ExecutionModel.of(store.get_execution(ExecutionId(project, domain, name)))
+
+
+@router.get("/{project}/{domain}", response_model=ExecutionList,
+            summary="List executions of a project and domain, newest first")
+def list_executions(
+    project: str, domain: str, store: Store,
+    options: Annotated[ListOptions, Depends(NEWEST_FIRST)],
+    phase: Annotated[list[ExecutionPhase] | None, Query(
+        description="Only these phases (repeat the parameter for several).")] = None,
+    launch_plan: Annotated[str | None, Query(max_length=512,
+                                             description="Only this launch plan's.")] = None,
+    created_after: Annotated[dt.datetime | None, Query(
+        description="ISO 8601; without a zone, UTC.")] = None,
+    created_before: Annotated[dt.datetime | None, Query(
+        description="ISO 8601; without a zone, UTC.")] = None,
+) -> ExecutionList:
+    filters = ExecutionFilters(tuple(phase or ()), launch_plan, _utc(created_after),
+                               _utc(created_before))
+    page = store.list_executions(project, domain, filters, options)
+    return ExecutionList(executions=[ExecutionModel.of(e) for e in page.items],
+                         token=page.token)
+
+
+@router.delete("/{project}/{domain}/{name}", response_model=ExecutionModel,
+               summary="Terminate: ABORTED with the cause, running work cancelled "
+                       "(an ABORTED execution again: 200, unchanged)")
+def terminate_execution(project: str, domain: str, name: str, executions: Executions,
+                        body: Annotated[TerminateRequest | None, Body()] = None
+                        ) -> ExecutionModel:
+    cause = body.cause if body is not None else TerminateRequest().cause
+    return ExecutionModel.of(executions.terminate(ExecutionId(project, domain, name), cause))
+
+
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """In UTC, as every stored time is (SQLite compares them as text)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)

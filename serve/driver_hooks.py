@@ -1,0 +1,85 @@
+"""Execution hooks of a remote execution's driver: what happens is queued as events
+for the admin database (``serve.event_writer`` writes them).
+
+A node's outputs are stored durably (inline, or in the blob store when large) in
+``on_node_outputs``, which the executor calls before the node becomes SUCCEEDED; the
+SUCCEEDED event carries them, so the database never holds a SUCCEEDED node whose
+outputs could be lost with the driver (DESIGN, durability rule 3).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.catalog.blob import BlobStore
+from engine.catalog.literals import store_value
+from engine.dag.compiler import CompiledWorkflow
+from engine.dag.hooks import ExecutionHooks
+from engine.dag.state import AttemptRecord, ExecutionRecord, NodePhase, NodeRecord, node_rows
+from serve.event_writer import EventWriter
+from serve.store.execution_records import AttemptEvent, ExecutionStarted, NodeEvent
+
+_FAILED = (NodePhase.FAILED, NodePhase.TIMED_OUT)
+
+
+class AdminHooks(ExecutionHooks):
+    """Records phases, attempts and durable outputs of one execution's nodes.
+
+    Args:
+        prefix: blob store URI under which this execution's offloaded values go.
+        attempts: attempts each node recorded before (a resuming driver numbers on).
+        recovered: stored outputs of nodes the executor is given as RECOVERED.
+        positions: each node's place in the workflow's order, for listings.
+    """
+
+    wants_outputs = True
+
+    def __init__(self, writer: EventWriter, compiled: CompiledWorkflow, blobs: BlobStore,
+                 prefix: str, threshold: int, attempts: dict[str, int],
+                 recovered: dict[str, dict[str, Any]], positions: dict[str, int]) -> None:
+        self.writer = writer
+        self.compiled = compiled
+        self.blobs = blobs
+        self.prefix = prefix
+        self.threshold = threshold
+        self.attempts = attempts
+        self.recovered = recovered
+        self.positions = positions
+        self._stored: dict[str, dict[str, Any]] = {}
+
+    def on_execution_start(self, record: ExecutionRecord) -> None:
+        self.writer.put(ExecutionStarted())
+        for node in record.nodes.values():
+            self.writer.put(self._event(node))
+
+    def on_node_outputs(self, record: ExecutionRecord, node: NodeRecord,
+                        outputs: dict[str, Any]) -> None:
+        types = self.compiled.tasks[node.task].python_interface.outputs
+        where = f"{self.prefix}/nodes/{node.node_id}"
+        self._stored[node.node_id] = {
+            name: store_value(value, types[name], self.blobs, where, self.threshold)
+            for name, value in outputs.items()}
+
+    def on_node_phase(self, record: ExecutionRecord, node: NodeRecord) -> None:
+        self.writer.put(self._event(node))
+
+    def on_attempt_end(self, record: ExecutionRecord, node: NodeRecord,
+                       attempt: AttemptRecord) -> None:
+        self.writer.put(AttemptEvent(
+            node.node_id, self.attempts.get(node.node_id, 0) + attempt.attempt, attempt.start,
+            attempt.end, attempt.outcome,
+            attempt.error_kind.value if attempt.error_kind else None, attempt.error,
+            attempt.cache_status, dict(attempt.worker)))
+
+    def _event(self, node: NodeRecord) -> NodeEvent:
+        outputs = None
+        if node.phase is NodePhase.SUCCEEDED:
+            outputs = self._stored.pop(node.node_id, None)  # None: a branch, no outputs
+        elif node.phase is NodePhase.RECOVERED:
+            outputs = self.recovered.get(node.node_id)
+        last = node.attempts[-1] if node.attempts and node.phase in _FAILED else None
+        return NodeEvent(
+            node.node_id, node.task, self.positions.get(node.node_id, len(self.positions)),
+            node.phase, last.error_kind.value if last and last.error_kind else None,
+            last.error if last else None, node_rows(node.children) if node.children else None,
+            node.child_execution, outputs)

@@ -1,0 +1,155 @@
+"""Node executions and their attempts: the driver's events, and reads for the API.
+
+Writes are idempotent and move forward only: a node's phase goes QUEUED, RUNNING,
+then one terminal phase; an attempt, keyed by (execution, node, attempt), is written
+once it ended and never changed after. A newer driver incarnation may start a node
+over, except one that SUCCEEDED or was RECOVERED: those keep their outputs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.dag.state import ExecutionPhase, NodePhase, nodes_from_rows
+from serve.errors import NotFoundError
+from serve.specs import canonical_json
+from serve.store import _executions, _leases
+from serve.store._clock import db_now
+from serve.store._models import ExecutionRow, NodeAttemptRow, NodeExecutionRow
+from serve.store.execution_records import (
+    AttemptEvent,
+    ErrorInfo,
+    Event,
+    ExecutionId,
+    ExecutionStarted,
+    NodeAttempt,
+    NodeEvent,
+    NodeExecution,
+)
+
+_MAX_NODE_ID = 255
+
+
+def _rank(phase: NodePhase) -> int:
+    return {NodePhase.QUEUED: 0, NodePhase.RUNNING: 1}.get(phase, 2)
+
+
+def record(s: Session, ident: ExecutionId, incarnation: int,
+           events: Sequence[Event]) -> str | None:
+    """Apply a driver's events in one transaction (this also counts as its heartbeat);
+    returns the abort cause once a stop was requested. DriverFencedError when the
+    driver may not write any more."""
+    row = _leases.fenced(s, ident, incarnation)
+    now = db_now(s)
+    row.heartbeat_at = now
+    for event in events:
+        if isinstance(event, ExecutionStarted):
+            if row.phase == ExecutionPhase.QUEUED.value:
+                row.phase = ExecutionPhase.RUNNING.value
+            if row.started_at is None:
+                row.started_at = now
+        elif isinstance(event, NodeEvent):
+            _node(s, row, incarnation, event, now)
+        else:
+            _attempt(s, row, event)
+    s.flush()
+    return row.abort_cause
+
+
+def _node(s: Session, execution: ExecutionRow, incarnation: int, event: NodeEvent,
+          now: object) -> None:
+    row = s.scalar(select(NodeExecutionRow).where(
+        NodeExecutionRow.execution_pk == execution.pk,
+        NodeExecutionRow.node_id == event.node_id))
+    if row is None:
+        row = NodeExecutionRow(execution_pk=execution.pk, node_id=event.node_id,
+                               task=event.task, position=event.position,
+                               phase=event.phase.value, incarnation=incarnation)
+        s.add(row)
+    else:
+        current = NodePhase(row.phase)
+        if current.has_outputs:
+            return  # done for good: a resuming driver reports it RECOVERED, kept as it is
+        newer = incarnation > row.incarnation
+        if not newer and (current.terminal or _rank(event.phase) < _rank(current)):
+            return  # a repeat, or out of order: phases only move forward
+        row.phase = event.phase.value
+        row.incarnation = incarnation
+    row.error_kind, row.error_message = event.error_kind, event.error
+    if event.children is not None:
+        row.children = canonical_json(event.children)
+    if event.child_execution is not None:
+        row.child_execution = event.child_execution
+    if event.phase.has_outputs and event.outputs is not None:
+        row.outputs = canonical_json(event.outputs)
+    row.updated_at = now  # type: ignore[assignment]
+
+
+def _attempt(s: Session, execution: ExecutionRow, event: AttemptEvent) -> None:
+    row = s.scalar(select(NodeAttemptRow).where(
+        NodeAttemptRow.execution_pk == execution.pk, NodeAttemptRow.node_id == event.node_id,
+        NodeAttemptRow.attempt == event.attempt))
+    if row is not None and row.outcome is not None:
+        return  # an ended attempt never changes
+    if row is None:
+        row = NodeAttemptRow(execution_pk=execution.pk, node_id=event.node_id,
+                             attempt=event.attempt)
+        s.add(row)
+    row.started_at, row.ended_at = event.started_at, event.ended_at
+    row.outcome = event.outcome.value if event.outcome else None
+    row.error_kind, row.error_message = event.error_kind, event.error
+    row.cache_status = event.cache_status
+    row.worker = canonical_json(event.worker) if event.worker else None
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+def list_nodes(s: Session, ident: ExecutionId) -> list[NodeExecution]:
+    """The execution's nodes in the workflow's order, each with its attempts."""
+    execution = _executions.get_row(s, ident)
+    rows = s.scalars(select(NodeExecutionRow).where(
+        NodeExecutionRow.execution_pk == execution.pk).order_by(
+        NodeExecutionRow.position, NodeExecutionRow.node_id)).all()
+    attempts: dict[str, list[NodeAttempt]] = {}
+    for a in s.scalars(select(NodeAttemptRow).where(
+            NodeAttemptRow.execution_pk == execution.pk).order_by(NodeAttemptRow.attempt)):
+        attempts.setdefault(a.node_id, []).append(_attempt_of(a))
+    return [_node_of(ident, r, attempts.get(r.node_id, [])) for r in rows]
+
+
+def get_node(s: Session, ident: ExecutionId, node_id: str) -> NodeExecution:
+    execution = _executions.get_row(s, ident)
+    row = None
+    if isinstance(node_id, str) and len(node_id) <= _MAX_NODE_ID:
+        row = s.scalar(select(NodeExecutionRow).where(
+            NodeExecutionRow.execution_pk == execution.pk,
+            NodeExecutionRow.node_id == node_id))
+    if row is None:
+        raise NotFoundError(f"execution {ident} has no node {node_id[:80]!r} (yet); list its "
+                            f"nodes with GET /api/v1/node_executions/{ident}")
+    attempts = s.scalars(select(NodeAttemptRow).where(
+        NodeAttemptRow.execution_pk == execution.pk, NodeAttemptRow.node_id == node_id
+    ).order_by(NodeAttemptRow.attempt)).all()
+    return _node_of(ident, row, [_attempt_of(a) for a in attempts])
+
+
+def _node_of(ident: ExecutionId, row: NodeExecutionRow,
+             attempts: list[NodeAttempt]) -> NodeExecution:
+    error = (ErrorInfo(row.error_kind or "SYSTEM", row.error_message)
+             if row.error_message is not None else None)
+    children = nodes_from_rows(json.loads(row.children)) if row.children else {}
+    return NodeExecution(ident, row.node_id, row.task, NodePhase(row.phase), row.position,
+                         error, tuple(attempts), children, row.child_execution,
+                         json.loads(row.outputs) if row.outputs is not None else None)
+
+
+def _attempt_of(row: NodeAttemptRow) -> NodeAttempt:
+    return NodeAttempt(row.attempt, row.started_at, row.ended_at,
+                       NodePhase(row.outcome) if row.outcome else None, row.error_kind,
+                       row.error_message, row.cache_status,
+                       json.loads(row.worker) if row.worker else {})

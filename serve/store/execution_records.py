@@ -1,0 +1,241 @@
+"""What the admin store takes and returns about executions: plain frozen data, never rows.
+
+Three audiences: the API (``Execution``, ``NodeExecution``), the per-execution driver
+(``DriverClaim`` and the events it writes), and the supervisor that starts drivers and
+restarts lost ones (``DriverLease``, ``LaunchTicket``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from engine.dag.spec import Identifier
+from engine.dag.state import ExecutionPhase, NodePhase, NodeRecord, NodeRow
+
+ACTIVE_PHASES = (ExecutionPhase.QUEUED, ExecutionPhase.RUNNING)
+TERMINAL_PHASES = tuple(p for p in ExecutionPhase if p not in ACTIVE_PHASES)
+
+
+class ExecutionMode(str, Enum):
+    """How an execution came to be (Flyte's ExecutionMetadata.mode).
+
+    SCHEDULED is added with schedules, together with the execution's scheduled time.
+    """
+
+    MANUAL = "MANUAL"
+    RELAUNCH = "RELAUNCH"
+    RECOVER = "RECOVER"
+
+
+class TargetKind(str, Enum):
+    """What a create request names: a launch plan, a workflow or a task."""
+
+    LAUNCH_PLAN = "launch_plan"
+    WORKFLOW = "workflow"
+    TASK = "task"
+
+
+@dataclass(frozen=True)
+class ExecutionId:
+    project: str
+    domain: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.project}/{self.domain}/{self.name}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"project": self.project, "domain": self.domain, "name": self.name}
+
+
+@dataclass(frozen=True)
+class ExecutionRequest:
+    """A request to launch, as the client sent it (before defaults and fixed inputs).
+
+    Attributes:
+        name: the execution's name; None: the server picks one.
+        kind, entity, version: what to run; ``version`` None for a launch plan means
+            its latest registered version (as flytekit's ``fetch_launch_plan``).
+        inputs: input name -> JSON literal.
+    """
+
+    project: str
+    domain: str
+    name: str | None
+    kind: TargetKind
+    entity: str
+    version: str | None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    overwrite_cache: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The form a repeated request with the same name is compared in."""
+        return {"project": self.project, "domain": self.domain,
+                self.kind.value: {"name": self.entity, "version": self.version},
+                "inputs": self.inputs, "overwrite_cache": self.overwrite_cache}
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    kind: str  # USER or SYSTEM
+    message: str
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One execution and where it stands.
+
+    ``launch_plan`` is set for launch plans and for workflows (which run their default
+    launch plan), ``workflow`` for both too; a task runs alone (``task`` only).
+    """
+
+    id: ExecutionId
+    launch_plan: Identifier | None
+    workflow: Identifier | None
+    task: Identifier | None
+    inputs: dict[str, Any]
+    overwrite_cache: bool
+    mode: ExecutionMode
+    relaunched_from: ExecutionId | None
+    recovered_from: ExecutionId | None
+    code_uri: str | None
+    phase: ExecutionPhase
+    error: ErrorInfo | None
+    abort_cause: str | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    driver_restarts: int
+    # The workflow's outputs once SUCCEEDED: output name -> stored form
+    # ({"inline": <json>} or {"uri": ..., "format": "json"}, see engine.catalog.literals).
+    outputs: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ExecutionFilters:
+    """Filters of an execution listing (all optional, combined with AND)."""
+
+    phases: tuple[ExecutionPhase, ...] = ()
+    launch_plan: str | None = None  # launch plan name
+    created_after: dt.datetime | None = None
+    created_before: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class NodeAttempt:
+    """One attempt of a node; times are epoch seconds from the worker's clock."""
+
+    attempt: int
+    started_at: float
+    ended_at: float | None
+    outcome: NodePhase | None
+    error_kind: str | None
+    error: str | None
+    cache_status: str | None
+    worker: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NodeExecution:
+    execution: ExecutionId
+    node_id: str
+    task: str
+    phase: NodePhase
+    position: int
+    error: ErrorInfo | None
+    attempts: tuple[NodeAttempt, ...]
+    # What a dynamic, map or launch plan node ran inside itself, in its last attempt.
+    children: dict[str, NodeRecord]
+    child_execution: str | None
+    # Output name -> stored form, once SUCCEEDED or RECOVERED.
+    outputs: dict[str, Any] | None
+
+
+# --- the driver's side ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DriverClaim:
+    """What a driver process needs to (re)start an execution it has claimed.
+
+    Attributes:
+        incarnation: this driver's number; every write it makes carries it, and a write
+            from an older incarnation is refused (fencing).
+        workflow_spec, task_spec: the registered spec (JSON) of what runs.
+        done: outputs (stored forms) of this execution's nodes that SUCCEEDED or were
+            RECOVERED before: a resuming driver does not run them again.
+        offered: outputs of nodes that succeeded in the execution this one recovers.
+        attempts: how many attempts each node has recorded already.
+    """
+
+    execution: Execution
+    incarnation: int
+    workflow_spec: dict[str, Any] | None
+    task_spec: dict[str, Any] | None
+    done: dict[str, dict[str, Any]]
+    offered: dict[str, dict[str, Any]]
+    attempts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ExecutionStarted:
+    """The driver is running the execution's nodes."""
+
+
+@dataclass(frozen=True)
+class NodeEvent:
+    """A node's phase (and, when SUCCEEDED or RECOVERED, its stored outputs)."""
+
+    node_id: str
+    task: str
+    position: int
+    phase: NodePhase
+    error_kind: str | None = None
+    error: str | None = None
+    children: list[NodeRow] | None = None
+    child_execution: str | None = None
+    outputs: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class AttemptEvent:
+    """An attempt that ended; ``(execution, node_id, attempt)`` is its key."""
+
+    node_id: str
+    attempt: int
+    started_at: float
+    ended_at: float | None
+    outcome: NodePhase | None
+    error_kind: str | None
+    error: str | None
+    cache_status: str | None
+    worker: dict[str, Any]
+
+
+Event = ExecutionStarted | NodeEvent | AttemptEvent
+
+
+# --- the supervisor's side ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LaunchTicket:
+    """A driver to start: the execution, which launch it is, its code bundle."""
+
+    execution: ExecutionId
+    launch: int
+    code_uri: str | None
+
+
+@dataclass(frozen=True)
+class DriverLease:
+    """Liveness of a launched, unfinished execution's driver, by the database's clock."""
+
+    execution: ExecutionId
+    launch: int
+    launched_at: dt.datetime | None
+    heartbeat_at: dt.datetime | None
+    now: dt.datetime

@@ -1,0 +1,74 @@
+"""Helpers of the execution tests: launch over HTTP, wait for a phase, read results."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from engine.core.workflow import PythonFunctionWorkflow
+from tests.serve.specs import DOMAIN, PROJECT, register_workflow
+
+EXECUTIONS = "/api/v1/executions"
+ACTIVE = ("QUEUED", "RUNNING")
+
+
+def path(name: str) -> str:
+    return f"{PROJECT}/{DOMAIN}/{name}"
+
+
+def launch(client: TestClient, expected: int = 201, **body: Any) -> dict[str, Any]:
+    """POST an execution (project and domain filled in); returns the execution."""
+    response = client.post(EXECUTIONS, json={"project": PROJECT, "domain": DOMAIN, **body})
+    assert response.status_code == expected, response.text
+    return dict(response.json())
+
+
+def launch_workflow(client: TestClient, wf: PythonFunctionWorkflow,
+                    **body: Any) -> dict[str, Any]:
+    """Register ``wf`` (and its tasks) and launch it by workflow id."""
+    ident = register_workflow(client, wf)
+    return launch(client, workflow={"name": ident["name"], "version": ident["version"]},
+                  **body)
+
+
+def get(client: TestClient, name: str) -> dict[str, Any]:
+    response = client.get(f"{EXECUTIONS}/{path(name)}")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def wait_for(client: TestClient, name: str, phases: tuple[str, ...] = ("SUCCEEDED",),
+             timeout_s: float = 60.0) -> dict[str, Any]:
+    """The execution once its phase is one of ``phases``; fails when it ends in another
+    or does not get there in time."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        execution = get(client, name)
+        phase = execution["closure"]["phase"]
+        if phase in phases:
+            return execution
+        assert phase in ACTIVE, f"execution {name} ended {phase}, not {phases}: {execution}"
+        assert time.monotonic() < deadline, f"execution {name} still {phase}: {execution}"
+        time.sleep(0.1)
+
+
+def wait_until(condition: Any, timeout_s: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def outputs(client: TestClient, name: str) -> dict[str, Any]:
+    response = client.get(f"/api/v1/data/executions/{path(name)}")
+    assert response.status_code == 200, response.text
+    return dict(response.json()["outputs"])
+
+
+def nodes(client: TestClient, name: str) -> dict[str, dict[str, Any]]:
+    """Node executions by node id."""
+    response = client.get(f"/api/v1/node_executions/{path(name)}")
+    assert response.status_code == 200, response.text
+    return {n["id"]["node_id"]: n for n in response.json()["node_executions"]}

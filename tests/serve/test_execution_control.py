@@ -1,0 +1,164 @@
+"""Terminating, relaunching and recovering executions, and launch plan slots, over HTTP
+with the real driver actors on the shared Ray cluster. Marker files the tasks leave
+tell what really ran in the workers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import pytest
+import ray
+from fastapi.testclient import TestClient
+
+from tests.fixtures import remote_wfs
+from tests.fixtures.remote_wfs import runs
+from tests.serve.remote import (
+    EXECUTIONS,
+    get,
+    launch,
+    launch_workflow,
+    nodes,
+    outputs,
+    path,
+    wait_for,
+    wait_until,
+)
+from tests.serve.specs import error_of, launch_plan_body, register_workflow
+
+NAP_S = 3.0
+
+
+def moment(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def driver_actors() -> list[str]:
+    return [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
+            if a["name"].startswith("flyray-driver:")]
+
+
+def test_terminate_a_running_execution_stops_its_ray_work(
+        remote: TestClient, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    markers = tmp_path / "markers"
+    created = launch_workflow(remote, remote_wfs.sleeper,
+                              inputs={"seconds": NAP_S, "marker_dir": str(markers)})
+    name = created["id"]["name"]
+    wait_until(lambda: runs(markers, "started") == 1, what="the nap to start")
+    nap_started = next(markers.glob("started-*")).stat().st_mtime
+    response = remote.request("DELETE", f"{EXECUTIONS}/{path(name)}",
+                              json={"cause": "changed my mind"})
+    assert response.status_code == 200, response.text
+    closure = response.json()["closure"]
+    assert (closure["phase"], closure["abort_cause"]) == ("ABORTED", "changed my mind")
+    assert closure["error"] is None and closure["ended_at"]
+    assert "did not confirm" not in caplog.text  # the driver stopped and recorded it
+    by_id = nodes(remote, name)
+    assert {n["phase"] for n in by_id.values()} == {"ABORTED"}
+    wait_until(lambda: not driver_actors(), what="the driver actor to end")
+    # The task was killed: past the end of its nap, it has not woken to leave its marker.
+    time.sleep(max(0.0, nap_started + NAP_S + 1.0 - time.time()))
+    assert runs(markers, "woke") == 0
+    again = remote.request("DELETE", f"{EXECUTIONS}/{path(name)}")
+    assert again.status_code == 200 and again.json()["closure"]["abort_cause"] == \
+        "changed my mind"
+
+
+def test_terminating_an_execution_that_ended_is_refused(remote_sqlite: TestClient) -> None:
+    created = launch_workflow(remote_sqlite, remote_wfs.square_plus_one, inputs={"x": 2})
+    name = created["id"]["name"]
+    wait_for(remote_sqlite, name)
+    error = error_of(remote_sqlite.delete(f"{EXECUTIONS}/{path(name)}"), 400)
+    assert "already ended SUCCEEDED" in error["message"]
+    error_of(remote_sqlite.delete(f"{EXECUTIONS}/flytesnacks/development/nope"), 404)
+    error_of(remote_sqlite.request("DELETE", f"{EXECUTIONS}/{path(name)}",
+                                   json={"cause": ""}), 400)
+
+
+def test_relaunch_runs_the_same_versions_with_the_same_inputs(remote_sqlite: TestClient
+                                                              ) -> None:
+    first = launch_workflow(remote_sqlite, remote_wfs.square_plus_one, inputs={"x": 5})
+    name = first["id"]["name"]
+    wait_for(remote_sqlite, name)
+    response = remote_sqlite.post(f"{EXECUTIONS}/relaunch",
+                                  json={"id": first["id"], "name": "again"})
+    assert response.status_code == 201, response.text
+    again = response.json()
+    assert again["id"]["name"] == "again" and again["spec"]["mode"] == "RELAUNCH"
+    assert again["spec"]["relaunched_from"] == first["id"]
+    assert again["spec"]["inputs"] == {"x": 5}
+    assert again["spec"]["workflow"] == first["spec"]["workflow"]
+    wait_for(remote_sqlite, "again")
+    assert outputs(remote_sqlite, "again") == {"o0": 26}
+    assert nodes(remote_sqlite, "again")["n0"]["cache_status"] == "HIT"  # same inputs
+    repeat = remote_sqlite.post(f"{EXECUTIONS}/relaunch",
+                                json={"id": first["id"], "name": "again"})
+    assert repeat.status_code == 200 and repeat.json()["id"]["name"] == "again"
+    error_of(remote_sqlite.post(f"{EXECUTIONS}/relaunch", json={"id": {
+        "project": "flytesnacks", "domain": "development", "name": "nope"}}), 404)
+
+
+def test_recover_reuses_succeeded_nodes_and_runs_the_rest(remote: TestClient,
+                                                          tmp_path: Path) -> None:
+    markers = tmp_path / "markers"
+    first = launch_workflow(remote, remote_wfs.recoverable,
+                            inputs={"marker_dir": str(markers), "x": 1})
+    name = first["id"]["name"]
+    failed = wait_for(remote, name, ("FAILED",))
+    assert failed["closure"]["error"]["kind"] == "USER"
+    assert "first run fails on purpose" in failed["closure"]["error"]["message"]
+    before = {k: n["phase"] for k, n in nodes(remote, name).items()}
+    assert before == {"n0": "SUCCEEDED", "n1": "SUCCEEDED", "n2": "FAILED", "n3": "SKIPPED"}
+    assert (runs(markers, "a"), runs(markers, "d"), runs(markers, "flaky")) == (1, 1, 1)
+
+    response = remote.post(f"{EXECUTIONS}/recover", json={"id": first["id"]})
+    assert response.status_code == 201, response.text
+    recovered = response.json()
+    assert recovered["spec"]["mode"] == "RECOVER"
+    assert recovered["spec"]["recovered_from"] == first["id"]
+    new = recovered["id"]["name"]
+    wait_for(remote, new)
+    assert outputs(remote, new) == {"o0": 5}  # a = d = 2, b = 4, c = 5
+    after = nodes(remote, new)
+    assert {k: n["phase"] for k, n in after.items()} == {
+        "n0": "RECOVERED", "n1": "RECOVERED", "n2": "SUCCEEDED", "n3": "SUCCEEDED"}
+    assert after["n0"]["attempts"] == [] and after["n2"]["attempts"][0]["attempt"] == 1
+    # a and d did not run again; the failed and the skipped node did.
+    assert (runs(markers, "a"), runs(markers, "d")) == (1, 1)
+    assert (runs(markers, "flaky"), runs(markers, "c")) == (2, 1)
+    recovered_data = remote.get(f"/api/v1/data/node_executions/{path(new)}/n0").json()
+    assert recovered_data["outputs"] == {"o0": 2}
+
+
+def test_only_an_execution_that_ended_can_be_recovered(remote_sqlite: TestClient,
+                                                       tmp_path: Path) -> None:
+    created = launch_workflow(remote_sqlite, remote_wfs.sleeper,
+                              inputs={"seconds": 30.0, "marker_dir": str(tmp_path)})
+    error = error_of(remote_sqlite.post(f"{EXECUTIONS}/recover", json={"id": created["id"]}),
+                     400)
+    assert "only an execution that has ended can be recovered" in error["message"]
+    response = remote_sqlite.request("DELETE", f"{EXECUTIONS}/{path(created['id']['name'])}")
+    assert response.json()["closure"]["phase"] == "ABORTED"
+
+
+def test_a_launch_plan_runs_at_most_its_max_parallel_executions(remote: TestClient,
+                                                                tmp_path: Path) -> None:
+    wf = register_workflow(remote, remote_wfs.sleeper)
+    body = launch_plan_body(wf, "one_at_a_time", default_inputs={
+        "seconds": 1.0, "marker_dir": str(tmp_path)}, max_parallel_executions=1)
+    assert remote.post("/api/v1/launch_plans", json=body).status_code == 201
+    first = launch(remote, name="first", launch_plan={"name": "one_at_a_time"})
+    second = launch(remote, name="second", launch_plan={"name": "one_at_a_time"})
+    third = launch(remote, name="third", launch_plan={"name": "one_at_a_time"})
+    assert [e["closure"]["phase"] for e in (first, second, third)] == ["QUEUED"] * 3
+    wait_for(remote, "first", ("RUNNING", "SUCCEEDED"))
+    assert get(remote, "second")["closure"]["phase"] == "QUEUED"
+    # A waiting execution can be terminated before it ever starts.
+    response = remote.request("DELETE", f"{EXECUTIONS}/{path('third')}",
+                              json={"cause": "not needed"})
+    assert response.json()["closure"]["phase"] == "ABORTED"
+    done = [wait_for(remote, e["id"]["name"]) for e in (first, second)]
+    assert moment(done[1]["closure"]["started_at"]) >= moment(done[0]["closure"]["ended_at"])
+    assert get(remote, "third")["closure"]["started_at"] is None
+    assert runs(tmp_path, "started") == 2

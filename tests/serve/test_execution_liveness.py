@@ -1,0 +1,133 @@
+"""Executions survive what happens to the processes around them: a driver actor killed
+mid-run is found and replaced (the execution resumes without running its succeeded
+nodes again) or, past the restart budget, fails explicitly; an admin server restarted
+mid-run finds its executions still running and then done."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import ray
+from fastapi.testclient import TestClient
+
+from engine.config import Settings
+from serve.app import create_app
+from serve.launcher import NAMESPACE, RayLauncher, actor_name
+from serve.store import AdminStore
+from serve.store.execution_records import ExecutionId
+from tests.conftest import free_port
+from tests.fixtures import remote_wfs
+from tests.fixtures.remote_wfs import runs
+from tests.serve.conftest import FAST
+from tests.serve.remote import launch_workflow, nodes, outputs, wait_for, wait_until
+from tests.serve.specs import DOMAIN, PROJECT, body_of, closure_tasks, workflow_body
+
+
+def kill_driver(name: str, launch: int = 1) -> None:
+    handle = ray.get_actor(actor_name(ExecutionId(PROJECT, DOMAIN, name), launch),
+                           namespace=NAMESPACE)
+    ray.kill(handle, no_restart=True)
+
+
+def test_a_killed_driver_is_replaced_and_the_execution_resumes(remote: TestClient,
+                                                               tmp_path: Path) -> None:
+    markers = tmp_path / "markers"
+    created = launch_workflow(remote, remote_wfs.resumable,
+                              inputs={"marker_dir": str(markers), "seconds": 2.0})
+    name = created["id"]["name"]
+    wait_until(lambda: runs(markers, "started") == 1, what="the nap to start")
+    kill_driver(name)
+    done = wait_for(remote, name, timeout_s=90)
+    assert done["closure"]["driver_restarts"] == 1
+    assert outputs(remote, name) == {"o0": 3}
+    by_id = nodes(remote, name)
+    assert [n["phase"] for n in by_id.values()] == ["SUCCEEDED"] * 3
+    assert len(by_id["n0"]["attempts"]) == 1
+    # The node that succeeded before the driver was lost did not run again; the one
+    # the lost driver was running did.
+    assert runs(markers, "a") == 1
+    assert runs(markers, "started") == 2
+
+
+def test_a_driver_lost_past_the_restart_budget_fails_the_execution(
+        ray_cluster: None, launcher: RayLauncher, tmp_path: Path) -> None:
+    store = AdminStore(f"sqlite:///{tmp_path}/admin.db")
+    no_restarts = dataclasses.replace(FAST, max_driver_restarts=0)
+    app = create_app(Settings(home=tmp_path), store=store, launcher=launcher,
+                     liveness=no_restarts)
+    try:
+        with TestClient(app) as client:
+            markers = tmp_path / "markers"
+            created = launch_workflow(client, remote_wfs.resumable,
+                                      inputs={"marker_dir": str(markers), "seconds": 30.0})
+            name = created["id"]["name"]
+            wait_until(lambda: runs(markers, "started") == 1, what="the nap to start")
+            kill_driver(name)
+            failed = wait_for(client, name, ("FAILED",), timeout_s=30)
+            error = failed["closure"]["error"]
+            assert error["kind"] == "SYSTEM"
+            assert "driver was lost (its driver actor is gone)" in error["message"]
+            phases = {n["id"]["node_id"]: n["phase"] for n in nodes(client, name).values()}
+            assert phases == {"n0": "SUCCEEDED", "n1": "ABORTED", "n2": "ABORTED"}
+    finally:
+        store.close()
+
+
+def call(endpoint: str, method: str, route: str, body: Any = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{endpoint}{route}", data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_executions_outlive_a_restart_of_the_admin_server(
+        ray_cluster: None, launcher: RayLauncher, tmp_path: Path) -> None:
+    from ray import serve
+
+    from serve.deployment import APP_NAME, build
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    settings = Settings(home=tmp_path, admin_endpoint=endpoint,
+                        admin_db_url=f"sqlite:///{tmp_path}/admin.db")
+    markers = tmp_path / "markers"
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    try:
+        serve.run(build(settings), name=APP_NAME, route_prefix="/")
+        for task in closure_tasks(remote_wfs.resumable):
+            assert call(endpoint, "POST", "/api/v1/tasks", body_of(task.to_dict()))[0] == 201
+        body = workflow_body(remote_wfs.resumable)
+        assert call(endpoint, "POST", "/api/v1/workflows", body)[0] == 201
+        status, created = call(endpoint, "POST", "/api/v1/executions", {
+            "project": PROJECT, "domain": DOMAIN, "name": "outlives",
+            "workflow": {"name": body["id"]["name"], "version": body["id"]["version"]},
+            "inputs": {"marker_dir": str(markers), "seconds": 3.0}})
+        assert status == 201, created
+        wait_until(lambda: runs(markers, "started") == 1, timeout_s=60,
+                   what="the nap to start")
+        serve.delete(APP_NAME)
+        serve.run(build(settings), name=APP_NAME, route_prefix="/")
+        route = f"/api/v1/executions/{PROJECT}/{DOMAIN}/outlives"
+        deadline = time.monotonic() + 60
+        while (execution := call(endpoint, "GET", route)[1])["closure"]["phase"] in (
+                "QUEUED", "RUNNING"):
+            assert time.monotonic() < deadline, execution
+            time.sleep(0.2)
+        assert execution["closure"]["phase"] == "SUCCEEDED", execution
+        assert execution["closure"]["driver_restarts"] == 0
+        status, data = call(endpoint, "GET", f"/api/v1/data/executions/{PROJECT}/{DOMAIN}/"
+                                              "outlives")
+        assert (status, data["outputs"]) == (200, {"o0": 3})
+        assert (runs(markers, "a"), runs(markers, "started"), runs(markers, "woke")) == (1, 1, 1)
+    finally:
+        serve.shutdown()
