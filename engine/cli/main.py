@@ -6,6 +6,11 @@ import click
 
 from engine.cli.cache import cache
 from engine.cli.cluster import cluster
+from engine.cli.demo import demo
+from engine.cli.execution import execution
+from engine.cli.get import get
+from engine.cli.launchplan import launchplan
+from engine.cli.register import register_command
 from engine.cli.run import run
 
 
@@ -18,6 +23,11 @@ def cli() -> None:
 cli.add_command(run)
 cli.add_command(cluster)
 cli.add_command(cache)
+cli.add_command(register_command)
+cli.add_command(demo)
+cli.add_command(get)
+cli.add_command(launchplan)
+cli.add_command(execution)
 
 
 def main() -> None:

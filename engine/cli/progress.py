@@ -19,6 +19,7 @@ _STYLE = {
     NodePhase.TIMED_OUT: "red",
     NodePhase.ABORTED: "yellow",
     NodePhase.SKIPPED: "dim",
+    NodePhase.RECOVERED: "green",
 }
 # Above this many nodes the display shows counts per phase instead of one row per node.
 _MAX_ROWS = 30

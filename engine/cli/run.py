@@ -1,4 +1,5 @@
-"""``flyray run FILE ENTITY [--input value ...]``: run a task or workflow on Ray."""
+"""``flyray run FILE ENTITY [--input value ...]``: run a task or workflow on Ray; with
+``--remote``, register FILE's package and run it through the admin API."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from rich.console import Console
 from engine.cli.loading import entities, load_module
 from engine.cli.params import build_options, convert_enum
 from engine.cli.progress import LiveProgress
+from engine.cli.remote_run import OPTIONS_KEY, RemoteOptions, run_remote
 from engine.core.task import PythonFunctionTask
 from engine.core.type_engine import TypeEngine
 from engine.core.workflow import PythonFunctionWorkflow
@@ -38,8 +40,10 @@ def _read_inputs_file(path: str) -> dict[str, Any]:
 class EntityCommand(click.Command):
     """One task or workflow of the file, with an option per input."""
 
-    def __init__(self, name: str, entity: PythonFunctionTask | PythonFunctionWorkflow) -> None:
+    def __init__(self, name: str, entity: PythonFunctionTask | PythonFunctionWorkflow,
+                 file: str = "") -> None:
         self.entity = entity
+        self.file = file
         kind = "workflow" if isinstance(entity, PythonFunctionWorkflow) else "task"
         doc = (entity.fn.__doc__ or "").strip().splitlines()
         params: list[click.Parameter] = [
@@ -82,6 +86,15 @@ class EntityCommand(click.Command):
         ctx = click.get_current_context()
         inputs = self._collect_inputs(ctx, values)
         entity = self.entity
+        remote: RemoteOptions | None = ctx.meta.get(OPTIONS_KEY)
+        if remote is not None and remote.remote:
+            show = values["progress"]
+            try:
+                run_remote(self.file, entity, inputs, remote, values["overwrite_cache"],
+                           sys.stderr.isatty() if show is None else show)
+            except FlyrayError as e:
+                raise click.ClickException(str(e)) from e
+            return
         try:
             if isinstance(entity, PythonFunctionWorkflow):
                 compiled = entity.compile()
@@ -130,7 +143,7 @@ class FileGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         entity = self._load().get(cmd_name)
-        return EntityCommand(cmd_name, entity) if entity is not None else None
+        return EntityCommand(cmd_name, entity, self.file) if entity is not None else None
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -153,9 +166,36 @@ class RunGroup(click.Group):
         return []
 
 
+def _keep_options(**options: Any) -> None:
+    if options["wait"] and not options["remote"]:
+        raise click.UsageError("--wait follows a remote execution: give --remote too")
+    click.get_current_context().meta[OPTIONS_KEY] = RemoteOptions(**options)
+
+
 run = RunGroup(
     name="run",
     help="Run a task or workflow of a Python file on Ray: flyray run FILE NAME [--input value]. "
-    "'flyray run FILE --help' lists what the file defines.",
+    "'flyray run FILE --help' lists what the file defines. With --remote, FILE's package is "
+    "registered and NAME runs on the admin API's cluster.",
     subcommand_metavar="FILE NAME [INPUTS]...",
+    callback=_keep_options,
+    params=[
+        click.Option(["--remote"], is_flag=True, default=False,
+                     help="Register FILE's package and launch NAME through the admin API."),
+        click.Option(["--wait"], is_flag=True, default=False,
+                     help="With --remote: follow the execution to its end, print outputs."),
+        click.Option(["--project", "-p"], default=None,
+                     help="With --remote: project (default: FLYRAY_PROJECT)."),
+        click.Option(["--domain", "-d"], default=None,
+                     help="With --remote: domain (default: FLYRAY_DOMAIN)."),
+        click.Option(["--version", "-v"], default=None,
+                     help="With --remote: version to register under (default: a hash of "
+                     "the code and the specs)."),
+        click.Option(["--name"], default=None,
+                     help="With --remote: the execution's name (default: generated)."),
+        click.Option(["--endpoint"], default=None, metavar="URL",
+                     help="With --remote: admin API URL (default: FLYRAY_ADMIN_ENDPOINT)."),
+        click.Option(["--token"], default=None,
+                     help="With --remote: admin API token (default: FLYRAY_ADMIN_TOKEN)."),
+    ],
 )

@@ -1,0 +1,148 @@
+"""A small client of the admin API over HTTP (the standard library's urllib).
+
+Every command that talks to the control plane goes through :class:`AdminClient`, so
+the endpoint, the bearer token and the two kinds of failure are handled in one place:
+:class:`AdminUnreachableError` (nothing answers: say how to start one) and
+:class:`AdminRequestError` (the server answered with its ``{"error": ...}`` body).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from engine.config import Settings
+from engine.errors import FlyrayError
+
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+START_HINT = ("start a local one with 'flyray demo start', or point --endpoint (or "
+              "FLYRAY_ADMIN_ENDPOINT) at a running admin API")
+
+
+class AdminUnreachableError(ConnectionError, FlyrayError):
+    """Nothing answers at the admin endpoint (refused, timed out, not HTTP)."""
+
+
+class AdminRequestError(FlyrayError):
+    """The admin API answered a request with an error.
+
+    Attributes:
+        status: the HTTP status (400, 404, 409, ...).
+        kind: the error's kind in the body (INVALID_ARGUMENT, ALREADY_EXISTS, ...).
+        message: the server's message.
+        paths: for ALREADY_EXISTS, where the spec differs from the registered one.
+    """
+
+    def __init__(self, method: str, path: str, status: int, kind: str, message: str,
+                 paths: list[str] | None = None) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        self.kind = kind
+        self.message = message
+        self.paths = list(paths or [])
+        super().__init__(f"{method} {path} failed with {status} {kind}: {message}")
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any
+
+
+class AdminClient:
+    """JSON over HTTP to the admin API at ``endpoint`` (``http://host:port``)."""
+
+    def __init__(self, endpoint: str, token: str | None = None, timeout: float = 30.0) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        host = urllib.parse.urlsplit(self.endpoint).hostname or ""
+        # A proxy configured for the internet must not see calls to this machine.
+        handlers = [urllib.request.ProxyHandler({})] if host in _LOOPBACK else []
+        self._opener = urllib.request.build_opener(*handlers)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, endpoint: str | None = None,
+                      token: str | None = None) -> AdminClient:
+        """The client of ``endpoint`` (default: the admin_endpoint setting), sending
+        ``token`` (default: the admin_token setting) when there is one."""
+        return cls(endpoint or settings.admin_endpoint, token or settings.admin_token)
+
+    def url(self, path: str, query: dict[str, Any] | None = None) -> str:
+        given = {k: v for k, v in (query or {}).items() if v is not None and v != ""}
+        suffix = f"?{urllib.parse.urlencode(given, doseq=True)}" if given else ""
+        return f"{self.endpoint}{path}{suffix}"
+
+    def request(self, method: str, path: str, body: Any = None,
+                query: dict[str, Any] | None = None) -> Reply:
+        """Send one request; the reply's body is parsed JSON (None when empty)."""
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        req = urllib.request.Request(self.url(path, query), data=data, headers=headers,
+                                     method=method)
+        try:
+            with self._opener.open(req, timeout=self.timeout) as response:
+                return Reply(response.status, _json(response.read()))
+        except urllib.error.HTTPError as e:
+            raise _request_error(method, path, e.code, e.read()) from None
+        except urllib.error.URLError as e:
+            raise self._unreachable(e.reason) from None
+        except (OSError, http.client.HTTPException) as e:  # reset, timeout, not HTTP
+            raise self._unreachable(e) from None
+
+    def get(self, path: str, **query: Any) -> Any:
+        return self.request("GET", path, query=query).body
+
+    def post(self, path: str, body: Any) -> Reply:
+        return self.request("POST", path, body)
+
+    def put(self, path: str, body: Any) -> Any:
+        return self.request("PUT", path, body).body
+
+    def delete(self, path: str, body: Any = None) -> Any:
+        return self.request("DELETE", path, body).body
+
+    def check(self) -> None:
+        """Raise AdminUnreachableError unless ``/healthz`` answers."""
+        self.get("/healthz")
+
+    def _unreachable(self, reason: object) -> AdminUnreachableError:
+        if isinstance(reason, (TimeoutError, socket.timeout)):
+            why = f"no answer within {self.timeout:g} s"
+        elif isinstance(reason, ConnectionRefusedError):
+            why = "connection refused"
+        else:
+            why = str(reason) or type(reason).__name__
+        return AdminUnreachableError(f"cannot reach the Flyray admin API at {self.endpoint} "
+                                     f"({why}); {START_HINT}")
+
+
+def _json(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return raw.decode(errors="replace")
+
+
+def _request_error(method: str, path: str, status: int, raw: bytes) -> AdminRequestError:
+    body = _json(raw)
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        return AdminRequestError(method, path, status, str(error.get("kind", "ERROR")),
+                                 str(error["message"]), error.get("paths"))
+    text = body if isinstance(body, str) else json.dumps(body)
+    return AdminRequestError(method, path, status, "ERROR",
+                             (text or "no message")[:500] + " (is this a Flyray admin API?)")

@@ -1,0 +1,230 @@
+"""Fast registration: the specs of a package, under one version, sent to the admin API.
+
+:func:`plan_registration` serializes what :mod:`engine.cli.packages` found into the
+order the admin API accepts them (tasks, then workflows, each after the launch plans it
+calls, then launch plans); :func:`with_version` moves every identifier to one project,
+domain and version, consistently (the tasks inside workflow specs and the workflow of
+each launch plan included); :func:`register` posts them with the bundle's ``code_uri``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from engine.cli.bundle import Bundle
+from engine.cli.client import AdminClient
+from engine.cli.loading import LoadError
+from engine.cli.packages import Found
+from engine.core.launch_plan import LaunchPlan
+from engine.core.type_engine import TypeEngine
+from engine.dag.spec import Identifier, ResourceType, TaskSpec, WorkflowSpec
+from engine.dag.validate import validate_workflow
+from engine.dag.versioning import Scope, moved_identifier, moved_task, moved_workflow
+
+_PATHS = {ResourceType.TASK: "/api/v1/tasks", ResourceType.WORKFLOW: "/api/v1/workflows",
+          ResourceType.LAUNCH_PLAN: "/api/v1/launch_plans"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One registration call: an entity's spec in its JSON form.
+
+    ``default_plan`` marks a workflow's default launch plan: the admin API creates it
+    with the workflow, so it is shown but never posted.
+    """
+
+    kind: ResourceType
+    spec: dict[str, Any]
+    default_plan: bool = False
+
+    @property
+    def id(self) -> Identifier:
+        return Identifier.from_dict(self.spec["id"])
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What registering one step did: ``new``, ``unchanged`` (registered before)."""
+
+    step: Step
+    status: str
+
+
+def _launch_plan_spec(name: str, workflow: WorkflowSpec, default_inputs: dict[str, Any],
+                      fixed_inputs: dict[str, Any]) -> dict[str, Any]:
+    """A launch plan's JSON form, as ``serve.launch_plan.LaunchPlanSpec`` reads it."""
+    ident = Identifier(ResourceType.LAUNCH_PLAN, workflow.id.project, workflow.id.domain,
+                       name, workflow.id.version)
+    return {"id": ident.to_dict(), "workflow_id": workflow.id.to_dict(),
+            "default_inputs": default_inputs, "fixed_inputs": fixed_inputs,
+            "schedule": None, "max_parallel_executions": None}
+
+
+def _literals(plan: LaunchPlan, values: dict[str, Any]) -> dict[str, Any]:
+    inputs = plan.workflow.python_interface.inputs
+    return {k: TypeEngine.to_json(v, inputs[k]) for k, v in values.items()}
+
+
+def _is_default(plan: LaunchPlan) -> bool:
+    return (plan.name == plan.workflow.name and not plan.default_inputs
+            and not plan.fixed_inputs)
+
+
+class _Planner:
+    """Orders the steps: a launch plan's workflow before it, before the workflows that
+    call it; every task before any workflow."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, TaskSpec] = {}
+        self.workflows: dict[str, WorkflowSpec] = {}
+        self.later: list[Step] = []  # workflows and launch plans, in registration order
+        self.planned: set[tuple[ResourceType, str]] = set()
+
+    def task(self, spec: TaskSpec) -> None:
+        known = self.tasks.get(spec.id.name)
+        if known is not None and known.to_dict() != spec.to_dict():
+            raise LoadError(f"two different tasks are named '{spec.id.name}' (in modules "
+                            f"{known.module} and {spec.module}); give one another name")
+        self.tasks[spec.id.name] = spec
+
+    def workflow(self, workflow: Any) -> WorkflowSpec:
+        spec: WorkflowSpec = workflow.compile().spec
+        key = (ResourceType.WORKFLOW, spec.id.name)
+        if key in self.planned:
+            if self.workflows[spec.id.name].to_dict() != spec.to_dict():
+                raise LoadError(f"two different workflows are named '{spec.id.name}'; "
+                                "give one another name")
+            return spec
+        self.planned.add(key)
+        self.workflows[spec.id.name] = spec
+        for used in spec.tasks.values():
+            if used.id.resource_type is ResourceType.TASK:
+                self.task(used)
+            elif used.id.resource_type is ResourceType.LAUNCH_PLAN:
+                plan = LaunchPlan._known.get(used.id.name)
+                if plan is None:
+                    raise LoadError(f"workflow '{spec.id.name}' calls launch plan "
+                                    f"'{used.id.name}', which this process does not know")
+                self.launch_plan(plan)
+        self.later.append(Step(ResourceType.WORKFLOW, spec.to_dict()))
+        self.later.append(Step(ResourceType.LAUNCH_PLAN,
+                               _launch_plan_spec(spec.id.name, spec, {}, {}),
+                               default_plan=True))
+        return spec
+
+    def launch_plan(self, plan: LaunchPlan) -> None:
+        workflow = self.workflow(plan.workflow)
+        key = (ResourceType.LAUNCH_PLAN, plan.name)
+        if _is_default(plan) or key in self.planned:
+            return
+        self.planned.add(key)
+        self.later.append(Step(ResourceType.LAUNCH_PLAN, _launch_plan_spec(
+            plan.name, workflow, _literals(plan, plan.default_inputs),
+            _literals(plan, plan.fixed_inputs))))
+
+
+def plan_registration(found: Found) -> list[Step]:
+    """The steps that register everything in ``found``, in an order the API accepts."""
+    planner = _Planner()
+    for task in found.tasks.values():
+        planner.task(task.spec())
+    for workflow in found.workflows.values():
+        planner.workflow(workflow)
+    for plan in found.launch_plans.values():
+        planner.launch_plan(plan)
+    tasks = [Step(ResourceType.TASK, planner.tasks[name].to_dict())
+             for name in sorted(planner.tasks)]
+    return tasks + planner.later
+
+
+def content_version(steps: list[Step], bundle: Bundle) -> str:
+    """The default version: a hash of the code bundle and of every spec."""
+    digest = hashlib.sha256(bundle.digest.encode())
+    for step in steps:
+        digest.update(json.dumps([step.kind.value, step.spec], sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+def with_version(steps: list[Step], project: str, domain: str, version: str) -> list[Step]:
+    """The steps with every identifier in ``project``/``domain`` at ``version``: the
+    entities', the tasks and launch plans inside workflow specs, launch plans' workflows.
+
+    Every registered entity moves together, so the references between them still
+    point at what this registration registers. Moved workflows are validated again.
+    """
+    scope = Scope(project, domain, version)
+    moved: list[Step] = []
+    for step in steps:
+        if step.kind is ResourceType.TASK:
+            spec = moved_task(TaskSpec.from_dict(step.spec), scope).to_dict()
+        elif step.kind is ResourceType.WORKFLOW:
+            workflow = moved_workflow(WorkflowSpec.from_dict(step.spec), scope)
+            validate_workflow(workflow)
+            spec = workflow.to_dict()
+        else:
+            spec = {**step.spec}
+            for key in ("id", "workflow_id"):
+                spec[key] = moved_identifier(Identifier.from_dict(spec[key]), scope).to_dict()
+        moved.append(replace(step, spec=spec))
+    return moved
+
+
+def register(client: AdminClient, steps: list[Step], code_uri: str | None) -> Iterator[Outcome]:
+    """Post each step in order, yielding what it did; AdminRequestError stops at the first
+    refusal (what was registered before it stays registered: entities are immutable)."""
+    workflow_status: dict[str, str] = {}
+    for step in steps:
+        if step.default_plan:
+            yield Outcome(step, workflow_status.get(step.id.name, "unchanged"))
+            continue
+        body = {"id": step.spec["id"], "spec": step.spec, "code_uri": code_uri}
+        reply = client.post(_PATHS[step.kind], body)
+        status = "new" if reply.status == 201 else "unchanged"
+        if step.kind is ResourceType.WORKFLOW:
+            workflow_status[step.id.name] = status
+        yield Outcome(step, status)
+
+
+def _installed(module: str) -> bool:
+    """Flyray's own modules, and modules installed in this Python (the standard library,
+    site-packages): a cluster running the same environment has them."""
+    if module.split(".", maxsplit=1)[0] in ("engine", "serve"):
+        return True
+    where = getattr(sys.modules.get(module), "__file__", None)
+    if not where:
+        return module in sys.builtin_module_names
+    prefixes = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    resolved = Path(where).resolve()
+    return any(resolved.is_relative_to(p) for p in prefixes)
+
+
+def modules_outside(steps: list[Step], bundle: Bundle) -> list[str]:
+    """Modules that tasks run from which neither the bundle holds nor this Python has
+    installed: the cluster must provide them.
+
+    Raises LoadError for a task module under the source root that the bundle leaves out.
+    """
+    files = set(bundle.files)
+    missing: list[str] = []
+    for step in steps:
+        module = step.spec.get("module") if step.kind is ResourceType.TASK else None
+        if not module or module in missing:
+            continue
+        base = module.replace(".", "/")
+        if f"{base}.py" in files or f"{base}/__init__.py" in files:
+            continue
+        loaded = sys.modules.get(module)
+        where = Path(getattr(loaded, "__file__", None) or "")
+        if where.is_absolute() and where.resolve().is_relative_to(bundle.root):
+            raise LoadError(f"task '{step.id.name}' is defined in {where}, which the code "
+                            "bundle leaves out (hidden, ignored or excluded); move it or "
+                            "remove it from .flyrayignore")
+        if not _installed(module):
+            missing.append(module)
+    return missing

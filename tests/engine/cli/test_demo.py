@@ -1,0 +1,211 @@
+"""End to end, as a user: ``flyray demo start``, register a package, launch over HTTP, run
+remotely and wait, list executions, ``flyray demo stop``. Everything runs in processes of
+its own against a Ray head the demo starts; it runs after the shared-cluster tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import ray
+
+from engine.cli import sandbox
+from engine.config import load_settings
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[3]
+FLYRAY = str(Path(sys.executable).parent / "flyray")
+PREFIX = "tests.fixtures.remote_pkg"
+PROJECT, DOMAIN = "flytesnacks", "development"
+
+pytestmark = pytest.mark.fresh_cluster
+
+
+@dataclass(frozen=True)
+class Demo:
+    home: Path
+    endpoint: str
+    env: dict[str, str]
+
+    def flyray(self, *args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([FLYRAY, *args], cwd=ROOT, env=self.env, capture_output=True,
+                              text=True, timeout=timeout, check=False)
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.endpoint}{path}", data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                return reply.status, json.loads(reply.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def wait(self, name: str, timeout: float = 120) -> dict[str, Any]:
+        """The execution once it has ended."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status, execution = self.call("GET", f"/api/v1/executions/{PROJECT}/{DOMAIN}/"
+                                                 f"{name}")
+            assert status == 200, execution
+            if execution["closure"]["phase"] not in ("QUEUED", "RUNNING"):
+                return execution
+            assert time.monotonic() < deadline, f"execution {name} did not end: {execution}"
+            time.sleep(0.5)
+
+
+@pytest.fixture
+def demo() -> Iterator[Demo]:
+    """A private Flyray home and admin port; the demo is stopped (or its processes ended)
+    and the home deleted afterwards, whatever happened."""
+    if ray.is_initialized():
+        ray.shutdown()  # the shared cluster's CPUs are the demo's now
+    home = Path(tempfile.mkdtemp(prefix="frd", dir="/tmp"))  # short: Ray's socket paths
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RAY_ADDRESS", "FLYRAY_RAY_ADDRESS", "FLYRAY_ADMIN_TOKEN")}
+    env.update(FLYRAY_HOME=str(home), RAY_AUTH_MODE="disabled",
+               FLYRAY_ADMIN_ENDPOINT=f"http://127.0.0.1:{free_port()}")
+    running = Demo(home, env["FLYRAY_ADMIN_ENDPOINT"], env)
+    try:
+        yield running
+    finally:
+        running.flyray("demo", "stop", timeout=60)
+        left = sandbox.DemoState.load(sandbox.state_path(load_settings(env)))
+        if left is not None:  # stop failed: end the head's processes by their session
+            sandbox.stop_head(left)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def rows(text: str) -> dict[str, list[str]]:
+    """First cell -> the other cells, for every row of the tables in ``text``."""
+    found = {}
+    for line in text.splitlines():
+        if line.startswith("│"):
+            cells = [c.strip() for c in line.strip("│ ").split("│")]
+            found[cells[0]] = cells[1:]
+    return found
+
+
+def found(pattern: str, text: str) -> str:
+    """The first group of ``pattern`` in ``text``, which must match."""
+    match = re.search(pattern, text)
+    assert match, f"{pattern!r} not in:\n{text}"
+    return match.group(1)
+
+
+def start_and_check(demo: Demo) -> None:
+    started = demo.flyray("demo", "start")
+    assert started.returncode == 0, started.stdout + started.stderr
+    table = rows(started.stdout)
+    assert {k: v[0] for k, v in table.items() if k != "component"} == {
+        "Ray head": "running", "admin API": "ready", "database": "ready",
+        "blob store": "ready"}, started.stdout
+    assert table["admin API"][1] == demo.endpoint
+    assert table["database"][1] == f"sqlite:///{demo.home}/admin.db"
+    assert table["blob store"][1] == f"file://{demo.home}/blobs"
+    for url in (f"{demo.endpoint}/api/v1", f"{demo.endpoint}/docs",
+                f"{demo.endpoint}/console"):
+        assert url in started.stdout
+    with urllib.request.urlopen(f"{demo.endpoint}/console", timeout=30) as page:
+        assert "Flyray console" in page.read().decode()
+
+    again = demo.flyray("demo", "start")
+    assert again.returncode == 0 and "already running" in again.stdout, again.stdout
+    status = demo.flyray("demo", "status")
+    assert status.returncode == 0 and rows(status.stdout)["admin API"][0] == "ready"
+
+
+def launch_over_http(demo: Demo, version: str) -> str:
+    """A workflow's default launch plan and a task, launched with the API; the name of
+    the workflow's execution."""
+    status_code, launched = demo.call("POST", "/api/v1/executions", {
+        "project": PROJECT, "domain": DOMAIN, "inputs": {"n": 5},
+        "launch_plan": {"name": f"{PREFIX}.workflows.pipeline", "version": version}})
+    assert status_code == 201, launched
+    name = str(launched["id"]["name"])
+    finished = demo.wait(name)
+    assert finished["closure"]["phase"] == "SUCCEEDED", finished["closure"]["error"]
+    _, data = demo.call("GET", f"/api/v1/data/executions/{PROJECT}/{DOMAIN}/{name}")
+    assert data["outputs"] == {"o0": 15}  # 2 * 5 + 5
+
+    status_code, located = demo.call("POST", "/api/v1/executions", {
+        "project": PROJECT, "domain": DOMAIN,
+        "task": {"name": f"{PREFIX}.tasks.helper_file", "version": version}})
+    assert status_code == 201, located
+    assert demo.wait(located["id"]["name"])["closure"]["phase"] == "SUCCEEDED"
+    _, data = demo.call("GET", f"/api/v1/data/executions/{PROJECT}/{DOMAIN}/"
+                               f"{located['id']['name']}")
+    # The workers imported the package from the code bundle Ray unpacked, not from here.
+    helper = Path(data["outputs"]["o0"])
+    assert "runtime_resources" in helper.parts and helper.is_relative_to(demo.home), helper
+    return name
+
+
+def run_remote(demo: Demo) -> None:
+    ran = demo.flyray("run", "--remote", "--wait", "tests/fixtures/remote_pkg/workflows.py",
+                      "pipeline", "--n", "7")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    url, result = ran.stdout.splitlines()[-2:]
+    assert re.fullmatch(rf"execution (\S+): {re.escape(demo.endpoint)}/console/projects/"
+                        rf"{PROJECT}/domains/{DOMAIN}/executions/\1", url), url
+    assert result == "21"
+
+    failed = demo.flyray("run", "--remote", "--wait", "tests/fixtures/remote_pkg/workflows.py",
+                         "failing", "--n", "1")
+    assert failed.returncode == 1
+    assert "FAILED with a USER error" in failed.stderr, failed.stderr
+    assert "ValueError: n=1 is not welcome here" in failed.stderr
+
+
+def list_and_relaunch(demo: Demo, name: str, version: str) -> None:
+    listed = demo.flyray("get", "executions")
+    assert listed.returncode == 0, listed.stderr
+    executions = rows(listed.stdout)
+    assert executions[name][:3] == [f"{PREFIX}.workflows.pipeline", version, "SUCCEEDED"]
+    assert sum(1 for v in executions.values() if v[2] == "FAILED") == 1
+    shown = demo.flyray("get", "executions", name)
+    assert shown.returncode == 0 and {"n0", "n1"} <= set(rows(shown.stdout)), shown.stdout
+
+    relaunched = demo.flyray("execution", "relaunch", name)
+    assert relaunched.returncode == 0, relaunched.stderr
+    again = found(r"relaunched as execution (\S+) ", relaunched.stdout)
+    assert demo.wait(again)["closure"]["phase"] == "SUCCEEDED"
+
+
+def stop_and_check(demo: Demo) -> None:
+    head = sandbox.current(load_settings(demo.env))
+    assert head is not None and sandbox.session_members(head.pid)
+    stopped = demo.flyray("demo", "stop")
+    assert stopped.returncode == 0 and "Flyray demo stopped" in stopped.stdout, stopped.stdout
+    assert demo.flyray("demo", "stop").stdout == "Flyray demo is not running.\n"
+    after = demo.flyray("demo", "status")
+    assert after.returncode == 1 and rows(after.stdout)["Ray head"][0] == "stopped"
+    assert sandbox.session_members(head.pid) == []  # every Ray process of the demo ended
+    assert (demo.home / "admin.db").is_file()  # the data stays
+    unreachable = demo.flyray("get", "executions")
+    assert unreachable.returncode == 1 and "flyray demo start" in unreachable.stderr
+
+
+@pytest.mark.timeout(300)
+def test_demo_register_launch_run_and_stop(demo: Demo) -> None:
+    start_and_check(demo)
+    registered = demo.flyray("register", "tests/fixtures/remote_pkg")
+    assert registered.returncode == 0, registered.stdout + registered.stderr
+    version = found(r"at version (\S+)", registered.stdout)
+    name = launch_over_http(demo, version)
+    run_remote(demo)
+    list_and_relaunch(demo, name, version)
+    stop_and_check(demo)
