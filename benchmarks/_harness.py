@@ -19,6 +19,7 @@ from typing import Any
 import ray
 
 from benchmarks import (
+    admin_api,
     cached_rerun,
     chain,
     cli_run,
@@ -45,7 +46,7 @@ class Workload:
 
 WORKLOADS = {m.NAME: Workload(m.NAME, m.measure, m.REPEATS) for m in (
     parallel_sleep, fanout, map_tiny, chain, dataframe_handoff, cached_rerun, compile_large,
-    cli_run)}
+    cli_run, admin_api)}
 
 
 @dataclass(frozen=True)
