@@ -14,10 +14,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, delete, event, make_url, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -31,6 +30,7 @@ from engine.catalog._models import (
     Tag,
 )
 from engine.catalog.keys import CacheKey
+from engine.catalog.sql import first_line, open_engines, safe_url
 from engine.errors import CatalogError
 
 R = TypeVar("R")
@@ -82,37 +82,12 @@ class CatalogStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._sqlite = url.startswith("sqlite")
         try:
-            database = make_url(url).database if self._sqlite else None
-            if database and database != ":memory:":
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            self._read = self._engine(immediate=False)
-            self._write = self._engine(immediate=True) if self._sqlite else self._read
+            self._read, self._write = open_engines(url)
             self._retry(self._migrate)
         except (SQLAlchemyError, OSError, CatalogError) as e:
-            raise CatalogError(f"cannot open the data catalog at {_safe(url)}: "
-                               f"{_first_line(e)}") from e
-
-    def _engine(self, immediate: bool) -> Engine:
-        if not self._sqlite:
-            return create_engine(self.url, pool_pre_ping=True)
-        engine = create_engine(self.url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def on_connect(dbapi_conn: Any, _: Any) -> None:
-            dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself, below
-            cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-        return engine
+            raise CatalogError(f"cannot open the data catalog at {safe_url(url)}: "
+                               f"{first_line(e)}") from e
 
     def close(self) -> None:
         self._read.dispose()
@@ -135,13 +110,13 @@ class CatalogStore:
             except (OperationalError, IntegrityError) as e:
                 locked = isinstance(e, OperationalError) and "locked" in str(e).lower()
                 if not (locked or isinstance(e, IntegrityError)) or attempt == 29:
-                    raise CatalogError(f"data catalog at {_safe(self.url)}: "
-                                       f"{_first_line(e)}") from e
+                    raise CatalogError(f"data catalog at {safe_url(self.url)}: "
+                                       f"{first_line(e)}") from e
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
             except SQLAlchemyError as e:
-                raise CatalogError(f"data catalog at {_safe(self.url)}: "
-                                   f"{_first_line(e)}") from e
+                raise CatalogError(f"data catalog at {safe_url(self.url)}: "
+                                   f"{first_line(e)}") from e
         raise AssertionError("unreachable")
 
     def _migrate(self) -> None:
@@ -303,17 +278,3 @@ class CatalogStore:
 def cache_version_of(dataset_version: str) -> str:
     """The cache_version part of ``<cache_version>-<inputs hash>-<outputs hash>``."""
     return dataset_version.rsplit("-", 2)[0]
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(getattr(error, "orig", None) or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def _safe(url: str) -> str:
-    """The URL without a password."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
-    return url

@@ -12,13 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from engine.catalog.sql import first_line, open_engines, safe_url
 from serve.errors import AdminError, StoreError
 from serve.store._models import SchemaVersion
 
@@ -41,34 +41,10 @@ class Database:
         self.url = url
         self.sqlite = url.startswith("sqlite")
         try:
-            database = make_url(url).database if self.sqlite else None
-            if database and database != ":memory:":
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            self._read = self._engine(immediate=False)
-            self._write = self._engine(immediate=True) if self.sqlite else self._read
+            self._read, self._write = open_engines(url)
         except (SQLAlchemyError, OSError, ValueError) as e:
             raise StoreError(f"cannot open the admin database at {safe_url(url)}: "
                              f"{first_line(e)}") from e
-
-    def _engine(self, immediate: bool) -> Engine:
-        if not self.sqlite:
-            return create_engine(self.url, pool_pre_ping=True)
-        engine = create_engine(self.url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def on_connect(dbapi_conn: Any, _: Any) -> None:
-            dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself, below
-            cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-        return engine
 
     def close(self) -> None:
         self._read.dispose()
@@ -141,16 +117,3 @@ def _retryable(error: DBAPIError) -> bool:
         return True  # a concurrent insert of the same key won; the retry sees its row
     state = getattr(error.orig, "sqlstate", None)
     return "locked" in str(error).lower() or state in _RETRYABLE_STATES
-
-
-def first_line(error: BaseException) -> str:
-    text_ = str(getattr(error, "orig", None) or error).strip()
-    return text_.splitlines()[0] if text_ else type(error).__name__
-
-
-def safe_url(url: str) -> str:
-    """The URL without a password."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (SQLAlchemyError, ValueError):
-        return "<unparsable database URL>"

@@ -1,0 +1,60 @@
+"""SQLAlchemy engines for Flyray's databases (the data catalog, the admin store).
+
+SQLite (the embedded default) runs in WAL mode with a busy timeout and foreign keys
+on, and write transactions start with ``BEGIN IMMEDIATE``, so two writers queue
+instead of failing half-way; it gets one engine for reads and one for writes.
+PostgreSQL gets one pooled engine for both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+
+def open_engines(url: str) -> tuple[Engine, Engine]:
+    """The read and the write engine of ``url`` (one engine twice on PostgreSQL); the
+    directory of a SQLite file is created. Raises SQLAlchemy's or the OS's errors."""
+    if not url.startswith("sqlite"):
+        engine = create_engine(url, pool_pre_ping=True)
+        return engine, engine
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    return _sqlite(url, immediate=False), _sqlite(url, immediate=True)
+
+
+def _sqlite(url: str, immediate: bool) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_conn: Any, _: Any) -> None:
+        dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself, below
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (SQLAlchemyError, ValueError):
+        return "<unparsable database URL>"
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of a database error (the driver's own message when there is one)."""
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
