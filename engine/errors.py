@@ -153,6 +153,41 @@ class AttemptError(FlyrayError):
                  "child_execution": self.child_execution})
 
 
+class ReferenceEntityError(FlyrayError):
+    """A ``reference_task`` or ``reference_launch_plan`` node could not run its registered
+    entity: it is not registered, its interface is not the stub's, the admin API does not
+    answer or refused the launch.
+
+    Attributes:
+        kind: USER or SYSTEM: how the node's attempt is recorded.
+    """
+
+    def __init__(self, message: str, kind: ErrorKind = ErrorKind.USER) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (str(self), self.kind))
+
+
+class ChildExecutionError(ReferenceEntityError):
+    """The execution a reference node launched ended without success; ``kind`` and the
+    message are the child's.
+
+    Attributes:
+        execution: the child execution's name.
+        phase: how it ended (FAILED, ABORTED, TIMED_OUT).
+    """
+
+    def __init__(self, message: str, kind: ErrorKind, execution: str, phase: str) -> None:
+        super().__init__(message, kind)
+        self.execution = execution
+        self.phase = phase
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (str(self), self.kind, self.execution, self.phase))
+
+
 class StorageError(FlyrayError):
     """The blob store cannot be read or written (missing path or bucket, no access,
     unreachable endpoint); the message names the URI and the cause."""

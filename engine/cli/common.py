@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from engine.cli.client import AdminClient
+from engine.admin_client import AdminClient
 from engine.config import Settings, load_settings
 from engine.errors import FlyrayError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from engine.cli.client import AdminClient
+from engine.admin_client import AdminClient
 from engine.cli.common import admin_options, client, scope, scope_options, with_cli_errors
 from engine.errors import FlyrayError
 

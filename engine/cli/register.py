@@ -10,9 +10,9 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from engine.admin_client import AdminClient, AdminRequestError
 from engine.catalog.blob import BlobStore, StorageConfig
 from engine.cli.bundle import Bundle, build_bundle, upload_bundle
-from engine.cli.client import AdminClient, AdminRequestError
 from engine.cli.common import (
     admin_options,
     client,

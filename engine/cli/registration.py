@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from engine.admin_client import AdminClient
 from engine.cli.bundle import Bundle
-from engine.cli.client import AdminClient
 from engine.cli.loading import LoadError
 from engine.cli.packages import Found
 from engine.core.launch_plan import LaunchPlan

@@ -17,9 +17,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from engine.admin_client import AdminClient
 from engine.catalog.blob import BlobStore
 from engine.catalog.literals import load_value
-from engine.cli.client import AdminClient
 from engine.core.interface import PythonInterface
 from engine.core.type_engine import DataContext, TypeEngine
 

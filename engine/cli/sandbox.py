@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import make_url
 
+from engine.admin_client import AdminClient, AdminRequestError
 from engine.catalog.blob import BlobStore, StorageConfig
-from engine.cli.client import AdminClient, AdminRequestError
 from engine.config import Settings
 from engine.dag.spilling import local_cluster_options
 from engine.errors import FlyrayError

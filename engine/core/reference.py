@@ -1,8 +1,9 @@
 """``reference_task`` / ``reference_launch_plan``: typed stubs of registered entities.
 
-The stub's signature types the calls at compile time. Resolving it to the
-registered code needs the control plane (registration); until one is
-configured, running a reference fails with a clear "not registered" error.
+The stub's signature types the calls at compile time. A node of one runs the registered
+entity through the admin API (:mod:`engine.dag.reference_run`): it checks the registered
+interface against the stub's, launches an execution with the node's inputs, waits for it
+and returns its outputs. The stub's body never runs in a workflow.
 """
 
 from __future__ import annotations
@@ -10,34 +11,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from engine.core.resources import Resources
 from engine.core.task import PythonFunctionTask
-from engine.errors import NotYetSupportedError
+from engine.dag.reference_run import run_reference
+from engine.dag.spec import Identifier, ResourceType
 
 
 class ReferenceTask(PythonFunctionTask):
-    """A registered entity known by its identifier; its body is never run."""
+    """A registered entity known by its identifier (``reference``); its body never runs
+    in a workflow. Its node only waits for the execution it launches: it asks for no CPU."""
 
-    def __init__(self, fn: Callable[..., Any], kind: str, project: str, domain: str,
+    def __init__(self, fn: Callable[..., Any], kind: ResourceType, project: str, domain: str,
                  name: str, version: str) -> None:
-        super().__init__(fn, name=name)
-        self.reference = (kind, project, domain, name, version)
+        super().__init__(fn, name=name, requests=Resources(cpu=0))
+        self.reference = Identifier(kind, project, domain, name, version)
 
     def run_function(self, inputs: dict[str, Any]) -> list[Any]:
-        kind, project, domain, name, version = self.reference
-        raise NotYetSupportedError(
-            f"{kind} '{name}' ({project}/{domain}, version {version}) is a reference to a "
-            "registered entity, and resolving references needs the admin service; it is "
-            "not registered here"
-        )
+        return run_reference(self.reference, self.python_interface, inputs)
 
 
 def reference_task(project: str, domain: str, name: str,
                    version: str) -> Callable[[Callable[..., Any]], ReferenceTask]:
     """Declare a typed stub of the registered task ``project/domain/name@version``."""
-    return lambda fn: ReferenceTask(fn, "task", project, domain, name, version)
+    return lambda fn: ReferenceTask(fn, ResourceType.TASK, project, domain, name, version)
 
 
 def reference_launch_plan(project: str, domain: str, name: str,
                           version: str) -> Callable[[Callable[..., Any]], ReferenceTask]:
     """Declare a typed stub of the registered launch plan ``project/domain/name@version``."""
-    return lambda fn: ReferenceTask(fn, "launch plan", project, domain, name, version)
+    return lambda fn: ReferenceTask(fn, ResourceType.LAUNCH_PLAN, project, domain, name,
+                                    version)

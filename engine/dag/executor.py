@@ -107,7 +107,7 @@ def run(
     """Run ``compiled`` on Ray with already-checked ``inputs``; raise on failure.
 
     With ``overwrite_cache`` cached tasks run again and replace what the data
-    catalog holds for their inputs. ``services`` (blob store and catalog) default to
+    catalog holds for their inputs. ``services`` (blob store, catalog, admin API) default to
     the settings'; a node running a sub-DAG (``@dynamic``) passes its own.
 
     Remote executions (``serve.driver``) also pass ``stop``, polled by the driver loop
@@ -128,6 +128,7 @@ def run(
         StorageConfig.from_settings(settings),
         CacheSettings(settings.catalog_url_or_default, settings.offload_threshold,
                       overwrite=overwrite_cache),
+        settings.admin_endpoint, settings.admin_token,
     )
     return _Driver(compiled, inputs, list(hooks), services, stop, recovered).run()
 

@@ -37,6 +37,7 @@ from engine.errors import (
     ContainerRuntimeError,
     DataError,
     ErrorKind,
+    ReferenceEntityError,
     StorageError,
 )
 from engine.exceptions.user import FlyteRecoverableException
@@ -57,10 +58,16 @@ class Slot:
 
 @dataclass(frozen=True)
 class NodeServices:
-    """How a node attempt reaches durable data; plain data sent with every node."""
+    """How a node attempt reaches durable data and the control plane; plain data sent
+    with every node."""
 
     storage: StorageConfig
     cache: CacheSettings
+    # The admin API that reference nodes launch their entities on, and its bearer token:
+    # the settings of the process driving the execution, so that workers started before
+    # they changed need none of their own ("": the worker's own settings).
+    admin_endpoint: str = ""
+    admin_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -274,6 +281,9 @@ def _execute(
         raise AttemptError(ErrorKind.USER, f"DataError: {e}", False, start, time.time()) from None
     except (StorageError, CatalogError, ContainerRuntimeError) as e:  # infrastructure failed
         raise AttemptError(ErrorKind.SYSTEM, f"{type(e).__name__}: {e}", False, start,
+                           time.time()) from None
+    except ReferenceEntityError as e:  # its kind is the admin's answer or the child's
+        raise AttemptError(e.kind, f"{type(e).__name__}: {e}", False, start,
                            time.time()) from None
     except _TimedOut:
         raise AttemptError(

@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 from engine.cli.main import cli
 from engine.config import Settings
 from serve.app import create_app
+from serve.launching import Launcher, Liveness
 from tests.conftest import free_port
 
 
@@ -31,11 +32,14 @@ class AdminServer:
 
 
 @contextlib.contextmanager
-def start_admin(home: Path, **settings: Any) -> Iterator[AdminServer]:
-    """Serve ``create_app`` (no launcher: registration and reads only) until closed."""
+def start_admin(home: Path, launcher: Launcher | None = None, liveness: Liveness | None = None,
+                **settings: Any) -> Iterator[AdminServer]:
+    """Serve ``create_app`` until closed: without a launcher, registration and reads only;
+    with one (and its ``liveness``), executions too."""
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    app = create_app(Settings(home=home / "server", admin_endpoint=endpoint, **settings))
+    app = create_app(Settings(home=home / "server", admin_endpoint=endpoint, **settings),
+                     launcher=launcher, liveness=liveness)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                             ws="none", lifespan="on")
     server = uvicorn.Server(config)
