@@ -32,6 +32,7 @@ from engine.dag.cluster import cluster_nodes, ensure_ray, infeasibility, ray_req
 from engine.dag.compiler import CompiledWorkflow
 from engine.dag.graph import downstream_of, topological_order
 from engine.dag.hooks import ExecutionHooks
+from engine.dag.overrides import OverriddenTask
 from engine.dag.recovery import recoverable
 from engine.dag.spec import (
     ON_FAILURE_ERROR,
@@ -41,10 +42,8 @@ from engine.dag.spec import (
     BindingMap,
     Constant,
     Node,
-    NodeOverrides,
     OutputRef,
     TaskMetadata,
-    TaskSpec,
     WorkflowFailurePolicy,
 )
 from engine.dag.state import (
@@ -56,7 +55,7 @@ from engine.dag.state import (
     nodes_from_rows,
 )
 from engine.dag.trace import TaskLike
-from engine.dag.types import Kind, LiteralType
+from engine.dag.types import holds_blob
 from engine.dag.worker import (
     AttemptInfo,
     NodeServices,
@@ -266,7 +265,7 @@ class _Driver(BranchSteps):
             (node.id, v.name)
             for node in self.spec.nodes if node.branch is None
             for v in self.spec.tasks[node.task].interface.outputs
-            if _holds_blob(v.type)
+            if holds_blob(v.type)
         ]
         if not writers:
             return
@@ -594,28 +593,3 @@ def _compact(template: dict[str, Any]) -> tuple[str, ...] | dict[str, Any]:
     if all(isinstance(t, Slot) and t.index == i for i, t in enumerate(template.values())):
         return tuple(template)
     return template
-
-
-class OverriddenTask:
-    """A task as one node runs it, with that node's ``with_overrides`` applied."""
-
-    def __init__(self, task: TaskLike, overrides: NodeOverrides) -> None:
-        self.task = task
-        self.name = task.name
-        self.python_interface = task.python_interface
-        base = task.spec()
-        self._spec = dataclasses.replace(base, metadata=overrides.apply(base.metadata))
-
-    def spec(self) -> TaskSpec:
-        return self._spec
-
-    def run_function(self, inputs: dict[str, Any]) -> list[Any]:
-        return self.task.run_function(inputs)
-
-
-def _holds_blob(t: LiteralType) -> bool:
-    """Whether values of ``t`` may contain files or directories."""
-    if t.kind is Kind.BLOB:
-        return True
-    nested = [*([t.item] if t.item else []), *t.variants, *(f for _, f in t.fields)]
-    return t.kind is not Kind.DATAFRAME and any(_holds_blob(n) for n in nested)

@@ -234,3 +234,11 @@ def _simple_matches(value: Any, kind: Simple | None) -> bool:
         return isinstance(value, (int, float))
     # STRING, BINARY (base64) and DATETIME (ISO 8601) are strings in JSON.
     return isinstance(value, str)
+
+
+def holds_blob(t: LiteralType) -> bool:
+    """Whether values of ``t`` may contain files or directories."""
+    if t.kind is Kind.BLOB:
+        return True
+    nested = [*([t.item] if t.item else []), *t.variants, *(f for _, f in t.fields)]
+    return t.kind is not Kind.DATAFRAME and any(holds_blob(n) for n in nested)
