@@ -8,11 +8,13 @@ PostgreSQL gets one pooled engine for both.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 
 def open_engines(url: str) -> tuple[Engine, Engine]:
@@ -58,3 +60,26 @@ def first_line(error: BaseException) -> str:
     """The first line of a database error (the driver's own message when there is one)."""
     text = str(getattr(error, "orig", None) or error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def migrate(session: Session, migrations: Sequence[tuple[int, Callable[[Connection], None]]],
+            version_table: Any, lock_key: int) -> int:
+    """Apply the numbered ``migrations`` newer than the version ``version_table`` (a
+    one-row model: id 1, version) records, in ``session``'s transaction; returns the
+    version reached. Concurrent openers queue: PostgreSQL on the advisory lock
+    ``lock_key``, SQLite on its write lock (the session must write)."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key})
+    version_table.__table__.create(conn, checkfirst=True)
+    row = session.get(version_table, 1)
+    current = row.version if row else 0
+    for version, migration in migrations:
+        if version > current:
+            migration(conn)
+            current = version
+    if row is None:
+        session.add(version_table(id=1, version=current))
+    else:
+        row.version = current
+    return int(current)

@@ -30,10 +30,14 @@ from engine.catalog._models import (
     Tag,
 )
 from engine.catalog.keys import CacheKey
-from engine.catalog.sql import first_line, open_engines, safe_url
+from engine.catalog.sql import first_line, migrate, open_engines, safe_url
 from engine.errors import CatalogError
 
 R = TypeVar("R")
+
+# Key of the PostgreSQL advisory lock that serializes migrations of the catalog schema
+# (the admin store uses another one, so both may share a database).
+_MIGRATION_LOCK = 727274
 
 # (version, what it does to the schema); applied in order, once, by any process.
 _MIGRATIONS: list[tuple[int, Callable[[Any], None]]] = [
@@ -121,20 +125,7 @@ class CatalogStore:
 
     def _migrate(self) -> None:
         with self._session(write=True) as s:
-            conn = s.connection()
-            if self.url.startswith("postgresql"):
-                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727274)")
-            SchemaVersion.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
-            row = s.get(SchemaVersion, 1)
-            current = row.version if row else 0
-            for version, migrate in _MIGRATIONS:
-                if version > current:
-                    migrate(conn)
-                    current = version
-            if row is None:
-                s.add(SchemaVersion(id=1, version=current))
-            else:
-                row.version = current
+            migrate(s, _MIGRATIONS, SchemaVersion, _MIGRATION_LOCK)
 
     # --- lookups and writes ------------------------------------------------------------
 

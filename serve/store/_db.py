@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from engine.catalog.sql import first_line, open_engines, safe_url
+from engine.catalog.sql import first_line, migrate, open_engines, safe_url
 from serve.errors import AdminError, StoreError
 from serve.store._models import SchemaVersion
 
@@ -91,25 +91,8 @@ class Database:
         them with an advisory lock, SQLite with its write lock (BEGIN IMMEDIATE). A
         migration and the version that records it commit together.
         """
-        def apply(s: Session) -> int:
-            conn = s.connection()
-            if not self.sqlite:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                             {"key": _MIGRATION_LOCK})
-            SchemaVersion.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
-            row = s.get(SchemaVersion, 1)
-            current = row.version if row else 0
-            for version, migration in migrations:
-                if version > current:
-                    migration(conn)
-                    current = version
-            if row is None:
-                s.add(SchemaVersion(id=1, version=current))
-            else:
-                row.version = current
-            return current
-
-        return self.run(apply, write=True)
+        return self.run(lambda s: migrate(s, migrations, SchemaVersion, _MIGRATION_LOCK),
+                        write=True)
 
 
 def _retryable(error: DBAPIError) -> bool:
