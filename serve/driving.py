@@ -4,7 +4,8 @@ Plain code that ``serve.driver``'s actor runs in a thread. The SQL records are t
 source of truth: a driver (re)starting claims the execution (fencing out any older
 driver), takes the outputs of nodes that succeeded before as RECOVERED, and runs the
 rest with the engine's executor; hooks record what happens as it happens, and the
-final phase is written last, with the workflow's outputs stored durably.
+final phase is written last, with the workflow's outputs stored durably. An execution
+with a timeout that runs past it is stopped as a terminated one is, and ends TIMED_OUT.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import os
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from engine.catalog.blob import BlobStore, StorageConfig
@@ -50,14 +52,21 @@ class DriverRun:
         self.ticket = ticket
         self._cause: str | None = None
         self._lock = threading.Lock()
+        self._deadline: Deadline | None = None  # set once claimed, for a timeout
+        self._timed_out = False  # the stop's cause is the deadline
 
-    def request_stop(self, cause: str) -> None:
+    def request_stop(self, cause: str, timed_out: bool = False) -> None:
         """Stop the execution (idempotent; the first cause is kept)."""
         with self._lock:
             if self._cause is None:
                 self._cause = cause
+                self._timed_out = timed_out
 
     def stop_cause(self) -> str | None:
+        """Why the execution must stop, if it must: asked by the executor's loop."""
+        deadline = self._deadline
+        if self._cause is None and deadline is not None and deadline.passed():
+            self.request_stop(deadline.message(), timed_out=True)
         return self._cause
 
     def main(self) -> None:
@@ -101,6 +110,9 @@ class DriverRun:
         execution = claim.execution
         if execution.abort_cause is not None:
             return ExecutionPhase.ABORTED, ErrorInfo("USER", execution.abort_cause), None
+        self._deadline = Deadline.of(claim)
+        if self._deadline is not None and self._deadline.passed():  # while no driver ran
+            return ExecutionPhase.TIMED_OUT, ErrorInfo("USER", self._deadline.message()), None
         # The registered code was compiled for the execution's project and domain; its
         # identities (versions) are computed for them here too. The driver's process is
         # its own, so changing its environment affects nothing else.
@@ -124,7 +136,8 @@ class DriverRun:
         stored = {**claim.offered, **claim.done}
         hooks = AdminHooks(writer, compiled, blobs, prefix, settings.offload_threshold,
                            claim.attempts, stored,
-                           {n: i for i, n in enumerate(topological_order(compiled.spec))})
+                           {n: i for i, n in enumerate(topological_order(compiled.spec))},
+                           execution.inputs)
         try:
             result = run(compiled, inputs, hooks=[hooks], settings=settings,
                          overwrite_cache=execution.overwrite_cache, stop=self.stop_cause,
@@ -136,7 +149,8 @@ class DriverRun:
                                   f"{prefix}/outputs", settings.offload_threshold)
                 for name, value in zip(names, values, strict=True)}
         except ExecutionAbortedError as e:
-            return ExecutionPhase.ABORTED, ErrorInfo("USER", e.cause), None
+            phase = ExecutionPhase.TIMED_OUT if self._timed_out else ExecutionPhase.ABORTED
+            return phase, ErrorInfo("USER", e.cause), None
         except NodeFailedError as e:
             return ExecutionPhase.FAILED, ErrorInfo(e.kind.value, str(e)), None
         except ExecutionError as e:
@@ -146,6 +160,37 @@ class DriverRun:
             log.exception("execution %s failed in its driver", ident)
             return ExecutionPhase.FAILED, ErrorInfo("SYSTEM", f"{type(e).__name__}: {e}"), None
         return ExecutionPhase.SUCCEEDED, None, outputs
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """An execution's timeout. What it ran before this driver claimed it counts, by the
+    database's clock (from ``started_at``: a restarted driver does not start the clock
+    over); from the claim on, this process's monotonic clock counts."""
+
+    timeout_s: float
+    ran_s: float  # seconds it had run when claimed
+    claimed: float  # time.monotonic() at the claim
+
+    @classmethod
+    def of(cls, claim: DriverClaim) -> Deadline | None:
+        execution = claim.execution
+        if execution.timeout_s is None:
+            return None
+        ran = 0.0
+        if execution.started_at is not None and claim.claimed_at is not None:
+            ran = max(0.0, (claim.claimed_at - execution.started_at).total_seconds())
+        return cls(execution.timeout_s, ran, time.monotonic())
+
+    def ran(self) -> float:
+        return self.ran_s + time.monotonic() - self.claimed
+
+    def passed(self) -> bool:
+        return self.ran() >= self.timeout_s
+
+    def message(self) -> str:
+        return (f"the execution ran past its timeout of {self.timeout_s:g} s (it ran "
+                f"{self.ran():.1f} s); its running nodes were stopped (ABORTED)")
 
 
 def _read_inputs(compiled: CompiledWorkflow, values: dict[str, Any], blobs: BlobStore,

@@ -90,6 +90,10 @@ class ExecutionCreate(_Request):
     inputs: dict[str, Any] = Field(default_factory=dict, description="Input name -> JSON "
                                    "value; files and dataframes as URIs in the blob store.")
     overwrite_cache: bool = False
+    timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False, description=(
+        "Seconds the execution may run (from its start; queueing does not count): past "
+        "them its running work is stopped and it ends TIMED_OUT. Relaunches and "
+        "recoveries keep it. Omitted: no limit."))
 
     @field_validator("project", "domain", "name")
     @classmethod
@@ -148,10 +152,15 @@ class ExecutionSpecModel(BaseModel):
     task: IdentifierModel | None
     inputs: dict[str, Any]
     overwrite_cache: bool
-    mode: Literal["MANUAL", "RELAUNCH", "RECOVER"]
+    mode: Literal["MANUAL", "RELAUNCH", "RECOVER", "SCHEDULED"]
+    scheduled_at: dt.datetime | None = Field(
+        default=None, description="SCHEDULED: the tick of the launch plan's schedule it "
+                                  "was made for (UTC).")
     relaunched_from: ExecutionIdModel | None
     recovered_from: ExecutionIdModel | None
     code_uri: str | None
+    timeout: float | None = Field(default=None, description="Seconds it may run before it "
+                                  "ends TIMED_OUT; null: no limit.")
 
 
 class ExecutionClosureModel(BaseModel):
@@ -183,12 +192,12 @@ class ExecutionModel(BaseModel):
             spec=ExecutionSpecModel(
                 launch_plan=ident(e.launch_plan), workflow=ident(e.workflow),
                 task=ident(e.task), inputs=e.inputs, overwrite_cache=e.overwrite_cache,
-                mode=e.mode.value,
+                mode=e.mode.value, scheduled_at=e.scheduled_at,
                 relaunched_from=ExecutionIdModel.of(e.relaunched_from)
                 if e.relaunched_from else None,
                 recovered_from=ExecutionIdModel.of(e.recovered_from)
                 if e.recovered_from else None,
-                code_uri=e.code_uri),
+                code_uri=e.code_uri, timeout=e.timeout_s),
             closure=ExecutionClosureModel(
                 phase=e.phase.value, created_at=e.created_at, started_at=e.started_at,
                 ended_at=e.ended_at, duration_s=duration, error=ErrorModel.of(e.error),
@@ -293,22 +302,39 @@ class NodeExecutionList(BaseModel):
 
 
 class DataModel(BaseModel):
-    """Inputs and outputs: values inline as JSON; large ones stored in the blob store
-    appear as ``{"uri": ..., "format": "json"}`` and are named in ``offloaded``."""
+    """Inputs and outputs (Flyte's GetExecutionData / GetNodeExecutionData): values inline
+    as JSON; large ones stored in the blob store appear as ``{"uri": ..., "format":
+    "json"}`` and are named in ``offloaded``."""
 
-    inputs: dict[str, Any] | None = Field(description="null for a node: its inputs are "
-                                          "the outputs of the nodes upstream of it")
+    inputs: dict[str, Any] | None = Field(description="null for a node that has not "
+                                          "started yet (or whose inputs are not known)")
     outputs: dict[str, Any]
-    offloaded: list[str] = Field(description="'outputs.<name>' (or 'inputs.<name>') whose "
+    offloaded: list[str] = Field(description="'inputs.<name>' or 'outputs.<name>' whose "
                                  "value is a reference to the blob store")
 
     @classmethod
     def of(cls, inputs: dict[str, Any] | None, stored: dict[str, Any] | None) -> DataModel:
-        outputs, offloaded = {}, []
-        for name, form in (stored or {}).items():
-            if isinstance(form, dict) and "inline" in form:
-                outputs[name] = form["inline"]
-            else:
-                outputs[name] = form
-                offloaded.append(f"outputs.{name}")
+        """An execution's: its ``inputs`` as JSON literals, its ``stored`` outputs."""
+        outputs, offloaded = _values("outputs", stored)
         return cls(inputs=inputs, outputs=outputs, offloaded=offloaded)
+
+    @classmethod
+    def of_node(cls, inputs: dict[str, Any] | None,
+                outputs: dict[str, Any] | None) -> DataModel:
+        """A node's: its stored inputs and outputs."""
+        values, offloaded = _values("inputs", inputs)
+        outputs_values, more = _values("outputs", outputs)
+        return cls(inputs=values if inputs is not None else None, outputs=outputs_values,
+                   offloaded=offloaded + more)
+
+
+def _values(kind: str, stored: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
+    """Values of stored forms: inline ones as their JSON, offloaded ones as references."""
+    values, offloaded = {}, []
+    for name, form in (stored or {}).items():
+        if isinstance(form, dict) and "inline" in form:
+            values[name] = form["inline"]
+        else:
+            values[name] = form
+            offloaded.append(f"{kind}.{name}")
+    return values, offloaded

@@ -18,7 +18,12 @@ from engine.core.type_engine import DataContext, TypeEngine
 def store_value(value: Any, python_type: Any, store: BlobStore, prefix: str,
                 threshold: int) -> dict[str, Any]:
     """The stored form of ``value``; JSON longer than ``threshold`` bytes is offloaded."""
-    data = TypeEngine.to_json(value, python_type, DataContext(store, prefix))
+    return store_json(TypeEngine.to_json(value, python_type, DataContext(store, prefix)),
+                      store, prefix, threshold)
+
+
+def store_json(data: Any, store: BlobStore, prefix: str, threshold: int) -> dict[str, Any]:
+    """The stored form of a JSON value ``data`` (offloaded past ``threshold`` bytes)."""
     text = json.dumps(data)
     if len(text.encode()) <= threshold:
         return {"inline": data}
@@ -27,8 +32,13 @@ def store_value(value: Any, python_type: Any, store: BlobStore, prefix: str,
     return {"uri": uri, "format": "json"}
 
 
+def load_json(stored: dict[str, Any], store: BlobStore) -> Any:
+    """The JSON value of a stored form (read from the blob store when offloaded)."""
+    return stored["inline"] if "inline" in stored else json.loads(
+        store.read_bytes(stored["uri"]))
+
+
 def load_value(stored: dict[str, Any], python_type: Any, store: BlobStore) -> Any:
     """The Python value of a form written by :func:`store_value`."""
-    inline = "inline" in stored
-    data = stored["inline"] if inline else json.loads(store.read_bytes(stored["uri"]))
-    return TypeEngine.from_json(data, python_type, DataContext(store, store.uri("tmp")))
+    return TypeEngine.from_json(load_json(stored, store), python_type,
+                                DataContext(store, store.uri("tmp")))

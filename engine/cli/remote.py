@@ -60,13 +60,17 @@ def input_literals(values: dict[str, Any], interface: PythonInterface,
 
 def launch(admin: AdminClient, project: str, domain: str, target: str, name: str,
            version: str, inputs: dict[str, Any], overwrite_cache: bool = False,
-           execution_name: str | None = None) -> dict[str, Any]:
-    """Start an execution of a ``launch_plan``, ``workflow`` or ``task`` (``target``)."""
+           execution_name: str | None = None, timeout_s: float | None = None
+           ) -> dict[str, Any]:
+    """Start an execution of a ``launch_plan``, ``workflow`` or ``task`` (``target``),
+    ending TIMED_OUT past ``timeout_s`` seconds of running (None: no limit)."""
     body: dict[str, Any] = {"project": project, "domain": domain,
                             target: {"name": name, "version": version}, "inputs": inputs,
                             "overwrite_cache": overwrite_cache}
     if execution_name:
         body["name"] = execution_name
+    if timeout_s is not None:
+        body["timeout"] = timeout_s
     reply: dict[str, Any] = admin.post("/api/v1/executions", body).body
     return reply
 

@@ -31,6 +31,7 @@ class RemoteOptions:
     name: str | None
     endpoint: str | None
     token: str | None
+    timeout: float | None = None  # seconds the execution may run
 
 
 def run_remote(file: str, entity: Any, inputs: dict[str, Any], options: RemoteOptions,
@@ -52,7 +53,7 @@ def run_remote(file: str, entity: Any, inputs: dict[str, Any], options: RemoteOp
     target = "launch_plan" if hasattr(entity, "compile") else "task"
     execution = remote.launch(admin, registration.project, registration.domain, target,
                               entity.name, registration.version, literals, overwrite_cache,
-                              options.name)
+                              options.name, options.timeout)
     ref = remote.ExecutionRef.of(execution)
     click.echo(f"execution {ref.name}: {remote.console_url(admin.endpoint, ref)}")
     if not options.wait:

@@ -169,6 +169,8 @@ class RunGroup(click.Group):
 def _keep_options(**options: Any) -> None:
     if options["wait"] and not options["remote"]:
         raise click.UsageError("--wait follows a remote execution: give --remote too")
+    if options["timeout"] is not None and not options["remote"]:
+        raise click.UsageError("--timeout limits a remote execution: give --remote too")
     click.get_current_context().meta[OPTIONS_KEY] = RemoteOptions(**options)
 
 
@@ -193,6 +195,10 @@ run = RunGroup(
                      "the code and the specs)."),
         click.Option(["--name"], default=None,
                      help="With --remote: the execution's name (default: generated)."),
+        click.Option(["--timeout"], default=None, metavar="SECONDS",
+                     type=click.FloatRange(min=0, min_open=True),
+                     help="With --remote: stop the execution once it has run this long "
+                     "(it ends TIMED_OUT; default: no limit)."),
         click.Option(["--endpoint"], default=None, metavar="URL",
                      help="With --remote: admin API URL (default: FLYRAY_ADMIN_ENDPOINT)."),
         click.Option(["--token"], default=None,

@@ -8,6 +8,7 @@ arm's.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import ray
@@ -70,18 +71,7 @@ class BranchSteps:
                         for r in condition_refs(c.condition) if r.node_id != START_NODE}
             if not all(self.record.nodes[o].phase.has_outputs for o in operands):
                 return False
-            taken = next((i for i, c in enumerate(branch.cases)
-                          if c.condition is None or holds(c.condition, self._value)), None)
-            self.decided[node_id] = taken
-            for index, case in enumerate(branch.cases):
-                if index != taken:
-                    self._skip_arm(case.nodes)
-            if taken is not None and branch.cases[taken].fail is not None:
-                message = branch.cases[taken].fail or ""
-                self.unsubmitted.remove(node_id)
-                self._set_phase(node_id, NodePhase.FAILED)
-                raise NodeFailedError(self.spec.id.name, node_id, f"conditional '{branch.name}'",
-                                      1, ErrorKind.USER, message)
+            self._decide(node_id)
             return True
         taken = self.decided[node_id]
         sources = branch.cases[taken].outputs if taken is not None else ()
@@ -92,6 +82,32 @@ class BranchSteps:
         self._alias(node_id)
         self._set_phase(node_id, NodePhase.SUCCEEDED)
         return True
+
+    def _decide(self, node_id: str) -> None:
+        """Take the first arm whose condition holds and skip the others (or fail, where
+        the arm taken is a ``fail``); its operands' values must exist."""
+        branch = self.nodes[node_id].branch
+        assert branch is not None
+        taken = next((i for i, c in enumerate(branch.cases)
+                      if c.condition is None or holds(c.condition, self._value)), None)
+        self.decided[node_id] = taken
+        self.record.nodes[node_id].arm = taken
+        for index, case in enumerate(branch.cases):
+            if index != taken:
+                self._skip_arm(case.nodes)
+        if taken is not None and branch.cases[taken].fail is not None:
+            message = branch.cases[taken].fail or ""
+            self.unsubmitted.remove(node_id)
+            self._set_phase(node_id, NodePhase.FAILED)
+            raise NodeFailedError(self.spec.id.name, node_id, f"conditional '{branch.name}'",
+                                  1, ErrorKind.USER, message)
+
+    def _decide_recovered(self, recovered: Iterable[str]) -> None:
+        """Decide recovered branches again, on their recovered operands (so for the arm
+        they took before, whose nodes are recovered too): their other arms are SKIPPED."""
+        for node_id in recovered:
+            if self.nodes[node_id].branch is not None:
+                self._decide(node_id)
 
     def _alias(self, node_id: str) -> None:
         branch = self.nodes[node_id].branch

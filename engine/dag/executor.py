@@ -198,7 +198,7 @@ class _Driver(BranchSteps):
         # Hooks that want each succeeded node's output values before it is SUCCEEDED.
         self.output_hooks = [h for h in hooks if h.wants_outputs]
         # Outputs of nodes taken from an earlier execution instead of being run.
-        self.recovered = recoverable(self.spec, recovered) if recovered else {}
+        self.recovered = recoverable(self.spec, recovered, inputs) if recovered else {}
 
     # --- phases of the run ---------------------------------------------------------
 
@@ -389,8 +389,8 @@ class _Driver(BranchSteps):
         self._set_phase(sub.node_id, NodePhase.SUCCEEDED)
         now = time.monotonic()
         for child in self.children[sub.node_id]:
-            if self.record.nodes[child].phase.terminal:
-                continue
+            if self.record.nodes[child].phase.terminal or child not in self.current:
+                continue  # done, or not submitted yet (in an arm not decided yet)
             if self.unmet[child] == 0:
                 self.ready_since[child] = now
                 self._set_phase(child, NodePhase.RUNNING)
@@ -515,16 +515,16 @@ class _Driver(BranchSteps):
     # --- remote executions: stop requests, recovered nodes, durable outputs ----------
 
     def _check_stop(self) -> None:
-        cause = self.stop() if self.stop is not None else None
-        if cause is not None:
+        if self.stop is not None and (cause := self.stop()) is not None:
             raise ExecutionAbortedError(cause)
 
     def _recover(self) -> None:
-        """Nodes taken from an earlier execution: never submitted, their outputs put in
-        the object store for downstream nodes (as a decided branch's are)."""
+        """Take nodes of an earlier execution: not run, outputs put in the object store."""
         for node_id, values in self.recovered.items():
             self.unsubmitted.remove(node_id)
             self.aliases[node_id] = {name: ray.put(v) for name, v in values.items()}
+        self._decide_recovered(self.recovered)  # hooks see their arms once RECOVERED
+        for node_id in self.recovered:
             self._set_phase(node_id, NodePhase.RECOVERED)
 
     def _report_outputs(self, sub: _Submission, nrec: NodeRecord) -> None:

@@ -9,48 +9,112 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.dag.branching import gates
-from engine.dag.spec import START_NODE, WorkflowSpec, condition_refs
+from engine.dag.branching import gates, holds
+from engine.dag.graph import topological_order
+from engine.dag.spec import START_NODE, Binding, Constant, Node, OutputRef, WorkflowSpec
 
 
-def recoverable(spec: WorkflowSpec,
-                offered: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The offered outputs (node id -> output name -> value) the executor may use.
+def recoverable(spec: WorkflowSpec, offered: Mapping[str, Mapping[str, Any]],
+                inputs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The outputs (node id -> output name -> value) of the nodes the executor may take.
 
-    A node is taken only when it is a task node of ``spec``, every output of its task is
-    offered, and every node upstream of it is taken too: a node that runs again may
-    produce other values, and whatever depends on them must run again as well. Likewise
-    a node inside a conditional's arm needs the operands of that conditional (and of any
-    conditional around it) taken, so the arm is sure to be taken again. Branch nodes are
-    never taken; they decide again, on recovered operands, at no cost.
+    A task node is taken when every output of its task is offered and every node upstream
+    of it is taken too: a node that runs again may produce other values, and whatever
+    depends on them must run again as well. A node inside a conditional's arm also needs
+    that conditional (and any conditional around it) to decide again, on taken operands
+    and the workflow's ``inputs``, for that same arm.
+
+    A branch node (a conditional) is taken when it decides an arm whose nodes are all
+    taken; its outputs, never stored for it, are that arm's, so nodes after it are taken
+    as after any other node. A branch that cannot decide here (an operand runs again) is
+    not taken: it decides at run time, as usual.
     """
-    nodes = {n.id: n for n in spec.nodes}
-    gate = gates(spec)
-    taken: dict[str, dict[str, Any]] = {}
-    for node in spec.nodes:
-        values = offered.get(node.id)
-        if values is None or node.branch is not None or node.task not in spec.tasks:
-            continue
-        names = {v.name for v in spec.tasks[node.task].interface.outputs}
-        if names <= set(values):
-            taken[node.id] = {name: values[name] for name in names}
+    return _Taking(spec, offered, inputs).run()
 
-    def needs(node_id: str) -> set[str]:
-        """Nodes that must be taken for ``node_id`` to be."""
-        needed = set(nodes[node_id].upstream())
-        while node_id in gate:
-            node_id = gate[node_id][0]
-            branch = nodes[node_id].branch
-            assert branch is not None  # gates() maps arm members to branch nodes
-            needed |= {r.node_id for case in branch.cases if case.condition
-                       for r in condition_refs(case.condition) if r.node_id != START_NODE}
-        return needed
 
-    changed = True
-    while changed:  # dropping one node may drop others: repeat until nothing changes
-        changed = False
-        for node_id in list(taken):
-            if not needs(node_id) <= set(taken):
-                del taken[node_id]
-                changed = True
-    return taken
+class _Taking:
+    """One :func:`recoverable` call: grows the set of taken nodes until it is stable."""
+
+    def __init__(self, spec: WorkflowSpec, offered: Mapping[str, Mapping[str, Any]],
+                 inputs: Mapping[str, Any]) -> None:
+        self.spec = spec
+        self.offered = offered
+        self.inputs = inputs
+        self.nodes = {n.id: n for n in spec.nodes}
+        self.gate = gates(spec)
+        self.taken: dict[str, dict[str, Any]] = {}
+        self.decided: dict[str, int | None] = {}  # branch -> the arm it takes (None: none)
+
+    def run(self) -> dict[str, dict[str, Any]]:
+        order = [self.nodes[node_id] for node_id in topological_order(self.spec)]
+        changed = True
+        while changed:  # taking one node may let others be taken: repeat until stable
+            changed = False
+            for node in order:
+                if node.id in self.taken or not self._in_decided_arm(node.id):
+                    continue
+                values = self._task(node) if node.branch is None else self._branch(node)
+                if values is not None:
+                    self.taken[node.id] = values
+                    changed = True
+        return self.taken
+
+    def _task(self, node: Node) -> dict[str, Any] | None:
+        values = self.offered.get(node.id)
+        if values is None or node.task not in self.spec.tasks:
+            return None
+        names = {v.name for v in self.spec.tasks[node.task].interface.outputs}
+        if not names <= set(values) or not set(node.upstream()) <= set(self.taken):
+            return None
+        return {name: values[name] for name in names}
+
+    def _branch(self, node: Node) -> dict[str, Any] | None:
+        assert node.branch is not None
+        if not self._decide(node.id):
+            return None
+        arm = self.decided[node.id]
+        if arm is None:
+            return None
+        case = node.branch.cases[arm]
+        if case.fail is not None or not set(case.nodes) <= set(self.taken):
+            return None
+        try:  # as the executor aliases them: the arm's outputs that refer to one
+            return {name: self._value(b) for name, b in case.outputs
+                    if isinstance(b, OutputRef)}
+        except KeyError:  # the arm's output comes from a node that runs again
+            return None
+
+    def _in_decided_arm(self, node_id: str) -> bool:
+        """Whether every conditional around the node decides (again) for its arm."""
+        while node_id in self.gate:
+            branch_id, arm = self.gate[node_id]
+            if not self._decide(branch_id) or self.decided[branch_id] != arm:
+                return False
+            node_id = branch_id
+        return True
+
+    def _decide(self, branch_id: str) -> bool:
+        """Decide the branch if its operands are known; whether it is decided."""
+        if branch_id in self.decided:
+            return True
+        branch = self.nodes[branch_id].branch
+        assert branch is not None  # gates() maps arm members to branch nodes
+        try:
+            arm = next((i for i, c in enumerate(branch.cases)
+                        if c.condition is None or holds(c.condition, self._value)), None)
+        except (KeyError, TypeError, ValueError):
+            # An operand runs again (KeyError), or comparing fails: then it fails at run
+            # time again, where the failure is reported.
+            return False
+        self.decided[branch_id] = arm
+        return True
+
+    def _value(self, binding: Binding) -> Any:
+        """The value of a condition operand or an arm's output; KeyError: unknown here."""
+        if isinstance(binding, Constant):
+            return binding.value
+        if not isinstance(binding, OutputRef):
+            raise KeyError(binding)  # conditions compare outputs, inputs and constants
+        if binding.node_id == START_NODE:
+            return self.inputs[binding.var]
+        return self.taken[binding.node_id][binding.var]

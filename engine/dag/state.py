@@ -75,6 +75,9 @@ class NodeRecord:
     children: dict[str, NodeRecord] = field(default_factory=dict)
     # The execution a launch plan or @dynamic node started for its children.
     child_execution: str | None = None
+    # A branch node's (a conditional's) arm, by index, once it decided (None: not yet, or
+    # no arm holds).
+    arm: int | None = None
 
     @property
     def error(self) -> str | None:

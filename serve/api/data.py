@@ -22,8 +22,9 @@ def execution_data(project: str, domain: str, name: str, store: Store) -> DataMo
 
 
 @router.get("/node_executions/{project}/{domain}/{name}/{node_id}", response_model=DataModel,
-            summary="A node's outputs (once SUCCEEDED or RECOVERED)")
+            summary="A node's inputs (once it started) and outputs (once SUCCEEDED or "
+                    "RECOVERED)")
 def node_execution_data(project: str, domain: str, name: str, node_id: str,
                         store: Store) -> DataModel:
     node = store.get_node_execution(ExecutionId(project, domain, name), node_id)
-    return DataModel.of(None, node.outputs)
+    return DataModel.of_node(node.inputs, node.outputs)

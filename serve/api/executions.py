@@ -43,7 +43,7 @@ def create_execution(body: ExecutionCreate, response: Response,
     ref = getattr(body, kind.value)
     execution, created = executions.create(ExecutionRequest(
         body.project, body.domain, body.name, kind, ref.name, ref.version, body.inputs,
-        body.overwrite_cache))
+        body.overwrite_cache, body.timeout))
     response.status_code = 201 if created else 200
     return ExecutionModel.of(execution)
 

@@ -8,6 +8,7 @@ relaunch or recovery runs exactly the same entity versions with the same inputs.
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from typing import Any, cast
 
@@ -86,7 +87,8 @@ def record_of(s: Session, row: ExecutionRow) -> Execution:
         row.abort_cause, aware(row.created_at),
         aware(row.started_at) if row.started_at else None,
         aware(row.ended_at) if row.ended_at else None, row.driver_restarts,
-        json.loads(row.outputs) if row.outputs is not None else None)
+        json.loads(row.outputs) if row.outputs is not None else None,
+        aware(row.scheduled_at) if row.scheduled_at else None, timeout_s=row.timeout_s)
 
 
 # --- create ------------------------------------------------------------------------------
@@ -99,11 +101,12 @@ def create(s: Session, request: ExecutionRequest,
     require_domain(s, request.project, request.domain, registering=True)
     name = check_part("name", request.name) if request.name is not None else _new_name()
     ident = ExecutionId(request.project, request.domain, name)
+    timeout = _timeout(request.timeout_s)
     text = canonical_json(request.to_dict())
     existing = _existing(s, ident, text)
     if existing is not None:
         return existing, False
-    columns = _resolve(s, request, blob_root)
+    columns = {**_resolve(s, request, blob_root), "timeout_s": timeout}
     row = _insert(s, ident, text, columns, request.overwrite_cache, ExecutionMode.MANUAL)
     return row, True
 
@@ -126,11 +129,19 @@ def create_from(s: Session, source_id: ExecutionId, mode: ExecutionMode, name: s
         return existing, False
     columns = {k: getattr(source, k) for k in (
         "launch_plan_pk", "workflow_pk", "task_pk", "launch_plan_name", "target", "inputs",
-        "code_uri")}
+        "code_uri", "timeout_s")}
     pk_column = ("relaunched_from_pk" if mode is ExecutionMode.RELAUNCH
                  else "recovered_from_pk")
     columns[pk_column] = source.pk
     return _insert(s, ident, text, columns, cache, mode), True
+
+
+def _timeout(seconds: float | None) -> float | None:
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(
+            seconds, (int, float)) or not 0 < seconds < math.inf):
+        raise InvalidArgumentError(f"timeout must be a number of seconds > 0 (or none), got "
+                                   f"{seconds!r}")
+    return seconds
 
 
 def _new_name() -> str:

@@ -8,7 +8,10 @@ already having the change (check before altering).
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert
+import datetime as dt
+from typing import cast
+
+from sqlalchemy import Connection, Table, insert, inspect, text
 
 from serve.store._db import Migration
 from serve.store._models import (
@@ -19,6 +22,8 @@ from serve.store._models import (
     NodeAttemptRow,
     NodeExecutionRow,
     ProjectRow,
+    SchedulerLeaderRow,
+    ScheduleRow,
     TaskRow,
     WorkflowRow,
 )
@@ -47,8 +52,36 @@ def _create_executions(conn: Connection) -> None:
     Base.metadata.create_all(conn, tables=[t.__table__ for t in tables])  # type: ignore[misc]
 
 
+def _create_schedules(conn: Connection) -> None:
+    """Schedules: executions get ``scheduled_at`` and a unique (launch plan name, tick);
+    the schedules' state and the scheduler's leader lease get their tables."""
+    table = cast("Table", ExecutionRow.__table__)
+    columns = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    if "scheduled_at" not in columns:  # a fresh database has it from migration 3
+        kind = table.c.scheduled_at.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN scheduled_at {kind}"))
+    for index in table.indexes:
+        if index.name == "admin_executions_one_per_tick":
+            index.create(conn, checkfirst=True)
+    tables = [ScheduleRow, SchedulerLeaderRow]
+    Base.metadata.create_all(conn, tables=[t.__table__ for t in tables])  # type: ignore[misc]
+    conn.execute(insert(SchedulerLeaderRow).values(
+        id=1, holder="", expires_at=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)))
+
+
+def _add_timeout_and_node_inputs(conn: Connection) -> None:
+    """Executions get ``timeout_s``, node executions ``inputs`` (both NULL where unset)."""
+    for model, column in ((ExecutionRow, "timeout_s"), (NodeExecutionRow, "inputs")):
+        table = cast("Table", model.__table__)
+        if column not in {c["name"] for c in inspect(conn).get_columns(table.name)}:
+            kind = table.c[column].type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column} {kind}"))
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _create_registry),
     (2, _add_default_project),
     (3, _create_executions),
+    (4, _create_schedules),
+    (5, _add_timeout_and_node_inputs),
 ]

@@ -139,6 +139,9 @@ class ExecutionRow(Base):
         Index("admin_executions_by_time", "project", "domain", "created_at"),
         Index("admin_executions_by_phase", "phase"),
         Index("admin_executions_by_plan", "launch_plan_pk", "phase"),
+        # A schedule's tick makes one execution, whatever the version or the scheduler.
+        Index("admin_executions_one_per_tick", "project", "domain", "launch_plan_name",
+              "scheduled_at", unique=True),
     )
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     project: Mapped[str] = mapped_column(String(63))
@@ -162,15 +165,21 @@ class ExecutionRow(Base):
     # The inputs it runs with (input name -> JSON literal), defaults and fixed applied.
     inputs: Mapped[str] = mapped_column(Text)
     overwrite_cache: Mapped[bool] = mapped_column(Boolean)
-    # MANUAL, RELAUNCH or RECOVER (SCHEDULED comes with schedules, with its own
-    # scheduled_at column and a unique (launch plan, scheduled time)).
+    # MANUAL, RELAUNCH, RECOVER or SCHEDULED.
     mode: Mapped[str] = mapped_column(String(16))
+    # SCHEDULED: the tick it was made for (UTC, the scheduler's clock); unique per launch
+    # plan name. NULL for the other modes (NULLs never collide in a unique index).
+    scheduled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                             nullable=True)
     relaunched_from_pk: Mapped[int | None] = mapped_column(ForeignKey("admin_executions.pk"),
                                                            nullable=True)
     recovered_from_pk: Mapped[int | None] = mapped_column(ForeignKey("admin_executions.pk"),
                                                           nullable=True)
     # The code bundle of the entity run (a zip URI), copied when the execution is made.
     code_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Seconds the execution may run (from started_at) before it ends TIMED_OUT; NULL: no
+    # limit. Relaunches and recoveries copy it.
+    timeout_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     phase: Mapped[str] = mapped_column(String(16))
     error_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -221,6 +230,8 @@ class NodeExecutionRow(Base):
     child_execution: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Output name -> stored form; set in the same write that makes the node SUCCEEDED.
     outputs: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Input name -> stored form, once the node started with all of them known.
+    inputs: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -245,3 +256,45 @@ class NodeAttemptRow(Base):
     cache_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # Where it ran: Ray node IP and id, worker pid, GPU ids (JSON).
     worker: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# --- schedules -----------------------------------------------------------------------
+
+
+class ScheduleRow(Base):
+    """Where the schedule of one launch plan name stands: the scheduler's memory, so a
+    restarted scheduler resumes where the last one stopped.
+
+    It follows one activation of one version (``launch_plan_pk`` and ``activation``); a
+    new activation (another version, or the same one again) starts the ticks over from
+    its ``anchor``, never before the last tick fired under the name.
+    """
+
+    __tablename__ = "admin_schedules"
+    __table_args__ = (
+        ForeignKeyConstraint(["project", "domain"], ["admin_domains.project", "admin_domains.id"],
+                             name="admin_schedules_domain"),
+    )
+    project: Mapped[str] = mapped_column(String(63), primary_key=True)
+    domain: Mapped[str] = mapped_column(String(63), primary_key=True)
+    name: Mapped[str] = mapped_column(_sortable(MAX_NAME), primary_key=True)
+    launch_plan_pk: Mapped[int] = mapped_column(ForeignKey("admin_launch_plans.pk"))
+    # The followed version's state_updated_at when it was seen ACTIVE: tells activations
+    # apart (compared for equality only).
+    activation: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # Ticks after this moment (the scheduler's clock) belong to this activation.
+    anchor: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # The scheduled time of the last tick fired under the name, and its execution's name.
+    last_fired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                              nullable=True)
+    last_execution: Mapped[str | None] = mapped_column(_sortable(MAX_NAME), nullable=True)
+
+
+class SchedulerLeaderRow(Base):
+    """The one row naming the scheduler that fires schedules, until ``expires_at`` (the
+    database's clock): several admin replicas run a scheduler, one of them leads."""
+
+    __tablename__ = "admin_scheduler_leader"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

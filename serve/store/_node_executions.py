@@ -86,6 +86,8 @@ def _node(s: Session, execution: ExecutionRow, incarnation: int, event: NodeEven
         row.child_execution = event.child_execution
     if event.phase.has_outputs and event.outputs is not None:
         row.outputs = canonical_json(event.outputs)
+    if event.inputs is not None:
+        row.inputs = canonical_json(event.inputs)
     row.updated_at = now  # type: ignore[assignment]
 
 
@@ -145,7 +147,8 @@ def _node_of(ident: ExecutionId, row: NodeExecutionRow,
     children = nodes_from_rows(json.loads(row.children)) if row.children else {}
     return NodeExecution(ident, row.node_id, row.task, NodePhase(row.phase), row.position,
                          error, tuple(attempts), children, row.child_execution,
-                         json.loads(row.outputs) if row.outputs is not None else None)
+                         json.loads(row.outputs) if row.outputs is not None else None,
+                         json.loads(row.inputs) if row.inputs is not None else None)
 
 
 def _attempt_of(row: NodeAttemptRow) -> NodeAttempt:

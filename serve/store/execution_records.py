@@ -22,12 +22,14 @@ TERMINAL_PHASES = tuple(p for p in ExecutionPhase if p not in ACTIVE_PHASES)
 class ExecutionMode(str, Enum):
     """How an execution came to be (Flyte's ExecutionMetadata.mode).
 
-    SCHEDULED is added with schedules, together with the execution's scheduled time.
+    SCHEDULED: the scheduler made it for one tick of a launch plan's schedule (the
+    execution's ``scheduled_at``).
     """
 
     MANUAL = "MANUAL"
     RELAUNCH = "RELAUNCH"
     RECOVER = "RECOVER"
+    SCHEDULED = "SCHEDULED"
 
 
 class TargetKind(str, Enum):
@@ -60,6 +62,8 @@ class ExecutionRequest:
         kind, entity, version: what to run; ``version`` None for a launch plan means
             its latest registered version (as flytekit's ``fetch_launch_plan``).
         inputs: input name -> JSON literal.
+        timeout_s: seconds the execution may run before it ends TIMED_OUT (None: no
+            limit).
     """
 
     project: str
@@ -70,12 +74,16 @@ class ExecutionRequest:
     version: str | None
     inputs: dict[str, Any] = field(default_factory=dict)
     overwrite_cache: bool = False
+    timeout_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The form a repeated request with the same name is compared in."""
-        return {"project": self.project, "domain": self.domain,
+        form: dict[str, Any] = {"project": self.project, "domain": self.domain,
                 self.kind.value: {"name": self.entity, "version": self.version},
                 "inputs": self.inputs, "overwrite_cache": self.overwrite_cache}
+        if self.timeout_s is not None:  # absent otherwise, as in requests stored before it
+            form["timeout"] = self.timeout_s
+        return form
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,10 @@ class Execution:
     # The workflow's outputs once SUCCEEDED: output name -> stored form
     # ({"inline": <json>} or {"uri": ..., "format": "json"}, see engine.catalog.literals).
     outputs: dict[str, Any] | None
+    # SCHEDULED: the tick it was made for (UTC).
+    scheduled_at: dt.datetime | None = None
+    # Seconds it may run (from started_at) before it ends TIMED_OUT; None: no limit.
+    timeout_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +164,8 @@ class NodeExecution:
     child_execution: str | None
     # Output name -> stored form, once SUCCEEDED or RECOVERED.
     outputs: dict[str, Any] | None
+    # Input name -> stored form, once the node started with all of them known.
+    inputs: dict[str, Any] | None = None
 
 
 # --- the driver's side ------------------------------------------------------------------
@@ -169,6 +183,8 @@ class DriverClaim:
             RECOVERED before: a resuming driver does not run them again.
         offered: outputs of nodes that succeeded in the execution this one recovers.
         attempts: how many attempts each node has recorded already.
+        claimed_at: when it was claimed, by the database's clock (as ``started_at``):
+            the time an execution that started before has run already is the difference.
     """
 
     execution: Execution
@@ -178,6 +194,7 @@ class DriverClaim:
     done: dict[str, dict[str, Any]]
     offered: dict[str, dict[str, Any]]
     attempts: dict[str, int]
+    claimed_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -187,7 +204,8 @@ class ExecutionStarted:
 
 @dataclass(frozen=True)
 class NodeEvent:
-    """A node's phase (and, when SUCCEEDED or RECOVERED, its stored outputs)."""
+    """A node's phase (and, when SUCCEEDED or RECOVERED, its stored outputs; the first
+    time they are known after it started, its stored inputs)."""
 
     node_id: str
     task: str
@@ -198,6 +216,7 @@ class NodeEvent:
     children: list[NodeRow] | None = None
     child_execution: str | None = None
     outputs: dict[str, Any] | None = None
+    inputs: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

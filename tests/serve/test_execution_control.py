@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import ray
@@ -63,6 +64,31 @@ def test_terminate_a_running_execution_stops_its_ray_work(
     again = remote.request("DELETE", f"{EXECUTIONS}/{path(name)}")
     assert again.status_code == 200 and again.json()["closure"]["abort_cause"] == \
         "changed my mind"
+
+
+def test_an_execution_past_its_timeout_is_stopped_and_ends_timed_out(
+        remote: TestClient, tmp_path: Path) -> None:
+    markers = tmp_path / "markers"
+    created = launch_workflow(remote, remote_wfs.sleeper, timeout=3,
+                              inputs={"seconds": 2 * NAP_S, "marker_dir": str(markers)})
+    assert created["spec"]["timeout"] == 3
+    name = created["id"]["name"]
+    closure = wait_for(remote, name, ("TIMED_OUT",))["closure"]
+    assert closure["error"]["kind"] == "USER" and closure["abort_cause"] is None
+    assert "ran past its timeout of 3 s (it ran " in closure["error"]["message"]
+    assert {n["phase"] for n in nodes(remote, name).values()} == {"ABORTED"}
+    wait_until(lambda: not driver_actors(), what="the driver actor to end")
+    # The nap was killed (if it had started: on a busy machine the timeout may come
+    # first): past its end, it has not woken to leave its marker.
+    for started in markers.glob("started-*"):
+        time.sleep(max(0.0, started.stat().st_mtime + 2 * NAP_S + 1.0 - time.time()))
+    assert runs(markers, "woke") == 0
+    # Relaunching or recovering it keeps the timeout.
+    for verb in ("relaunch", "recover"):
+        response = remote.post(f"{EXECUTIONS}/{verb}", json={"id": created["id"], "name": verb})
+        assert response.status_code == 201, response.text
+        assert response.json()["spec"]["timeout"] == 3
+        remote.request("DELETE", f"{EXECUTIONS}/{path(verb)}")
 
 
 def test_terminating_an_execution_that_ended_is_refused(remote_sqlite: TestClient) -> None:
@@ -129,6 +155,35 @@ def test_recover_reuses_succeeded_nodes_and_runs_the_rest(remote: TestClient,
     assert (runs(markers, "flaky"), runs(markers, "c")) == (2, 1)
     recovered_data = remote.get(f"/api/v1/data/node_executions/{path(new)}/n0").json()
     assert recovered_data["outputs"] == {"o0": 2}
+
+
+def test_recover_reuses_the_nodes_of_a_conditional_and_after_it(remote_sqlite: TestClient,
+                                                               tmp_path: Path) -> None:
+    markers = tmp_path / "markers"
+    first = launch_workflow(remote_sqlite, remote_wfs.branchy,
+                            inputs={"marker_dir": str(markers), "x": 1})
+    wait_for(remote_sqlite, first["id"]["name"], ("FAILED",))
+    response = remote_sqlite.post(f"{EXECUTIONS}/recover", json={"id": first["id"]})
+    assert response.status_code == 201, response.text
+    new = response.json()["id"]["name"]
+    wait_for(remote_sqlite, new)
+    assert outputs(remote_sqlite, new) == {"o0": 5}  # a = 2, pos = 3, b = 4; b + x
+    # a, the conditional, its 'pos' arm and b after it are reused; only the flaky node runs.
+    assert {k: n["phase"] for k, n in nodes(remote_sqlite, new).items()} == {
+        "n0": "RECOVERED", "n1": "RECOVERED", "n2": "RECOVERED", "n3": "SKIPPED",
+        "n4": "RECOVERED", "n5": "SUCCEEDED"}
+    assert [runs(markers, label) for label in ("a", "pos", "neg", "b", "flaky")] == [
+        1, 1, 0, 1, 2]
+
+    def inputs(execution: str, node_id: str) -> Any:
+        return remote_sqlite.get(f"/api/v1/data/node_executions/{path(execution)}/"
+                                 f"{node_id}").json()["inputs"]
+
+    # b's input is the conditional's output: the 'pos' arm's, recorded in both runs.
+    for execution in (first["id"]["name"], new):
+        assert inputs(execution, "n4") == {"marker_dir": str(markers), "label": "b", "x": 3}
+    assert inputs(new, "n5") == {"marker_dir": str(markers), "a": 4, "b": 1}
+    assert inputs(new, "n3") is None  # skipped: never started
 
 
 def test_only_an_execution_that_ended_can_be_recovered(remote_sqlite: TestClient,

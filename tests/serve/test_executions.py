@@ -65,7 +65,9 @@ def test_launch_a_workflow_then_read_its_outputs_nodes_and_attempts(remote: Test
     one = remote.get(f"/api/v1/node_executions/{path(name)}/n0").json()
     assert one == square
     node_data = remote.get(f"/api/v1/data/node_executions/{path(name)}/n0").json()
-    assert node_data == {"inputs": None, "outputs": {"o0": 9}, "offloaded": []}
+    assert node_data == {"inputs": {"x": 3}, "outputs": {"o0": 9}, "offloaded": []}
+    node_data = remote.get(f"/api/v1/data/node_executions/{path(name)}/n1").json()
+    assert node_data == {"inputs": {"x": 9}, "outputs": {"o0": 10}, "offloaded": []}
     error_of(remote.get(f"/api/v1/node_executions/{path(name)}/nope"), 404)
 
 
@@ -158,6 +160,12 @@ def test_bad_inputs_are_refused_naming_the_input_and_its_type(
     ({"task": {"name": "t", "version": "1"}, "launch_plan": {"name": "l"}}, "exactly one"),
     ({"task": {"name": "t", "version": "1"}, "color": "red"}, "color"),
     ({"launch_plan": {"name": "a/b"}}, "invalid name"),
+    ({"launch_plan": {"name": "l"}, "timeout": 0}, "body.timeout: Input should be greater "
+                                                   "than 0"),
+    ({"launch_plan": {"name": "l"}, "timeout": -5}, "body.timeout: Input should be greater "
+                                                    "than 0"),
+    ({"launch_plan": {"name": "l"}, "timeout": "soon"}, "body.timeout: Input should be a "
+                                                        "valid number"),
 ])
 def test_malformed_requests_are_400(remote_sqlite: TestClient, body: dict[str, Any],
                                     expected: str) -> None:
@@ -201,6 +209,33 @@ def test_large_outputs_are_stored_in_the_blob_store_and_referred_to(
     assert json.loads(stored) == "ab" * 600_000
     node = remote_sqlite.get(f"/api/v1/data/node_executions/{path(name)}/n0").json()
     assert node["offloaded"] == ["outputs.o0"]
+
+
+def test_node_inputs_are_recorded_and_refer_to_stored_outputs(remote_sqlite: TestClient
+                                                              ) -> None:
+    created = launch_workflow(remote_sqlite, remote_wfs.fan_in,
+                              inputs={"text": "ab", "times": 600_000})
+    name = created["id"]["name"]
+    wait_for(remote_sqlite, name)
+    assert outputs(remote_sqlite, name) == {"o0": 2_400_001}
+
+    def data(node_id: str) -> dict[str, Any]:
+        response = remote_sqlite.get(f"/api/v1/data/node_executions/{path(name)}/{node_id}")
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    big = data("n0")
+    assert big["inputs"] == {"text": "ab", "times": 600_000}
+    assert big["offloaded"] == ["outputs.o0"]
+    # A large input is the stored output it is bound to: the same blob, not a copy.
+    assert data("n1") == {"inputs": {"text": big["outputs"]["o0"]},
+                          "outputs": {"o0": 1_200_000}, "offloaded": ["inputs.text"]}
+    # A list of a large output and a workflow input is stored whole.
+    listed = data("n2")
+    assert listed["offloaded"] == ["inputs.texts"]
+    stored = Path(listed["inputs"]["texts"]["uri"].removeprefix("file://")).read_text()
+    assert json.loads(stored) == ["ab" * 600_000, "ab"]
+    assert data("n3")["inputs"] == {"xs": [1_200_000, 1_200_000, 1]}
 
 
 def test_a_name_makes_create_idempotent(remote_sqlite: TestClient) -> None:

@@ -7,12 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
+from engine import CronSchedule
 from serve.store import AdminStore
 from serve.store._db import Database
 from serve.store._migrations import MIGRATIONS
 from tests.fixtures import basic_wfs
+from tests.serve.scheduling import HOUR, T0, plan, register_stamped, scheduler, ticks
 
 ROOT = Path(__file__).resolve().parents[2]
 OPENERS = 4
@@ -74,3 +76,59 @@ def test_processes_opening_a_new_database_at_once_migrate_it_once(admin_url: str
     assert rows(admin_url, "SELECT version FROM admin_schema_version") == [
         (MIGRATIONS[-1][0],)]
     assert rows(admin_url, "SELECT id FROM admin_projects") == [("flytesnacks",)]
+
+
+def test_a_database_from_before_schedules_gets_them(admin_url: str, tmp_path: Path) -> None:
+    old = Database(admin_url)
+    try:
+        assert old.migrate(MIGRATIONS[:3]) == 3
+        # Migration 3 makes the executions table from today's model: take away what
+        # migration 4 adds, as a database made before it lacks it.
+        with old.session(write=True) as s:
+            s.execute(text("DROP INDEX admin_executions_one_per_tick"))
+            s.execute(text("ALTER TABLE admin_executions DROP COLUMN scheduled_at"))
+    finally:
+        old.close()
+    store = AdminStore(admin_url)
+    try:
+        assert store.schema_version >= 4
+        engine = create_engine(admin_url)
+        try:
+            found = inspect(engine)
+            assert "scheduled_at" in {c["name"] for c in found.get_columns("admin_executions")}
+            assert "admin_executions_one_per_tick" in {
+                i["name"] for i in found.get_indexes("admin_executions")}
+        finally:
+            engine.dispose()
+        plan(store, register_stamped(store), CronSchedule(
+            schedule="@hourly", kickoff_time_input_arg="kickoff_time"))
+        clock = scheduler(store, tmp_path)
+        clock.tick(T0)
+        clock.tick(T0 + HOUR)
+        assert ticks(store, "stamps") == [T0 + HOUR]
+    finally:
+        store.close()
+
+
+def test_a_database_from_before_timeouts_and_node_inputs_gets_them(admin_url: str) -> None:
+    old = Database(admin_url)
+    try:
+        assert old.migrate(MIGRATIONS[:4]) == 4
+        # As above: take away what migration 5 adds, as a database made before it lacks.
+        with old.session(write=True) as s:
+            s.execute(text("ALTER TABLE admin_executions DROP COLUMN timeout_s"))
+            s.execute(text("ALTER TABLE admin_node_executions DROP COLUMN inputs"))
+    finally:
+        old.close()
+    store = AdminStore(admin_url)
+    try:
+        assert store.schema_version >= 5
+        engine = create_engine(admin_url)
+        try:
+            found = inspect(engine)
+            assert "timeout_s" in {c["name"] for c in found.get_columns("admin_executions")}
+            assert "inputs" in {c["name"] for c in found.get_columns("admin_node_executions")}
+        finally:
+            engine.dispose()
+    finally:
+        store.close()

@@ -216,6 +216,38 @@ def test_wait_without_remote_is_a_usage_error(flyray: Flyray) -> None:
     assert "--wait follows a remote execution: give --remote too" in result.output
 
 
+class _NoDrivers:
+    """A launcher that starts no driver: executions stay QUEUED, to be read back."""
+
+    def launch(self, ticket: Any) -> None:
+        pass
+
+    def stop(self, execution: Any, launch: int, cause: str, timeout_s: float) -> bool:
+        return False
+
+    def is_alive(self, execution: Any, launch: int) -> bool:
+        return True
+
+    def kill(self, execution: Any, launch: int) -> None:
+        pass
+
+
+def test_run_remote_sends_the_timeout(tmp_path: Path) -> None:
+    workflows = str(PACKAGE / "workflows.py")
+    with start_admin(tmp_path, launcher=_NoDrivers()) as server:
+        runner = CliRunner()
+        result = runner.invoke(cli, ["run", "--remote", "--timeout", "90", "--name", "limited",
+                                     workflows, "pipeline", "--n", "2"], env=server.env)
+        assert result.exit_code == 0, result.output
+        execution = api(server, f"executions/{PROJECT}/{DOMAIN}/limited")
+        assert execution["spec"]["timeout"] == 90
+        for args, expected in (
+                (["--remote", "--timeout", "0"], "Invalid value for '--timeout'"),
+                (["--timeout", "5"], "--timeout limits a remote execution: give --remote too")):
+            refused = runner.invoke(cli, ["run", *args, workflows, "pipeline"], env=server.env)
+            assert refused.exit_code == 2 and expected in refused.output, refused.output
+
+
 def test_unknown_executions_are_not_found(flyray: Flyray) -> None:
     for args in (["get", "executions", "nope"], ["execution", "terminate", "nope"]):
         result = flyray(*args)

@@ -62,16 +62,50 @@ def test_recovered_nodes_do_not_run_and_feed_the_nodes_after_them(ray_cluster: N
 
 def test_which_offered_nodes_are_taken() -> None:
     spec = remote_wfs.recoverable.compile().spec
-    assert recoverable(spec, {"n2": {"o0": 1}, "n0": {"o0": 1}}) == {"n0": {"o0": 1}}
-    assert recoverable(spec, {"n0": {}}) == {}  # its output is missing
+    inputs = {"marker_dir": "/tmp", "x": 1}
+    assert recoverable(spec, {"n2": {"o0": 1}, "n0": {"o0": 1}}, inputs) == {"n0": {"o0": 1}}
+    assert recoverable(spec, {"n0": {}}, inputs) == {}  # its output is missing
+    # nested: n0 = is_even(n); n1 = parity (n0) ? n2 : n5; n2 = size (n > 10) ? n3 : n4.
     nested = conditional_wfs.nested.compile().spec
+    big, even = {"n": 12, "directory": "/tmp"}, {"o0": True}
     big_even = {"o0": "big-even"}
-    # n3 is in an arm of a conditional whose operand n0 must be taken for the same arm.
-    assert recoverable(nested, {"n3": big_even}) == {}
-    assert recoverable(nested, {"n0": {"o0": True}, "n3": big_even}) == {
-        "n0": {"o0": True}, "n3": big_even}
-    assert recoverable(nested, {"n0": {"o0": True}, "n1": {"o0": "x"}}) == {
-        "n0": {"o0": True}}  # a branch node is never taken
+    # n3 is in an arm of conditionals whose operands (n0, the input n) must be taken, and
+    # must decide for the same arms, for it to be taken.
+    assert recoverable(nested, {"n3": big_even}, big) == {}
+    assert recoverable(nested, {"n0": even, "n3": big_even}, {**big, "n": 5}) == {"n0": even}
+    assert recoverable(nested, {"n0": {"o0": False}, "n3": big_even}, big) == {
+        "n0": {"o0": False}}
+    # Both conditionals decide for arms whose nodes are all taken: they are taken too, with
+    # their arm's outputs (what is offered for a branch node is never used).
+    assert recoverable(nested, {"n0": even, "n1": {"o0": "x"}, "n3": big_even}, big) == {
+        "n0": even, "n3": big_even, "n2": big_even, "n1": big_even}
+
+
+def test_nodes_after_a_conditional_are_taken_when_it_is() -> None:
+    # branchy: n0 = a; n1 = sign (n0 > 0) ? n2 (pos) : n3 (neg); n4 = b(n1); n5 = flaky.
+    spec = remote_wfs.branchy.compile().spec
+    inputs = {"marker_dir": "/tmp", "x": 1}
+    offered = {"n0": {"o0": 2}, "n2": {"o0": 3}, "n4": {"o0": 4}}
+    assert recoverable(spec, offered, inputs) == {**offered, "n1": {"o0": 3}}
+    # The arm it decides for now ran again before: neither it nor what follows is taken.
+    assert recoverable(spec, {**offered, "n0": {"o0": -2}}, inputs) == {"n0": {"o0": -2}}
+    # Its operand runs again: it decides at run time, and what follows it runs again.
+    assert recoverable(spec, {"n2": {"o0": 3}, "n4": {"o0": 4}}, inputs) == {}
+
+
+def test_nodes_after_a_conditional_are_recovered_with_it(ray_cluster: None,
+                                                        tmp_path: Path) -> None:
+    (tmp_path / "flaky-before").touch()  # so fails_once succeeds
+    # What succeeded before: a (n0) = 2, the 'pos' arm (n2) = 3, b after the branch (n4) = 4.
+    offered = {"n0": {"o0": 2}, "n2": {"o0": 3}, "n4": {"o0": 4}}
+    result = run(remote_wfs.branchy.compile(), {"marker_dir": str(tmp_path), "x": 1},
+                 recovered=offered)
+    assert result.outputs == 5  # fails_once: b + x
+    phases = {k: n.phase for k, n in result.record.nodes.items()}
+    assert phases == {"n0": NodePhase.RECOVERED, "n1": NodePhase.RECOVERED,
+                      "n2": NodePhase.RECOVERED, "n3": NodePhase.SKIPPED,
+                      "n4": NodePhase.RECOVERED, "n5": NodePhase.SUCCEEDED}
+    assert [runs(tmp_path, label) for label in ("a", "pos", "neg", "b")] == [0, 0, 0, 0]
 
 
 def test_outputs_reach_the_hooks_that_ask_before_the_node_succeeds(ray_cluster: None) -> None:
