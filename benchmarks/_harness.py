@@ -28,6 +28,7 @@ from benchmarks import (
     fanout,
     map_tiny,
     parallel_sleep,
+    schedules,
 )
 from benchmarks import peer as peer_venv
 from benchmarks._config import RunConfig
@@ -46,7 +47,7 @@ class Workload:
 
 WORKLOADS = {m.NAME: Workload(m.NAME, m.measure, m.REPEATS) for m in (
     parallel_sleep, fanout, map_tiny, chain, dataframe_handoff, cached_rerun, compile_large,
-    cli_run, admin_api)}
+    cli_run, admin_api, schedules)}
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,12 @@ from engine.core.hashing import HashMethod
 from engine.core.imperative import Workflow
 from engine.core.interface import kwtypes
 from engine.core.later_features import ImageSpec
-from engine.core.launch_plan import CronSchedule, FixedRate, LaunchPlan
+from engine.core.launch_plan import LaunchPlan
 from engine.core.map_task import MapTask, map_task
 from engine.core.node_creation import create_node
 from engine.core.reference import reference_launch_plan, reference_task
 from engine.core.resources import Resources, Secret
+from engine.core.schedule import CronSchedule, FixedRate
 from engine.core.task import PythonFunctionTask, task
 from engine.core.workflow import PythonFunctionWorkflow, workflow
 from engine.dag.spec import WorkflowFailurePolicy

@@ -14,10 +14,20 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from engine.config import Settings
-from serve.api import data, entities, executions, health, launch_plans, node_executions, projects
+from serve.api import (
+    data,
+    entities,
+    executions,
+    health,
+    launch_plans,
+    node_executions,
+    projects,
+    schedules,
+)
 from serve.api import errors as api_errors
 from serve.executions import ExecutionService
 from serve.launching import Launcher, Liveness
+from serve.scheduler import Clock, Scheduler, utc_now
 from serve.security import RequestGuard
 from serve.store import AdminStore
 from serve.supervisor import Supervisor
@@ -26,7 +36,8 @@ API_PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings, store: AdminStore | None = None,
-               launcher: Launcher | None = None, liveness: Liveness | None = None) -> FastAPI:
+               launcher: Launcher | None = None, liveness: Liveness | None = None,
+               clock: Clock | None = None) -> FastAPI:
     """The admin API over ``store`` (by default one opened at ``settings.admin_db_url``,
     closed when the app shuts down). The configured default project is created if it is
     missing, so registering into it works from the start.
@@ -34,7 +45,9 @@ def create_app(settings: Settings, store: AdminStore | None = None,
     ``launcher`` starts the drivers of executions (``serve.launcher.RayLauncher``);
     without one the API registers and reads but refuses to launch. With one, the app's
     lifespan runs the supervisor that starts executions waiting for a launch plan slot
-    and restarts lost drivers, with ``liveness``'s timings."""
+    and restarts lost drivers, with ``liveness``'s timings, and the scheduler that fires
+    active schedules by ``clock`` (default: the machine's clock, UTC; the schedules
+    listing reads it too)."""
     owned = store is None
     admin = store if store is not None else AdminStore(settings.admin_db_url_or_default)
     try:
@@ -46,14 +59,20 @@ def create_app(settings: Settings, store: AdminStore | None = None,
 
     service = ExecutionService(admin, launcher, settings, liveness or Liveness())
     supervisor = Supervisor(service) if launcher is not None else None
+    clock = clock or utc_now
+    scheduler = Scheduler(service, clock) if launcher is not None else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if supervisor is not None:
             supervisor.start()
+        if scheduler is not None:
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.stop()
             if supervisor is not None:
                 supervisor.stop()
             if owned:
@@ -62,14 +81,18 @@ def create_app(settings: Settings, store: AdminStore | None = None,
     app = FastAPI(title="Flyray admin", version="1", docs_url="/docs",
                   openapi_url="/openapi.json", redoc_url=None, lifespan=lifespan,
                   description="Registration of tasks, workflows and launch plans, launch "
-                              "plan activation, and executions (Flyte's FlyteAdmin on Ray).")
+                              "plan activation, schedules, and executions (Flyte's "
+                              "FlyteAdmin on Ray).")
     app.state.store = admin
     app.state.settings = settings
     app.state.executions = service
+    app.state.clock = clock
+    app.state.scheduler = scheduler
     api_errors.install(app)
     app.include_router(health.router)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (projects, entities, launch_plans, executions, node_executions, data):
+    for module in (projects, entities, launch_plans, schedules, executions, node_executions,
+                   data):
         api.include_router(module.router)
     app.include_router(api)
     app.add_middleware(RequestGuard, token=settings.admin_token,

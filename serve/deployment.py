@@ -3,7 +3,9 @@
 ``build(settings)`` returns the bound application; ``start(settings)`` runs it where
 ``settings.admin_endpoint`` says (default http://127.0.0.1:30080: loopback only). The
 FastAPI app is built in each replica from the settings (which travel to it), so no
-database connection is ever pickled; the host and port are Serve's HTTP options.
+database connection is ever pickled; the host and port are Serve's HTTP options. An
+optional scheduler clock (``serve.scheduler.ScaledClock``, plain data) travels the same
+way: tests and demos run schedules fast with it.
 """
 
 from __future__ import annotations
@@ -18,26 +20,36 @@ from engine.config import Settings, load_settings
 from engine.errors import ConfigError
 from serve.app import create_app
 from serve.launcher import RayLauncher
+from serve.scheduler import Clock
 
 DEPLOYMENT_NAME = "flyray-admin"
 APP_NAME = "flyray-admin"
 
 
-@serve.deployment(name=DEPLOYMENT_NAME)
+# No CPU reserved: the replica mostly waits on its database and clients, and a reserved
+# CPU would be one fewer for tasks (half of a 2-core machine). Requests beyond Serve's
+# default of 5 at once would queue in the proxy; the endpoints run in a thread pool.
+@serve.deployment(name=DEPLOYMENT_NAME, ray_actor_options={"num_cpus": 0},
+                  max_ongoing_requests=64)
 @serve.ingress()
 class AdminDeployment:
-    """One replica of the admin API; it launches executions as detached driver actors."""
+    """One replica of the admin API; it launches executions as detached driver actors
+    and fires schedules (by ``clock``, default the machine's)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self._settings = settings
+        self._clock = clock
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        return create_app(self._settings, launcher=RayLauncher(self._settings))
+        return create_app(self._settings, launcher=RayLauncher(self._settings),
+                          clock=self._clock)
 
 
-def build(settings: Settings | None = None) -> Application:
-    """The admin API as a Serve application, bound to ``settings`` (default: loaded)."""
-    app: Application = AdminDeployment.bind(settings or load_settings())  # type: ignore[attr-defined]
+def build(settings: Settings | None = None, clock: Clock | None = None) -> Application:
+    """The admin API as a Serve application, bound to ``settings`` (default: loaded) and
+    the scheduler's ``clock`` (default: the machine's, UTC; it is pickled to the
+    replicas)."""
+    app: Application = AdminDeployment.bind(settings or load_settings(), clock)  # type: ignore[attr-defined]
     return app
 
 
@@ -54,10 +66,10 @@ def bind_address(settings: Settings) -> tuple[str, int]:
     return parts.hostname, port
 
 
-def start(settings: Settings | None = None) -> None:
+def start(settings: Settings | None = None, clock: Clock | None = None) -> None:
     """Start Serve on the admin endpoint's host and port (Ray must be initialized) and run
-    the admin API there at ``/``; returns once it answers."""
+    the admin API there at ``/`` (its scheduler on ``clock``); returns once it answers."""
     settings = settings or load_settings()
     host, port = bind_address(settings)
     serve.start(http_options={"host": host, "port": port})
-    serve.run(build(settings), name=APP_NAME, route_prefix="/")
+    serve.run(build(settings, clock), name=APP_NAME, route_prefix="/")

@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from engine.core.schedule import Schedule, schedule_from_dict
 from engine.dag.spec import Identifier, ResourceType, WorkflowSpec
+from engine.dag.types import Kind, LiteralType, Simple
+from engine.errors import ConfigError
 from serve.errors import InvalidArgumentError
 from serve.identifiers import describe, identifier_from_dict
 from serve.specs import check_input_values, check_json
@@ -36,8 +39,9 @@ class LaunchPlanSpec:
     default_inputs: dict[str, Any] = field(default_factory=dict)
     # Input name -> JSON literal: always used; a launch may not give the input.
     fixed_inputs: dict[str, Any] = field(default_factory=dict)
-    # Cron or fixed-rate schedule; None until schedules are implemented.
-    schedule: dict[str, Any] | None = None
+    # Cron or fixed-rate schedule (``engine.core.schedule``), fired while the version is
+    # ACTIVE; None: launched only on request.
+    schedule: Schedule | None = None
     # How many executions of this launch plan may run at once (None: no limit).
     max_parallel_executions: int | None = None
 
@@ -47,7 +51,7 @@ class LaunchPlanSpec:
             "workflow_id": self.workflow_id.to_dict(),
             "default_inputs": dict(self.default_inputs),
             "fixed_inputs": dict(self.fixed_inputs),
-            "schedule": self.schedule,
+            "schedule": self.schedule.to_dict() if self.schedule is not None else None,
             "max_parallel_executions": self.max_parallel_executions,
         }
 
@@ -73,9 +77,12 @@ class LaunchPlanSpec:
                 raise InvalidArgumentError(f"launch plan {kind} must be an object of input "
                                            f"name -> value, got {type(values).__name__}")
             inputs[kind] = values
+        schedule = None
         if data.get("schedule") is not None:
-            raise InvalidArgumentError("launch plan schedules are not accepted yet; register "
-                                       "the launch plan with \"schedule\": null")
+            try:
+                schedule = schedule_from_dict(data["schedule"])
+            except ConfigError as e:
+                raise InvalidArgumentError(f"launch plan {describe(ident)}: {e}") from None
         limit = data.get("max_parallel_executions")
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
                                   or limit < 1):
@@ -87,7 +94,7 @@ class LaunchPlanSpec:
                 f"launch plan {describe(ident)}: input(s) {both} are both fixed and default; "
                 "a fixed input cannot be overridden, so it cannot have a default")
         return cls(ident, workflow_id, inputs["default_inputs"], inputs["fixed_inputs"],
-                   None, limit)
+                   schedule, limit)
 
 
 def default_launch_plan(workflow: WorkflowSpec) -> LaunchPlanSpec:
@@ -106,6 +113,35 @@ def check_against_workflow(plan: LaunchPlanSpec, workflow: WorkflowSpec) -> None
                                    "in the launch plan's own project and domain")
     check_input_values(plan.default_inputs, workflow.interface, f"{where}: default_inputs")
     check_input_values(plan.fixed_inputs, workflow.interface, f"{where}: fixed_inputs")
+    if plan.schedule is not None:
+        _check_schedule(plan, workflow, where)
+
+
+_DATETIME = LiteralType(Kind.SIMPLE, Simple.DATETIME)
+
+
+def _check_schedule(plan: LaunchPlanSpec, workflow: WorkflowSpec, where: str) -> None:
+    """A scheduled execution gets no inputs but the kickoff time: the kickoff input must
+    be a datetime input that is not fixed, and every other input needs a value."""
+    assert plan.schedule is not None
+    kickoff = plan.schedule.kickoff_time_input_arg
+    if kickoff is not None:
+        var = workflow.interface.input(kickoff)
+        if var is None or var.type != _DATETIME:
+            found = ", ".join(f"{v.name}: {v.type}" for v in workflow.interface.inputs)
+            raise InvalidArgumentError(
+                f"{where}: schedule.kickoff_time_input_arg '{kickoff}' must be a datetime "
+                f"input of {describe(workflow.id)} (its inputs: {found or 'none'})")
+        if kickoff in plan.fixed_inputs:
+            raise InvalidArgumentError(f"{where}: input '{kickoff}' receives the kickoff "
+                                       "time, so it cannot also be a fixed input")
+    missing = [v.name for v in workflow.interface.inputs
+               if v.name != kickoff and not v.has_default
+               and v.name not in plan.fixed_inputs and v.name not in plan.default_inputs]
+    if missing:
+        raise InvalidArgumentError(
+            f"{where}: a scheduled execution gets no inputs but the kickoff time, so input(s) "
+            f"{', '.join(repr(m) for m in missing)} need a fixed or default value")
 
 
 def resolve_inputs(plan: LaunchPlanSpec, workflow: WorkflowSpec,

@@ -67,7 +67,13 @@ class LaunchPlanSpecModel(_Request):
     default_inputs: dict[str, Any] = Field(default_factory=dict)
     fixed_inputs: dict[str, Any] = Field(default_factory=dict)
     schedule: dict[str, Any] | None = Field(
-        default=None, description="Not accepted yet: must be null.")
+        default=None, description=(
+            "Fires the launch plan while this version is ACTIVE (times in UTC): "
+            "{\"cron_schedule\": {\"schedule\": \"@hourly\", \"offset\": null}} or "
+            "{\"rate\": {\"value\": 1, \"unit\": \"DAY\"}}, with "
+            "\"kickoff_time_input_arg\" (the datetime input that gets the scheduled time) "
+            "and \"catch_up\" (true: fire every missed tick after downtime; false: only "
+            "the latest). null: launched on request only."))
     max_parallel_executions: StrictInt | None = Field(default=None, ge=1)
 
 

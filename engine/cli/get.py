@@ -1,5 +1,6 @@
 """``flyray get executions|workflows|tasks|launchplans [NAME]``: what the admin API holds,
-as tables (``-o json``: the API's JSON)."""
+as tables (``-o json``: the API's JSON). Launch plans show their schedule and, for the
+active version, its next fire times (UTC) and last execution."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from engine.admin_client import AdminClient
 from engine.cli import remote
 from engine.cli.common import (
     admin_options,
@@ -20,6 +22,8 @@ from engine.cli.common import (
     short_time,
     with_cli_errors,
 )
+from engine.core.schedule import schedule_from_dict
+from engine.errors import ConfigError
 
 _OUTPUT = click.option("--output", "-o", type=click.Choice(["table", "json"]),
                        default="table", show_default=True, help="Output format.")
@@ -33,9 +37,21 @@ def get() -> None:
     pass
 
 
-def _listing(kind: str, path: str, key: str, columns: list[str],
-             row: Callable[[dict[str, Any]], list[str]]) -> click.Command:
-    """``flyray get <kind> [NAME]``: every version (newest first), or those of NAME."""
+Context = Callable[[AdminClient, str, str, str | None], dict[str, Any]]
+Row = Callable[[dict[str, Any], dict[str, Any]], list[str]]
+
+
+def _no_context(_admin: AdminClient, _project: str, _domain: str,
+                _name: str | None) -> dict[str, Any]:
+    return {}
+
+
+def _listing(kind: str, path: str, key: str, columns: list[str], row: Row,
+             context: Context = _no_context) -> click.Command:
+    """``flyray get <kind> [NAME]``: every version (newest first), or those of NAME.
+
+    ``context`` fetches what the rows need besides the listing (given to ``row``, and
+    added to the JSON output)."""
 
     @click.argument("name", required=False)
     @scope_options
@@ -47,10 +63,11 @@ def _listing(kind: str, path: str, key: str, columns: list[str],
                 output: str, endpoint: str | None, token: str | None) -> None:
         project, domain = scope(project, domain)
         suffix = f"/{name}" if name else ""
-        reply = client(endpoint, token).get(f"/api/v1/{path}/{project}/{domain}{suffix}",
-                                            limit=limit)
+        admin = client(endpoint, token)
+        reply = admin.get(f"/api/v1/{path}/{project}/{domain}{suffix}", limit=limit)
+        extra = context(admin, project, domain, name)
         if output == "json":
-            echo_json(reply)
+            echo_json({**reply, **extra})
             return
         items = reply[key]
         table = Table(title=f"{len(items)} {kind} in {project}/{domain}"
@@ -58,23 +75,45 @@ def _listing(kind: str, path: str, key: str, columns: list[str],
         for column in columns:
             table.add_column(column)
         for item in items:
-            table.add_row(*row(item))
+            table.add_row(*row(item, extra))
         console().print(table)
 
     return click.command(kind, help=f"List {kind} (newest first); with NAME, the versions "
                          "of that one.")(command)
 
 
-def _entity_row(item: dict[str, Any]) -> list[str]:
+def _entity_row(item: dict[str, Any], _extra: dict[str, Any]) -> list[str]:
     return [item["id"]["name"], item["id"]["version"], short_time(item["created_at"])]
 
 
-def _launch_plan_row(item: dict[str, Any]) -> list[str]:
+def _schedules(admin: AdminClient, project: str, domain: str,
+               name: str | None) -> dict[str, Any]:
+    """The active schedules (of NAME), with their next fire times and last execution."""
+    reply = admin.get(f"/api/v1/schedules/{project}/{domain}", name=name, limit=1000)
+    return {"schedules": reply["schedules"]}
+
+
+def _describe(schedule: dict[str, Any] | None) -> str:
+    if schedule is None:
+        return ""
+    try:
+        return schedule_from_dict(schedule).describe()
+    except ConfigError:  # a newer server's form: show it as it is
+        return str(schedule)
+
+
+def _launch_plan_row(item: dict[str, Any], extra: dict[str, Any]) -> list[str]:
     state = item["state"]
     workflow = item["spec"]["workflow_id"]
+    fires = next((s for s in extra.get("schedules", ())
+                  if s["launch_plan"]["name"] == item["id"]["name"]
+                  and s["launch_plan"]["version"] == item["id"]["version"]), None)
+    upcoming = "\n".join(short_time(t) for t in fires["next_fire_times"]) if fires else ""
+    last = fires["last_execution"]["name"] if fires and fires["last_execution"] else ""
     return [item["id"]["name"], item["id"]["version"],
             f"[green]{state}" if state == "ACTIVE" else state,
-            workflow["name"], short_time(item["created_at"])]
+            workflow["name"], _describe(item["spec"].get("schedule")), upcoming, last,
+            short_time(item["created_at"])]
 
 
 get.add_command(_listing("workflows", "workflows", "workflows",
@@ -82,8 +121,9 @@ get.add_command(_listing("workflows", "workflows", "workflows",
 get.add_command(_listing("tasks", "tasks", "tasks",
                          ["name", "version", "created (UTC)"], _entity_row))
 get.add_command(_listing("launchplans", "launch_plans", "launch_plans",
-                         ["name", "version", "state", "workflow", "created (UTC)"],
-                         _launch_plan_row))
+                         ["name", "version", "state", "workflow", "schedule",
+                          "next fires (UTC)", "last execution", "created (UTC)"],
+                         _launch_plan_row, _schedules))
 
 
 def _target(execution: dict[str, Any]) -> tuple[str, str]:

@@ -57,13 +57,14 @@ class Outcome:
 
 
 def _launch_plan_spec(name: str, workflow: WorkflowSpec, default_inputs: dict[str, Any],
-                      fixed_inputs: dict[str, Any]) -> dict[str, Any]:
+                      fixed_inputs: dict[str, Any],
+                      schedule: dict[str, Any] | None = None) -> dict[str, Any]:
     """A launch plan's JSON form, as ``serve.launch_plan.LaunchPlanSpec`` reads it."""
     ident = Identifier(ResourceType.LAUNCH_PLAN, workflow.id.project, workflow.id.domain,
                        name, workflow.id.version)
     return {"id": ident.to_dict(), "workflow_id": workflow.id.to_dict(),
             "default_inputs": default_inputs, "fixed_inputs": fixed_inputs,
-            "schedule": None, "max_parallel_executions": None}
+            "schedule": schedule, "max_parallel_executions": None}
 
 
 def _literals(plan: LaunchPlan, values: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +74,7 @@ def _literals(plan: LaunchPlan, values: dict[str, Any]) -> dict[str, Any]:
 
 def _is_default(plan: LaunchPlan) -> bool:
     return (plan.name == plan.workflow.name and not plan.default_inputs
-            and not plan.fixed_inputs)
+            and not plan.fixed_inputs and plan.schedule is None)
 
 
 class _Planner:
@@ -124,9 +125,10 @@ class _Planner:
         if _is_default(plan) or key in self.planned:
             return
         self.planned.add(key)
+        schedule = plan.schedule.to_dict() if plan.schedule is not None else None
         self.later.append(Step(ResourceType.LAUNCH_PLAN, _launch_plan_spec(
             plan.name, workflow, _literals(plan, plan.default_inputs),
-            _literals(plan, plan.fixed_inputs))))
+            _literals(plan, plan.fixed_inputs), schedule)))
 
 
 def plan_registration(found: Found) -> list[Step]:

@@ -1,25 +1,28 @@
-"""Launch plans: a workflow with fixed and default inputs, as flytekit's ``LaunchPlan``.
+"""Launch plans: a workflow with fixed and default inputs and, optionally, a schedule
+(``CronSchedule``, ``FixedRate``), as flytekit's ``LaunchPlan``.
 
-Schedules (``CronSchedule``, ``FixedRate``) and registration belong to the control
-plane and are not implemented yet.
+Called from Python a launch plan runs like its workflow; its schedule only matters to
+the control plane, which fires the active version of a registered launch plan at its
+times (``serve.scheduler``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from typing import Any, ClassVar
 
-from engine._later import LaterClass
 from engine.config import load_settings
 from engine.core.interface import PythonInterface, bind_inputs, to_spec_interface
+from engine.core.schedule import CronSchedule, FixedRate, Schedule
 from engine.core.type_engine import TypeEngine
 from engine.core.workflow import PythonFunctionWorkflow
 from engine.dag.child_run import run_child
 from engine.dag.compiler import add_task_node
 from engine.dag.spec import Identifier, ResourceSpec, ResourceType, TaskMetadata, TaskSpec
 from engine.dag.trace import is_compiling
-from engine.errors import ConfigError, InputValueError, NotYetSupportedError
+from engine.errors import ConfigError, InputValueError
 
 
 class LaunchPlan:
@@ -32,11 +35,13 @@ class LaunchPlan:
     _known: ClassVar[dict[str, LaunchPlan]] = {}
 
     def __init__(self, name: str, workflow: PythonFunctionWorkflow,
-                 default_inputs: dict[str, Any], fixed_inputs: dict[str, Any]) -> None:
+                 default_inputs: dict[str, Any], fixed_inputs: dict[str, Any],
+                 schedule: Schedule | None = None) -> None:
         self.name = name
         self.workflow = workflow
         self.default_inputs = dict(default_inputs)
         self.fixed_inputs = dict(fixed_inputs)
+        self.schedule = schedule
         iface = workflow.python_interface
         where = f"launch plan '{name}'"
         for kind, values in (("default", default_inputs), ("fixed", fixed_inputs)):
@@ -53,25 +58,62 @@ class LaunchPlan:
                       **self.default_inputs},
             outputs=iface.outputs, output_tuple=iface.output_tuple,
         )
+        if schedule is not None:
+            self._check_schedule(schedule)
+
+    def _check_schedule(self, schedule: Any) -> None:
+        """A scheduled launch gives no inputs but the kickoff time: every other input
+        needs a value (fixed, default, or the workflow's default)."""
+        where = f"launch plan '{self.name}'"
+        if not isinstance(schedule, (CronSchedule, FixedRate)):
+            raise ConfigError(f"{where}: schedule must be a CronSchedule or a FixedRate, got "
+                              f"{type(schedule).__name__}")
+        if self.name == self.workflow.name:
+            raise ConfigError(f"{where}: a launch plan with a schedule needs a name of its "
+                              f"own (the workflow's default launch plan '{self.name}' has "
+                              "none); pass name=...")
+        kickoff = schedule.kickoff_time_input_arg
+        inputs = self.workflow.python_interface.inputs
+        if kickoff is not None:
+            if kickoff not in inputs or inputs[kickoff] is not dt.datetime:
+                found = ", ".join(f"{k}: {getattr(t, '__name__', t)}" for k, t in inputs.items())
+                raise ConfigError(
+                    f"{where}: kickoff_time_input_arg '{kickoff}' must be an input of "
+                    f"workflow '{self.workflow.name}' of type datetime (its inputs: "
+                    f"{found or 'none'})")
+            if kickoff in self.fixed_inputs:
+                raise ConfigError(f"{where}: input '{kickoff}' receives the kickoff time, so "
+                                  "it cannot also be a fixed input")
+        missing = [k for k in self.python_interface.inputs
+                   if k != kickoff and k not in self.python_interface.defaults]
+        if missing:
+            raise ConfigError(
+                f"{where}: a scheduled execution gets no inputs but the kickoff time, so "
+                f"input(s) {', '.join(repr(m) for m in missing)} need a fixed or default "
+                "value")
 
     @classmethod
     def get_or_create(cls, workflow: PythonFunctionWorkflow, name: str | None = None,
                       default_inputs: dict[str, Any] | None = None,
                       fixed_inputs: dict[str, Any] | None = None, schedule: Any = None,
                       **_: Any) -> LaunchPlan:
-        """The launch plan ``name`` of ``workflow`` (by default the workflow's own)."""
-        if schedule is not None:
-            raise NotYetSupportedError("launch plans with a schedule")
+        """The launch plan ``name`` of ``workflow`` (by default the workflow's own).
+
+        ``schedule`` (a ``CronSchedule`` or ``FixedRate``) makes the control plane launch
+        it at those times (UTC) while its registered version is active; it needs a name
+        of its own, and every input but the kickoff time needs a fixed or default value.
+        """
         name = name or workflow.name
-        plan = cls(name, workflow, default_inputs or {}, fixed_inputs or {})
+        plan = cls(name, workflow, default_inputs or {}, fixed_inputs or {}, schedule)
         known = cls._known.get(name)
         if known is not None:
             same = (known.workflow is workflow and known.default_inputs == plan.default_inputs
-                    and known.fixed_inputs == plan.fixed_inputs)
+                    and known.fixed_inputs == plan.fixed_inputs
+                    and known.schedule == plan.schedule)
             if not same:
-                raise ConfigError(f"launch plan '{name}' already exists with other inputs or "
-                                  "another workflow; launch plans are immutable: give the new "
-                                  "one another name")
+                raise ConfigError(f"launch plan '{name}' already exists with other inputs, "
+                                  "schedule or workflow; launch plans are immutable: give the "
+                                  "new one another name")
             return known
         cls._known[name] = plan
         return plan
@@ -139,11 +181,3 @@ class LaunchPlanNode:
                            {**defaults, **inputs, **self.plan.fixed_inputs})
         return self.python_interface.unpack_outputs(result.outputs,
                                                     f"launch plan '{self.name}'")
-
-
-class CronSchedule(LaterClass):
-    feature = "CronSchedule (scheduled launch plans)"
-
-
-class FixedRate(LaterClass):
-    feature = "FixedRate (scheduled launch plans)"

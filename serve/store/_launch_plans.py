@@ -35,7 +35,7 @@ def register(s: Session, plan: LaunchPlanSpec, code_uri: str | None,
         found = _entities.find_row(s, plan.workflow_id)
         assert isinstance(found, WorkflowRow)  # _workflow_spec_of found it
         workflow_row = found
-    schedule = canonical_json(plan.schedule) if plan.schedule is not None else None
+    schedule = canonical_json(plan.schedule.to_dict()) if plan.schedule is not None else None
     row, created = _entities.register(
         s, plan.id, plan.to_dict(), code_uri, workflow_pk=workflow_row.pk,
         state=LaunchPlanState.INACTIVE.value, state_updated_at=now(), schedule=schedule,

@@ -2,9 +2,9 @@
 
 The control plane's narrow interface to its persistence: every method is one short
 transaction, takes and returns plain data (``serve.store.records``, the engine's spec
-objects, JSON), and raises the errors of ``serve.errors``. Executions add their tables and
-data functions next to these (``serve.store.executions``) and share ``database``; later
-concepts (schedules) do the same.
+objects, JSON), and raises the errors of ``serve.errors``. Executions and schedules add
+their tables and data functions next to these (``serve.store.executions``,
+``serve.store.schedules``) and share ``database``.
 """
 
 from __future__ import annotations
@@ -33,13 +33,15 @@ from serve.store.records import (
     Page,
     Project,
 )
+from serve.store.schedules import ScheduleMethods
 
 
-class AdminStore(ExecutionMethods):
+class AdminStore(ExecutionMethods, ScheduleMethods):
     """Opens (and migrates) the admin database at ``url``: any SQLAlchemy URL, e.g.
     ``sqlite:////home/me/.flyray/admin.db`` or ``postgresql+psycopg://u:pw@host/db``.
 
-    Executions, node executions and their drivers' leases: see ``ExecutionMethods``."""
+    Executions, node executions and their drivers' leases: see ``ExecutionMethods``;
+    schedules and the scheduler's lease: see ``ScheduleMethods``."""
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -56,7 +56,7 @@ def test_register_a_launch_plan_with_fixed_and_default_inputs(
     ({"fixed_inputs": {"greeting": None}}, "input 'greeting' expects str, got null"),
     ({"fixed_inputs": {"name": "a"}, "default_inputs": {"name": "b"}},
      "both fixed and default"),
-    ({"schedule": {"cron": "* * * * *"}}, "schedules are not accepted yet"),
+    ({"schedule": {"cron": "* * * * *"}}, "schedule has unknown field(s) ['cron']"),
     ({"max_parallel_executions": 0}, "max_parallel_executions"),
     ({"default_inputs": {"name": float("nan")}}, "JSON cannot represent"),
 ])

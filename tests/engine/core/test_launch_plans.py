@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine import LaunchPlan
-from engine.errors import ConfigError, InputValueError, NotYetSupportedError
+from engine.errors import ConfigError, InputValueError
 from tests.fixtures import launch_plan_wfs as wfs
 
 
@@ -41,5 +41,5 @@ def test_bad_inputs_and_schedules_are_rejected() -> None:
         LaunchPlan.get_or_create(workflow=wfs.greeter, name="bad", fixed_inputs={"nope": 1})
     with pytest.raises(ConfigError, match="expected str"):
         LaunchPlan.get_or_create(workflow=wfs.greeter, name="bad2", default_inputs={"name": 3})
-    with pytest.raises(NotYetSupportedError, match="schedule"):
+    with pytest.raises(ConfigError, match="must be a CronSchedule or a FixedRate"):
         LaunchPlan.get_or_create(workflow=wfs.greeter, name="bad3", schedule=object())
