@@ -4,7 +4,9 @@ clients, and how many executions start per second.
 The admin app runs on Ray Serve in the run's cluster (as ``flyray demo start`` runs
 it), on loopback; clients are threads speaking plain HTTP. Each execution runs a
 one-node workflow, driven by its own detached actor as every remote execution is.
-Targets (issue #7): p50 <= 20 ms, p99 <= 100 ms. There is no raw Ray peer.
+Targets (issue #7): p50 <= 20 ms, p99 <= 100 ms. The raw Ray peer is a bare FastAPI
+app on the same Serve instance doing each request's core work (one SQLite row written
+or read: ``benchmarks/_raw_serve.py``), loaded the same way just before.
 
     python -m benchmarks --only admin_api
 """
@@ -12,12 +14,14 @@ Targets (issue #7): p50 <= 20 ms, p99 <= 100 ms. There is no raw Ray peer.
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import json
 import socket
 import statistics
 import threading
 import time
-import urllib.request
+import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks._config import RunConfig
@@ -48,12 +52,36 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_connections = threading.local()
+
+
 def _call(method: str, url: str, body: Any = None) -> tuple[int, Any]:
+    """One request on this thread's kept-alive connection (as an HTTP client library
+    keeps one per session); reconnects when the server closed it."""
+    parts = urllib.parse.urlsplit(url)
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return response.status, json.loads(response.read())
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    for attempt in (1, 2):
+        conn: http.client.HTTPConnection | None = getattr(_connections, parts.netloc, None)
+        if conn is None:
+            conn = http.client.HTTPConnection(parts.netloc, timeout=60)
+            setattr(_connections, parts.netloc, conn)
+        try:
+            conn.request(method, target, body=data,
+                         headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            payload = response.read()
+        except (http.client.HTTPException, ConnectionError):
+            conn.close()
+            delattr(_connections, parts.netloc)
+            if attempt == 2:
+                raise
+            continue
+        if response.status >= 400:
+            raise BenchmarkError(f"{NAME}: {method} {url} answered {response.status}: "
+                                 f"{payload[:300]!r}")
+        return response.status, json.loads(payload)
+    raise AssertionError("unreachable")
 
 
 def _register(api: str) -> dict[str, Any]:
@@ -65,10 +93,12 @@ def _register(api: str) -> dict[str, Any]:
     return ident
 
 
-def _clients(api: str, ident: dict[str, Any], per_client: int) -> tuple[list[float],
-                                                                         list[float],
-                                                                         list[str]]:
-    """Each client creates ``per_client`` executions, getting each once after creating it."""
+def _load(create_url: str, body_of: Callable[[int, int], dict[str, Any]],
+          get_url: Callable[[str], str], per_client: int) -> tuple[list[float], list[float],
+                                                                  list[str]]:
+    """Each of ``CLIENTS`` threads creates ``per_client`` resources (POST ``create_url``
+    with ``body_of(client, i)``), getting each once after creating it; returns the
+    create and get latencies (ms) and the names created."""
     creates: list[float] = []
     gets: list[float] = []
     names: list[str] = []
@@ -78,20 +108,17 @@ def _clients(api: str, ident: dict[str, Any], per_client: int) -> tuple[list[flo
     def client(k: int) -> None:
         try:
             for i in range(per_client):
-                body = {"project": ident["project"], "domain": ident["domain"],
-                        "workflow": {"name": ident["name"], "version": ident["version"]},
-                        "inputs": {"x": k * 1000 + i}}
                 start = time.perf_counter()
-                status, execution = _call("POST", f"{api}/executions", body)
-                created = time.perf_counter() - start
+                status, created = _call("POST", create_url, body_of(k, i))
+                took = time.perf_counter() - start
                 if status != 201:
                     raise BenchmarkError(f"{NAME}: create answered {status}")
-                name = execution["id"]["name"]
+                name = created["id"]["name"]
                 start = time.perf_counter()
-                _call("GET", f"{api}/executions/{ident['project']}/{ident['domain']}/{name}")
+                _call("GET", get_url(name))
                 got = time.perf_counter() - start
                 with lock:
-                    creates.append(created * 1000)
+                    creates.append(took * 1000)
                     gets.append(got * 1000)
                     names.append(name)
         except BaseException as e:  # reported after the threads end
@@ -140,34 +167,55 @@ def _epoch(text: str) -> float:
 def measure(cfg: RunConfig) -> Outcome:
     from ray import serve
 
+    from benchmarks import _raw_serve
     from serve.deployment import start
 
     port = _free_port()
     settings = dataclasses.replace(cfg.settings, admin_endpoint=f"http://127.0.0.1:{port}")
     start(settings)
-    api = f"http://127.0.0.1:{port}/api/v1"
+    _raw_serve.run(settings.home)
+    root = f"http://127.0.0.1:{port}"
+    api = f"{root}/api/v1"
+    per_client = 2 if cfg.quick else 4
     try:
         ident = _register(api)
-        per_client = 2 if cfg.quick else 4
+        base = f"{api}/executions/{ident['project']}/{ident['domain']}"
+        raw = f"{root}{_raw_serve.ROUTE_PREFIX}/rows"
+
+        def body(k: int, i: int) -> dict[str, Any]:
+            return {"project": ident["project"], "domain": ident["domain"],
+                    "workflow": {"name": ident["name"], "version": ident["version"]},
+                    "inputs": {"x": k * 1000 + i}}
+
+        _load(raw, body, lambda n: f"{raw}/{n}", 1)  # warm-up of the peer
+        raw_creates, raw_gets, _ = _load(raw, body, lambda n: f"{raw}/{n}", per_client)
         began = time.time()
-        creates, gets, names = _clients(api, ident, per_client)
+        creates, gets, names = _load(f"{api}/executions", body, lambda n: f"{base}/{n}",
+                                     per_client)
         executions = _wait_done(api, ident, names, timeout_s=600)
     finally:
         serve.shutdown()
     started = sorted(_epoch(e["closure"]["started_at"]) for e in executions)
     rate = len(started) / max(1e-9, started[-1] - began)
     rows = []
-    for what, values in (("create execution", creates), ("get execution", gets)):
+    for what, values, peer in (("create execution", creates, raw_creates),
+                               ("get execution", gets, raw_gets)):
         p50, p99 = statistics.median(values), _percentile(values, 0.99)
         figure = Figure(p50, min(values), max(values), "ms", len(values),
                         text=f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-        rows.append(Row(NAME, f"{what}, {CLIENTS} concurrent clients", figure, None,
+        raw_p50 = statistics.median(peer)
+        raw_figure = Figure(raw_p50, min(peer), max(peer), "ms", len(peer),
+                            text=f"p50 {raw_p50:.1f} ms, p99 {_percentile(peer, 0.99):.1f} ms")
+        rows.append(Row(NAME, f"{what}, {CLIENTS} concurrent clients", figure, raw_figure,
                         f"p50 <= {P50_TARGET_MS:g} ms, p99 <= {P99_TARGET_MS:g} ms",
                         f"p50 {p50:.1f}, p99 {p99:.1f} ms",
                         p50 <= P50_TARGET_MS and p99 <= P99_TARGET_MS,
-                        note=f"{len(values)} requests while the executions they create start"))
+                        note=f"{len(values)} requests while the executions they create "
+                             "start; raw Ray: a bare FastAPI app on Serve writing or "
+                             "reading one SQLite row per request"))
     rows.append(Row(NAME, "executions started per second", Figure(rate, rate, rate, "/s", 1,
                                                                   text=f"{rate:.2f} /s"),
                     None, "none in #7", f"{rate:.2f} /s", None,
                     note=f"{len(started)} one-node executions, each its own driver actor"))
-    return Outcome(rows, {"create_ms": creates, "get_ms": gets, "started_per_s": rate})
+    return Outcome(rows, {"create_ms": creates, "get_ms": gets, "raw_create_ms": raw_creates,
+                          "raw_get_ms": raw_gets, "started_per_s": rate})

@@ -1,8 +1,9 @@
 """Launching, terminating, relaunching and recovering executions: the admin's side.
 
 The routers call this service; it stores the execution (the store resolves and checks
-what runs), then starts its driver through the :class:`~serve.launching.Launcher`
-and returns at once: the admin never waits for a run. Terminating asks the driver
+what runs) and hands the driver to start to the supervisor's thread, which starts it
+through the :class:`~serve.launching.Launcher`: a request never waits for Ray, nor
+the admin for a run. Terminating asks the driver
 to stop and waits a little for it to confirm; a driver that does not answer is
 killed and the execution is ended ABORTED here.
 """
@@ -10,6 +11,8 @@ killed and the execution is ended ABORTED here.
 from __future__ import annotations
 
 import logging
+import threading
+from collections import deque
 
 from engine.config import Settings
 from serve.errors import ExecutionsUnavailableError
@@ -35,27 +38,32 @@ class ExecutionService:
         self.launcher = launcher
         self.settings = settings
         self.liveness = liveness
+        # Drivers to start, handed from request threads to the supervisor's thread.
+        self._pending: deque[LaunchTicket] = deque()
+        # Set when there is something for the supervisor to do now.
+        self.wakeup = threading.Event()
 
     def create(self, request: ExecutionRequest) -> tuple[Execution, bool]:
         """Store the execution (QUEUED) and start its driver; returns it and whether it
         is new (an identical earlier request's execution is returned as it is)."""
         self._require_launcher()
         execution, created, tickets = self.store.create_execution(
-            request, self.settings.blob_root_uri)
+            request, self.settings.blob_root_uri, self.liveness.max_starting_drivers)
         self.launch(tickets)
         return execution, created
 
     def relaunch(self, source: ExecutionId, name: str | None,
                  overwrite_cache: bool | None) -> tuple[Execution, bool]:
         self._require_launcher()
-        execution, created, tickets = self.store.relaunch_execution(source, name,
-                                                                    overwrite_cache)
+        execution, created, tickets = self.store.relaunch_execution(
+            source, name, overwrite_cache, self.liveness.max_starting_drivers)
         self.launch(tickets)
         return execution, created
 
     def recover(self, source: ExecutionId, name: str | None) -> tuple[Execution, bool]:
         self._require_launcher()
-        execution, created, tickets = self.store.recover_execution(source, name)
+        execution, created, tickets = self.store.recover_execution(
+            source, name, self.liveness.max_starting_drivers)
         self.launch(tickets)
         return execution, created
 
@@ -76,11 +84,20 @@ class ExecutionService:
         return execution
 
     def launch(self, tickets: list[LaunchTicket]) -> None:
-        """Start drivers. One that cannot be started is left to the supervisor, which
-        finds it missing and launches it again (or fails the execution, explicitly)."""
+        """Hand drivers to start to the supervisor (see :meth:`start_drivers`), and wake
+        it: an execution that could not launch yet gets its turn when a slot frees."""
+        self._pending.extend(tickets)
+        self.wakeup.set()
+
+    def start_drivers(self) -> None:
+        """Start the drivers handed over (the supervisor's thread). One that cannot be
+        started is left to the supervisor, which finds it missing and launches it again
+        (or fails the execution, explicitly)."""
         if self.launcher is None:
+            self._pending.clear()
             return
-        for ticket in tickets:
+        while self._pending:
+            ticket = self._pending.popleft()
             try:
                 self.launcher.launch(DriverTicket.of(ticket, self.store.url, self.settings,
                                                      self.liveness))

@@ -8,7 +8,8 @@ supervisor that restarts lost drivers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from engine.config import Settings
@@ -26,8 +27,14 @@ class Liveness:
             may first fetch and unpack the code bundle).
         missing_grace_s: how long after a launch a driver actor that Ray does not know
             counts as lost (covers the launch racing the supervisor).
-        supervise_every_s: how often the supervisor starts waiting executions and looks
-            for lost drivers.
+        supervise_every_s: how often the supervisor looks for lost drivers.
+        max_starting_drivers: how many drivers may be starting (launched, not yet
+            claimed) at once; more executions wait QUEUED meanwhile. Each driver is a new
+            process importing the engine (about a second of CPU): a burst of them at once
+            would starve the machine, the API with it. Default: half the CPUs of the
+            admin's machine, at least one.
+        dispatch_every_s: how often the supervisor looks for a start slot while
+            executions wait for one.
         max_driver_restarts: restarts of lost drivers before the execution FAILS.
         terminate_wait_s: how long a terminate request waits for the driver to confirm.
     """
@@ -37,6 +44,8 @@ class Liveness:
     start_grace_s: float = 180.0
     missing_grace_s: float = 10.0
     supervise_every_s: float = 5.0
+    max_starting_drivers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2))
+    dispatch_every_s: float = 0.1
     max_driver_restarts: int = 3
     terminate_wait_s: float = 15.0
 

@@ -1,16 +1,17 @@
-"""The admin's background loop: starts executions waiting for a launch plan slot, and
-finds drivers that are lost (actor gone, heartbeat stale, never started) and restarts
-them (they resume: nodes that succeeded are not run again) or, past the restart
-budget, fails the execution with a SYSTEM error. No execution stays RUNNING forever.
+"""The admin's background loop: starts the drivers of new executions and of those
+waiting for a start slot or a launch plan slot, and finds drivers that are lost (actor
+gone, heartbeat stale, never started) and restarts them (they resume: nodes that
+succeeded are not run again) or, past the restart budget, fails the execution with a
+SYSTEM error. No execution stays RUNNING forever.
 
 Several admin replicas may run it at once: every change is a conditional update on
-the execution's launch number, so a lost driver is replaced once.
-"""
+the execution's launch number, so a lost driver is replaced once."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from serve.executions import ExecutionService
 from serve.launching import Liveness
@@ -20,7 +21,9 @@ log = logging.getLogger(__name__)
 
 
 class Supervisor:
-    """Runs :meth:`tick` every ``liveness.supervise_every_s`` in a daemon thread."""
+    """A daemon thread: starts drivers as soon as the service hands them over (it wakes
+    the thread), looks for a start slot every ``liveness.dispatch_every_s`` while
+    executions wait for one, and runs :meth:`tick` every ``liveness.supervise_every_s``."""
 
     def __init__(self, service: ExecutionService) -> None:
         self.service = service
@@ -36,25 +39,41 @@ class Supervisor:
                                         daemon=True)
         self._thread.start()
 
+    def _loop(self) -> None:
+        wakeup, next_tick = self.service.wakeup, 0.0
+        while not self._stop.is_set():
+            wakeup.clear()
+            waiting = False
+            try:
+                self.service.start_drivers()
+                waiting = self.dispatch()
+                if time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + self.liveness.supervise_every_s
+                    self.tick()
+            except Exception:  # a failed pass (database or Ray down) is tried again later
+                log.exception("execution supervisor: this pass failed")
+            pause = (self.liveness.dispatch_every_s if waiting
+                     else max(0.0, next_tick - time.monotonic()))
+            wakeup.wait(pause)
+
     def stop(self) -> None:
         self._stop.set()
+        self.service.wakeup.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # a failed pass (database or Ray down) is tried again later
-                log.exception("execution supervisor: this pass failed")
-            self._stop.wait(self.liveness.supervise_every_s)
+    def dispatch(self) -> bool:
+        """Start the waiting executions that may start now; True while some still wait."""
+        store = self.service.store
+        self.service.launch(store.dispatch_waiting(self.liveness.max_starting_drivers))
+        self.service.start_drivers()
+        return store.executions_waiting()
 
     def tick(self) -> None:
-        """One pass: start waiting executions, replace lost drivers."""
+        """One pass: replace lost drivers."""
         store, launcher = self.service.store, self.service.launcher
         if launcher is None:
             return
-        self.service.launch(store.dispatch_waiting())
         for lease in store.driver_leases():
             reason = self.lost(lease, launcher.is_alive(lease.execution, lease.launch))
             if reason is None:

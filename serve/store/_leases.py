@@ -55,43 +55,64 @@ def _launch(s: Session, row: ExecutionRow, now: dt.datetime) -> LaunchTicket:
 # --- launching ----------------------------------------------------------------------------
 
 
-def start(s: Session, row: ExecutionRow) -> list[LaunchTicket]:
-    """Drivers to start now that ``row`` is created: its own, unless its launch plan's
-    slots are taken (then it waits QUEUED; older waiting executions go first)."""
-    if row.launch_plan_pk is not None:
-        return claim_slots(s, row.launch_plan_pk)
-    return [_launch(s, row, db_now(s))]
+def dispatch(s: Session, max_starting: int | None) -> list[LaunchTicket]:
+    """Launch waiting executions, oldest first: each needs a free slot of its launch plan
+    (``max_parallel_executions``), and no more than ``max_starting`` drivers may be starting
+    (launched, not yet claimed) at once (None: no bound). A burst of executions so starts
+    a few processes at a time instead of all at once, which would starve the machine and
+    the API with it. Rows are locked (PostgreSQL skips those another admin is launching;
+    SQLite serializes writers), so two admins never launch one execution twice."""
+    now = db_now(s)
+    room = None if max_starting is None else max_starting - _starting(s)
+    if room is not None and room <= 0:
+        return []
+    waiting = s.scalars(select(ExecutionRow).where(
+        ExecutionRow.launch == 0, ExecutionRow.phase == ExecutionPhase.QUEUED.value,
+    ).order_by(ExecutionRow.created_at, ExecutionRow.pk).with_for_update(skip_locked=True))
+    tickets: list[LaunchTicket] = []
+    free: dict[int, int | None] = {}  # launch plan version -> slots left (None: no limit)
+    for row in waiting:
+        if room is not None and len(tickets) >= room:
+            break
+        plan = row.launch_plan_pk
+        if plan is not None:
+            if plan not in free:
+                free[plan] = _free_slots(s, plan)
+            slots = free[plan]
+            if slots is not None:
+                if slots <= 0:
+                    continue
+                free[plan] = slots - 1
+        tickets.append(_launch(s, row, now))
+    return tickets
 
 
-def claim_slots(s: Session, plan_pk: int) -> list[LaunchTicket]:
-    """Launch the oldest waiting executions of a launch plan version, as many as its
-    ``max_parallel_executions`` leaves room for (all without a limit). The plan's row is
-    locked, so two admins never hand out the same slot."""
+def waiting(s: Session) -> bool:
+    """Whether any execution waits to be launched."""
+    return s.scalar(select(ExecutionRow.pk).where(
+        ExecutionRow.launch == 0, ExecutionRow.phase == ExecutionPhase.QUEUED.value,
+    ).limit(1)) is not None
+
+
+def _starting(s: Session) -> int:
+    """Drivers launched that have not claimed their execution yet."""
+    return s.scalar(select(func.count()).select_from(ExecutionRow).where(
+        ExecutionRow.launch > 0, ExecutionRow.phase.in_(_ACTIVE),
+        ExecutionRow.heartbeat_at.is_(None))) or 0
+
+
+def _free_slots(s: Session, plan_pk: int) -> int | None:
+    """Slots a launch plan version has left (None: no limit). Its row is locked, so two
+    admins never hand out the same slot."""
     plan = s.scalar(select(LaunchPlanRow).where(LaunchPlanRow.pk == plan_pk)
                     .with_for_update())
     assert plan is not None  # a foreign key
-    query = select(ExecutionRow).where(
-        ExecutionRow.launch_plan_pk == plan_pk, ExecutionRow.launch == 0,
-        ExecutionRow.phase == ExecutionPhase.QUEUED.value,
-    ).order_by(ExecutionRow.created_at, ExecutionRow.pk)
-    if plan.max_parallel_executions is not None:
-        running = s.scalar(select(func.count()).select_from(ExecutionRow).where(
-            ExecutionRow.launch_plan_pk == plan_pk, ExecutionRow.launch > 0,
-            ExecutionRow.phase.in_(_ACTIVE))) or 0
-        free = plan.max_parallel_executions - running
-        if free <= 0:
-            return []
-        query = query.limit(free)
-    now = db_now(s)
-    return [_launch(s, row, now) for row in s.scalars(query).all()]
-
-
-def waiting_plans(s: Session) -> list[int]:
-    """Launch plan versions with executions waiting for a slot."""
-    pks = s.scalars(select(ExecutionRow.launch_plan_pk).where(
-        ExecutionRow.launch == 0, ExecutionRow.phase == ExecutionPhase.QUEUED.value,
-        ExecutionRow.launch_plan_pk.is_not(None)).distinct()).all()
-    return [pk for pk in pks if pk is not None]
+    if plan.max_parallel_executions is None:
+        return None
+    running = s.scalar(select(func.count()).select_from(ExecutionRow).where(
+        ExecutionRow.launch_plan_pk == plan_pk, ExecutionRow.launch > 0,
+        ExecutionRow.phase.in_(_ACTIVE))) or 0
+    return plan.max_parallel_executions - running
 
 
 # --- the driver ---------------------------------------------------------------------------
@@ -117,7 +138,8 @@ def claim(s: Session, ident: ExecutionId, launch: int) -> DriverClaim | None:
     return DriverClaim(
         _executions.record_of(s, row), row.incarnation,
         json.loads(workflow.spec) if workflow else None, json.loads(task.spec) if task else None,
-        done, {k: v for k, v in offered.items() if k not in done}, attempts)
+        done, {k: v for k, v in offered.items() if k not in done}, attempts,
+        _aware(row.heartbeat_at))
 
 
 def _succeeded_outputs(s: Session, execution_pk: int) -> dict[str, dict[str, Any]]:

@@ -36,34 +36,37 @@ class ExecutionMethods:
 
     # --- the API ---------------------------------------------------------------------
 
-    def create_execution(self, request: ExecutionRequest,
-                         blob_root: str | None = None) -> Created:
+    def create_execution(self, request: ExecutionRequest, blob_root: str | None = None,
+                         max_starting: int | None = None) -> Created:
         """Create a QUEUED execution (or find the identical request's); returns it,
-        whether it is new, and the drivers to start now. ``blob_root``: the blob store
-        that file and dataframe inputs must be in."""
+        whether it is new, and the drivers to start now (see :meth:`dispatch_waiting`).
+        ``blob_root``: the blob store that file and dataframe inputs must be in."""
 
         def create(s: Any) -> Created:
             row, created = _executions.create(s, request, blob_root)
-            tickets = _leases.start(s, row) if created else []
+            tickets = _leases.dispatch(s, max_starting) if created else []
             return _executions.record_of(s, row), created, tickets
 
         return self.database.run(create, write=True)
 
     def relaunch_execution(self, source: ExecutionId, name: str | None = None,
-                           overwrite_cache: bool | None = None) -> Created:
+                           overwrite_cache: bool | None = None,
+                           max_starting: int | None = None) -> Created:
         """A new execution of the same entity versions with the same inputs."""
-        return self._create_from(source, ExecutionMode.RELAUNCH, name, overwrite_cache)
+        return self._create_from(source, ExecutionMode.RELAUNCH, name, overwrite_cache,
+                                 max_starting)
 
-    def recover_execution(self, source: ExecutionId, name: str | None = None) -> Created:
+    def recover_execution(self, source: ExecutionId, name: str | None = None,
+                          max_starting: int | None = None) -> Created:
         """A new execution that takes the outputs of ``source``'s succeeded nodes and runs
         the others (failed, skipped, aborted or never started)."""
-        return self._create_from(source, ExecutionMode.RECOVER, name, None)
+        return self._create_from(source, ExecutionMode.RECOVER, name, None, max_starting)
 
     def _create_from(self, source: ExecutionId, mode: ExecutionMode, name: str | None,
-                     overwrite_cache: bool | None) -> Created:
+                     overwrite_cache: bool | None, max_starting: int | None) -> Created:
         def create(s: Any) -> Created:
             row, created = _executions.create_from(s, source, mode, name, overwrite_cache)
-            tickets = _leases.start(s, row) if created else []
+            tickets = _leases.dispatch(s, max_starting) if created else []
             return _executions.record_of(s, row), created, tickets
 
         return self.database.run(create, write=True)
@@ -107,13 +110,15 @@ class ExecutionMethods:
 
     # --- the supervisor ----------------------------------------------------------------
 
-    def dispatch_waiting(self) -> list[LaunchTicket]:
-        """Launch executions waiting for a slot of their launch plan, where one is free."""
+    def dispatch_waiting(self, max_starting: int | None = None) -> list[LaunchTicket]:
+        """Launch waiting executions, oldest first, as far as their launch plans' slots
+        allow and with at most ``max_starting`` drivers starting at once (None: no bound);
+        returns the drivers to start."""
+        return self.database.run(lambda s: _leases.dispatch(s, max_starting), write=True)
 
-        def dispatch(s: Any) -> list[LaunchTicket]:
-            return [t for plan in _leases.waiting_plans(s) for t in _leases.claim_slots(s, plan)]
-
-        return self.database.run(dispatch, write=True)
+    def executions_waiting(self) -> bool:
+        """Whether any execution waits to be launched (for a start or launch plan slot)."""
+        return self.database.run(_leases.waiting, write=False)
 
     def driver_leases(self) -> list[DriverLease]:
         return self.database.run(_leases.leases, write=False)

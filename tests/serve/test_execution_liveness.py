@@ -6,7 +6,9 @@ mid-run finds its executions still running and then done."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -15,18 +17,28 @@ from typing import Any
 
 import ray
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from engine.config import Settings
 from serve.app import create_app
 from serve.launcher import NAMESPACE, RayLauncher, actor_name
 from serve.store import AdminStore
+from serve.store._models import ExecutionRow
+from serve.store._projects import aware
 from serve.store.execution_records import ExecutionId
 from tests.conftest import free_port
 from tests.fixtures import remote_wfs
 from tests.fixtures.remote_wfs import runs
 from tests.serve.conftest import FAST
-from tests.serve.remote import launch_workflow, nodes, outputs, wait_for, wait_until
-from tests.serve.specs import DOMAIN, PROJECT, body_of, closure_tasks, workflow_body
+from tests.serve.remote import launch, launch_workflow, nodes, outputs, wait_for, wait_until
+from tests.serve.specs import (
+    DOMAIN,
+    PROJECT,
+    body_of,
+    closure_tasks,
+    register_workflow,
+    workflow_body,
+)
 
 
 def kill_driver(name: str, launch: int = 1) -> None:
@@ -55,6 +67,28 @@ def test_a_killed_driver_is_replaced_and_the_execution_resumes(remote: TestClien
     assert runs(markers, "started") == 2
 
 
+def test_a_burst_of_executions_starts_one_driver_at_a_time_and_all_complete(
+        ray_cluster: None, launcher: RayLauncher, tmp_path: Path) -> None:
+    store = AdminStore(f"sqlite:///{tmp_path}/admin.db")
+    one_at_a_time = dataclasses.replace(FAST, max_starting_drivers=1)
+    app = create_app(Settings(home=tmp_path), store=store, launcher=launcher,
+                     liveness=one_at_a_time)
+    try:
+        with TestClient(app) as client:
+            ident = register_workflow(client, remote_wfs.square_plus_one)
+            target = {"name": ident["name"], "version": ident["version"]}
+            names = [launch(client, workflow=target, inputs={"x": x})["id"]["name"]
+                     for x in (1, 2)]
+            # Created at once; the drivers beyond the first wait for it to start.
+            launched = [r.launch for r in store.database.run(
+                lambda s: s.scalars(select(ExecutionRow)).all(), write=False)]
+            assert sorted(launched) in ([0, 1], [1, 1])
+            assert [outputs(client, wait_for(client, n)["id"]["name"]) for n in names] == [
+                {"o0": x * x + 1} for x in (1, 2)]
+    finally:
+        store.close()
+
+
 def test_a_driver_lost_past_the_restart_budget_fails_the_execution(
         ray_cluster: None, launcher: RayLauncher, tmp_path: Path) -> None:
     store = AdminStore(f"sqlite:///{tmp_path}/admin.db")
@@ -77,6 +111,30 @@ def test_a_driver_lost_past_the_restart_budget_fails_the_execution(
             assert phases == {"n0": "SUCCEEDED", "n1": "ABORTED", "n2": "ABORTED"}
     finally:
         store.close()
+
+
+def test_a_restarted_driver_counts_the_timeout_from_the_executions_start(
+        remote_sqlite: TestClient, tmp_path: Path) -> None:
+    markers = tmp_path / "markers"
+    created = launch_workflow(remote_sqlite, remote_wfs.sleeper, timeout=60,
+                              inputs={"seconds": 60.0, "marker_dir": str(markers)})
+    name = created["id"]["name"]
+    wait_until(lambda: runs(markers, "started") == 1, what="the nap to start")
+    # As far as the database can tell, the execution started two minutes ago; then its
+    # driver is lost. Its replacement must not start the clock over.
+    store: AdminStore = remote_sqlite.app.state.store  # type: ignore[attr-defined]
+    with store.database.session(write=True) as s:
+        row = s.scalar(select(ExecutionRow).where(ExecutionRow.name == name))
+        assert row is not None and row.started_at is not None
+        row.started_at = aware(row.started_at) - dt.timedelta(seconds=120)
+    kill_driver(name)
+    done = wait_for(remote_sqlite, name, ("TIMED_OUT",), timeout_s=60)
+    assert done["closure"]["driver_restarts"] == 1
+    message = done["closure"]["error"]["message"]
+    ran = re.search(r"timeout of 60 s \(it ran ([0-9.]+) s\)", message)
+    assert ran is not None and float(ran.group(1)) >= 120, message
+    assert runs(markers, "started") == 1  # the new driver ran nothing: it was too late
+    assert {n["phase"] for n in nodes(remote_sqlite, name).values()} == {"ABORTED"}
 
 
 def call(endpoint: str, method: str, route: str, body: Any = None) -> tuple[int, Any]:

@@ -224,6 +224,21 @@ def test_launch_plan_slots_start_waiting_executions_oldest_first(
     assert [(e.id.name, e.error) for e in failed.items] == [("a", ErrorInfo("USER", "boom"))]
 
 
+def test_at_most_max_starting_drivers_start_at_once(store: AdminStore,
+                                                     wf: Identifier) -> None:
+    started = [store.create_execution(request(wf, name=n, x=1), max_starting=2)[2]
+               for n in "abcd"]
+    assert [[t.execution.name for t in s] for s in started] == [["a"], ["b"], [], []]
+    assert store.executions_waiting()
+    assert store.dispatch_waiting(max_starting=2) == []
+    # A driver that claims its execution has started: the next waiting one may start.
+    assert store.claim_driver(ExecutionId(PROJECT, DOMAIN, "a"), 1) is not None
+    assert [t.execution.name for t in store.dispatch_waiting(max_starting=2)] == ["c"]
+    # Without a bound, every waiting execution starts.
+    assert [t.execution.name for t in store.dispatch_waiting()] == ["d"]
+    assert not store.executions_waiting()
+
+
 def test_a_lost_driver_is_replaced_until_the_budget_is_spent(store: AdminStore,
                                                              wf: Identifier) -> None:
     ident = store.create_execution(request(wf, x=3))[0].id
@@ -245,3 +260,36 @@ def test_a_lost_driver_is_replaced_until_the_budget_is_spent(store: AdminStore,
     assert failed.driver_restarts == 1
     with pytest.raises(DriverFencedError):
         store.heartbeat(ident, claim.incarnation)
+
+
+def test_a_timeout_is_checked_kept_and_copied_and_node_inputs_are_kept(
+        store: AdminStore, wf: Identifier) -> None:
+    for bad in (0, -1.5, float("inf"), True):
+        with pytest.raises(InvalidArgumentError, match="timeout must be a number of seconds"):
+            store.create_execution(dataclasses.replace(request(wf, x=1), timeout_s=bad))
+    timed = dataclasses.replace(request(wf, x=1), timeout_s=2.5)
+    execution, _, _ = store.create_execution(timed)
+    assert execution.timeout_s == 2.5
+    with pytest.raises(ConflictError) as conflict:  # the same name without the timeout
+        store.create_execution(request(wf, x=1))
+    assert conflict.value.paths == ["timeout"]
+    ident = execution.id
+    claim = store.claim_driver(ident, 1)
+    assert claim is not None and claim.execution.timeout_s == 2.5
+    assert claim.claimed_at is not None and claim.execution.started_at is None
+    store.record_events(ident, claim.incarnation, [
+        ExecutionStarted(), node(NodePhase.RUNNING, inputs={"x": {"inline": 1}})])
+    started = store.get_execution(ident).started_at
+    again = store.claim_driver(ident, 1)  # a restarted driver: it ran since started_at
+    assert again is not None and again.claimed_at is not None and started is not None
+    assert again.claimed_at >= started
+    store.finish_execution(ident, again.incarnation, ExecutionPhase.TIMED_OUT,
+                           ErrorInfo("USER", "ran past its timeout"))
+    ended = store.get_execution(ident)
+    assert (ended.phase, ended.error, ended.abort_cause) == (
+        ExecutionPhase.TIMED_OUT, ErrorInfo("USER", "ran past its timeout"), None)
+    stopped = store.get_node_execution(ident, "n0")
+    assert stopped.phase is NodePhase.ABORTED and stopped.inputs == {"x": {"inline": 1}}
+    relaunched = store.relaunch_execution(ident, name="again")[0]
+    recovered = store.recover_execution(ident, name="recovered")[0]
+    assert relaunched.timeout_s == recovered.timeout_s == 2.5
