@@ -136,7 +136,7 @@ def measure(cfg: RunConfig) -> Outcome:
     pass_ms = Figure.of(idle, "ms")
     return Outcome([
         Row(NAME, f"fire lateness, {SCHEDULES} active schedules", lateness, None,
-            f"p99 <= {P99_TARGET_MS:g} ms", f"p50 {p50:.0f}, p99 {p99:.0f} ms",
+            f"p99 <= {P99_TARGET_MS:g} ms (ours; #8 sets none)", f"p50 {p50:.0f}, p99 {p99:.0f} ms",
             p99 <= P99_TARGET_MS,
             note=f"{len(late)} ticks ({minutes} per schedule) of cron '* * * * *' on a clock "
                  f"{SPEED:g}x real time; a pass a second; SQLite"),
