@@ -85,6 +85,12 @@ def parse_task_spec(document: Any) -> TaskSpec:
     def read() -> TaskSpec:
         spec = TaskSpec.from_dict(document)
         check_identifier(spec.id, ResourceType.TASK)
+        if spec.reference is not None:
+            raise InvalidArgumentError(
+                f"task '{spec.id.name}' is the stub of a reference to "
+                f"{spec.reference.name}@{spec.reference.version}: stubs are not registered; "
+                "register the workflow that uses it (the referenced entity must be "
+                "registered)")
         _check_interface(spec.interface, f"task '{spec.id.name}'")
         spec.to_dict()  # every part can be written back
         return spec

@@ -88,6 +88,8 @@ class _Planner:
         self.planned: set[tuple[ResourceType, str]] = set()
 
     def task(self, spec: TaskSpec) -> None:
+        if spec.reference is not None:
+            return  # a stub of an entity registered elsewhere: the admin checks it is
         known = self.tasks.get(spec.id.name)
         if known is not None and known.to_dict() != spec.to_dict():
             raise LoadError(f"two different tasks are named '{spec.id.name}' (in modules "

@@ -8,13 +8,14 @@ and returns its outputs. The stub's body never runs in a workflow.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 from engine.core.resources import Resources
 from engine.core.task import PythonFunctionTask
 from engine.dag.reference_run import run_reference
-from engine.dag.spec import Identifier, ResourceType
+from engine.dag.spec import Identifier, ResourceType, TaskSpec
 
 
 class ReferenceTask(PythonFunctionTask):
@@ -25,6 +26,14 @@ class ReferenceTask(PythonFunctionTask):
                  name: str, version: str) -> None:
         super().__init__(fn, name=name, requests=Resources(cpu=0))
         self.reference = Identifier(kind, project, domain, name, version)
+
+    def spec(self) -> TaskSpec:
+        """The stub's spec, marked with the entity it refers to: registration leaves the
+        stub out and checks that the entity is registered."""
+        spec = super().spec()
+        if spec.reference is None:
+            self._spec = spec = dataclasses.replace(spec, reference=self.reference)
+        return spec
 
     def run_function(self, inputs: dict[str, Any]) -> list[Any]:
         return run_reference(self.reference, self.python_interface, inputs)

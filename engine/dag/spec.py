@@ -383,6 +383,9 @@ class TaskSpec:
     attribute: str
     # Set for raw-container tasks only; absent from the JSON otherwise.
     container: ContainerSpec | None = None
+    # Set for the stub of a ``reference_task``/``reference_launch_plan``: the registered
+    # entity its node runs. A stub is not registered itself; absent from the JSON otherwise.
+    reference: Identifier | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -394,6 +397,8 @@ class TaskSpec:
         }
         if self.container is not None:
             d["container"] = self.container.to_dict()
+        if self.reference is not None:
+            d["reference"] = self.reference.to_dict()
         return d
 
     @classmethod
@@ -405,6 +410,7 @@ class TaskSpec:
             d["module"],
             d["attribute"],
             ContainerSpec.from_dict(d["container"]) if d.get("container") else None,
+            Identifier.from_dict(d["reference"]) if d.get("reference") else None,
         )
 
 

@@ -46,6 +46,14 @@ def _check_references(s: Session, spec: WorkflowSpec) -> None:
     task's registered spec is the one the workflow was compiled against."""
     where = describe(spec.id)
     for key, used in spec.tasks.items():
+        if used.reference is not None:
+            if _entities.find_row(s, used.reference) is None:
+                kind = used.reference.resource_type.value.replace("_", " ")
+                raise InvalidArgumentError(
+                    f"{where} refers to {describe(used.reference)} (node task '{key}', a "
+                    f"reference {kind}), which is not registered; register it first, or "
+                    "fix the project, domain, name or version of the reference")
+            continue  # the stub is code of the workflow's bundle, not a registered task
         ref = used.id
         if (ref.project, ref.domain) != (spec.id.project, spec.id.domain):
             raise InvalidArgumentError(

@@ -35,7 +35,8 @@ def body_of(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def closure_tasks(wf: PythonFunctionWorkflow) -> list[TaskSpec]:
-    return [t for t in wf.compile().spec.tasks.values() if t.id.resource_type.value == "task"]
+    return [t for t in wf.compile().spec.tasks.values()
+            if t.id.resource_type.value == "task" and t.reference is None]
 
 
 def register_tasks_of(client: TestClient, wf: PythonFunctionWorkflow) -> None:

@@ -31,7 +31,7 @@ from tests.engine.cli.conftest import start_admin
 from tests.fixtures import reference_wfs as wfs
 from tests.serve.conftest import FAST
 from tests.serve.remote import get, launch, nodes, outputs, wait_for
-from tests.serve.specs import body_of, launch_plan_body, register_workflow
+from tests.serve.specs import body_of, error_of, launch_plan_body, register_workflow
 
 # Larger outputs are offloaded to the blob store: the 'repeat' reference's is.
 OFFLOAD_THRESHOLD = 64
@@ -174,3 +174,23 @@ def test_a_reference_node_past_its_timeout_stops_its_execution(admin: httpx.Clie
     assert node.child_execution is not None
     aborted = wait_for(admin, node.child_execution, ("ABORTED",), timeout_s=60)
     assert "was stopped" in aborted["closure"]["abort_cause"]
+
+
+def test_registering_a_workflow_checks_its_references_and_leaves_the_stubs_out(
+        admin: httpx.Client) -> None:
+    ident = register_workflow(admin, wfs.counts_twice)
+    registered = admin.get(f"/api/v1/workflows/{ident['project']}/{ident['domain']}/"
+                           f"{ident['name']}/{ident['version']}").json()
+    [stub] = [t for t in registered["spec"]["tasks"].values() if t.get("reference")]
+    assert stub["reference"]["version"] == wfs.VERSION
+    # The stub is code of the workflow, not a task: only the real versions are listed.
+    listed = admin.get(f"/api/v1/tasks/{wfs.PROJECT}/{wfs.DOMAIN}/"
+                       f"{wfs.__name__}.count_words").json()
+    assert [t["id"]["version"] for t in listed["tasks"]] == [wfs.VERSION]
+    refused = error_of(admin.post("/api/v1/tasks", json=body_of(stub)), 400)
+    assert "stubs are not registered" in refused["message"]
+    # A reference to what is not registered is refused when the workflow is registered.
+    spec = wfs.uses_unregistered.compile().spec.to_dict()
+    message = error_of(admin.post("/api/v1/workflows", json=body_of(spec)), 400)["message"]
+    assert f"refers to task {wfs.PROJECT}/{wfs.DOMAIN}/{wfs.__name__}.count_words" in message
+    assert "v0" in message and "which is not registered; register it first" in message

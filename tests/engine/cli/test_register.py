@@ -274,3 +274,32 @@ def test_a_source_root_without_a_package_registers_its_modules(flyray: Flyray) -
         ("launch plan (default)", "basics.wf"): ("ex1", "new"),
     }
     assert re.search(r"\(2 files, .* from .*/examples\)", result.output), result.output
+
+
+def test_a_reference_is_checked_at_registration_and_its_stub_is_not_registered(
+        flyray: Flyray, tmp_path: Path) -> None:
+    first = flyray("register", str(PACKAGE))
+    assert first.exit_code == 0, first.output
+    (version,) = {v for v, _ in rows(first.output).values()}
+
+    def package(referenced_version: str) -> Path:
+        name = f"refs_{uuid.uuid4().hex[:8]}"
+        target = tmp_path / "src" / name
+        target.mkdir(parents=True)
+        (target / "__init__.py").write_text(
+            "from engine import reference_task, workflow\n\n\n"
+            f"@reference_task('{PROJECT}', '{DOMAIN}', '{PREFIX}.tasks.add', "
+            f"'{referenced_version}')\n"
+            "def add(a: int, b: int) -> int: ...\n\n\n"
+            "@workflow\n"
+            "def plus_two(a: int) -> int:\n"
+            "    return add(a=a, b=2)\n")
+        return target
+
+    uses = flyray("register", str(package(version)))
+    assert uses.exit_code == 0, uses.output
+    assert {kind for kind, _ in rows(uses.output)} == {"workflow", "launch plan (default)"}
+    missing = flyray("register", str(package("nope")))
+    assert missing.exit_code != 0
+    assert f"refers to task {PROJECT}/{DOMAIN}/{PREFIX}.tasks.add" in missing.output
+    assert "which is not registered; register it first" in missing.output
