@@ -3,18 +3,28 @@
 SQLite (the embedded default) runs in WAL mode with a busy timeout and foreign keys
 on, and write transactions start with ``BEGIN IMMEDIATE``, so two writers queue
 instead of failing half-way; it gets one engine for reads and one for writes.
-PostgreSQL gets one pooled engine for both.
+PostgreSQL gets one pooled engine for both. A transaction the database turns away
+for a moment (locked, deadlock, a lost unique-key race) is run again whole:
+:func:`retrying`.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
+
+R = TypeVar("R")
+
+_ATTEMPTS = 30
+_INTEGRITY_ATTEMPTS = 5
+# PostgreSQL SQLSTATEs worth running the transaction again for.
+_RETRYABLE_STATES = {"40001", "40P01"}  # serialization failure, deadlock
 
 
 def open_engines(url: str) -> tuple[Engine, Engine]:
@@ -83,3 +93,32 @@ def migrate(session: Session, migrations: Sequence[tuple[int, Callable[[Connecti
     else:
         row.version = current
     return int(current)
+
+
+def retrying(transaction: Callable[[], R], failure: Callable[[SQLAlchemyError], Exception]) -> R:
+    """Run ``transaction`` (one whole transaction, begun and ended inside) again when the
+    database asks for it: SQLite locked, a PostgreSQL deadlock or serialization failure,
+    or a unique-key race (a concurrent insert of the same key won: the next attempt sees
+    its row; one that persists is a real violation, given up after a few tries). Any
+    other database failure, or one that outlasts the attempts, raises
+    ``failure(error)``; errors of the caller's own pass through."""
+    delay = 0.01
+    for attempt in range(_ATTEMPTS):
+        try:
+            return transaction()
+        except DBAPIError as e:
+            last = _INTEGRITY_ATTEMPTS if isinstance(e, IntegrityError) else _ATTEMPTS
+            if not _retryable(e) or attempt >= last - 1:
+                raise failure(e) from e
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        except SQLAlchemyError as e:
+            raise failure(e) from e
+    raise AssertionError("unreachable")
+
+
+def _retryable(error: DBAPIError) -> bool:
+    if isinstance(error, IntegrityError):
+        return True
+    state = getattr(error.orig, "sqlstate", None)
+    return "locked" in str(error).lower() or state in _RETRYABLE_STATES

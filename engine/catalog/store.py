@@ -9,7 +9,6 @@ one key leave exactly one artifact: the tag's primary key decides who wins.
 from __future__ import annotations
 
 import datetime as dt
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from engine.catalog._models import (
@@ -30,7 +29,7 @@ from engine.catalog._models import (
     Tag,
 )
 from engine.catalog.keys import CacheKey
-from engine.catalog.sql import first_line, migrate, open_engines, safe_url
+from engine.catalog.sql import first_line, migrate, open_engines, retrying, safe_url
 from engine.errors import CatalogError
 
 R = TypeVar("R")
@@ -105,23 +104,10 @@ class CatalogStore:
             yield session
 
     def _retry(self, fn: Callable[[], R]) -> R:
-        """Run ``fn`` again when the database is locked or a concurrent insert won;
-        any other database failure becomes a CatalogError."""
-        delay = 0.01
-        for attempt in range(30):
-            try:
-                return fn()
-            except (OperationalError, IntegrityError) as e:
-                locked = isinstance(e, OperationalError) and "locked" in str(e).lower()
-                if not (locked or isinstance(e, IntegrityError)) or attempt == 29:
-                    raise CatalogError(f"data catalog at {safe_url(self.url)}: "
-                                       f"{first_line(e)}") from e
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
-            except SQLAlchemyError as e:
-                raise CatalogError(f"data catalog at {safe_url(self.url)}: "
-                                   f"{first_line(e)}") from e
-        raise AssertionError("unreachable")
+        """``fn`` (one transaction), run again when the database asks for it; any other
+        database failure becomes a CatalogError."""
+        return retrying(fn, lambda e: CatalogError(
+            f"data catalog at {safe_url(self.url)}: {first_line(e)}"))
 
     def _migrate(self) -> None:
         with self._session(write=True) as s:

@@ -9,17 +9,16 @@ still escapes is retried a few times with the whole transaction, never surfaced.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from engine.catalog.sql import first_line, migrate, open_engines, safe_url
-from serve.errors import AdminError, StoreError
+from engine.catalog.sql import first_line, migrate, open_engines, retrying, safe_url
+from serve.errors import StoreError
 from serve.store._models import SchemaVersion
 
 R = TypeVar("R")
@@ -28,10 +27,6 @@ Migration = Callable[[Connection], None]
 # Key of the PostgreSQL advisory lock that serializes migrations of the admin schema
 # (the data catalog uses another one, so both may share a database).
 _MIGRATION_LOCK = 727275
-_ATTEMPTS = 30
-_INTEGRITY_ATTEMPTS = 5
-# PostgreSQL SQLSTATEs worth running the transaction again for.
-_RETRYABLE_STATES = {"40001", "40P01"}  # serialization failure, deadlock
 
 
 class Database:
@@ -58,31 +53,16 @@ class Database:
             yield session
 
     def run(self, fn: Callable[[Session], R], write: bool) -> R:
-        """``fn`` in a transaction of its own, run again when the database asks for it.
+        """``fn`` in a transaction of its own, run again when the database asks for it
+        (``engine.catalog.sql.retrying``). Errors of the API (``AdminError``) pass
+        through; any other database failure becomes a ``StoreError``."""
 
-        Errors of the API (``AdminError``) pass through; any other database failure
-        becomes a ``StoreError``.
-        """
-        delay = 0.01
-        for attempt in range(_ATTEMPTS):
-            try:
-                with self.session(write) as session:
-                    return fn(session)
-            except AdminError:
-                raise
-            except (OperationalError, IntegrityError, DBAPIError) as e:
-                # A unique-key race resolves on the next attempt; one that persists is a
-                # real violation, reported after a few tries.
-                last = _INTEGRITY_ATTEMPTS if isinstance(e, IntegrityError) else _ATTEMPTS
-                if not _retryable(e) or attempt >= last - 1:
-                    raise StoreError(f"admin database at {safe_url(self.url)}: "
-                                     f"{first_line(e)}") from e
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
-            except SQLAlchemyError as e:
-                raise StoreError(f"admin database at {safe_url(self.url)}: "
-                                 f"{first_line(e)}") from e
-        raise AssertionError("unreachable")
+        def transaction() -> R:
+            with self.session(write) as session:
+                return fn(session)
+
+        return retrying(transaction, lambda e: StoreError(
+            f"admin database at {safe_url(self.url)}: {first_line(e)}"))
 
     def migrate(self, migrations: list[tuple[int, Migration]]) -> int:
         """Apply the migrations not applied yet, in order; returns the schema version.
@@ -93,10 +73,3 @@ class Database:
         """
         return self.run(lambda s: migrate(s, migrations, SchemaVersion, _MIGRATION_LOCK),
                         write=True)
-
-
-def _retryable(error: DBAPIError) -> bool:
-    if isinstance(error, IntegrityError):
-        return True  # a concurrent insert of the same key won; the retry sees its row
-    state = getattr(error.orig, "sqlstate", None)
-    return "locked" in str(error).lower() or state in _RETRYABLE_STATES
