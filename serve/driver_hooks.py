@@ -21,7 +21,7 @@ from engine.dag.state import AttemptRecord, ExecutionRecord, NodePhase, NodeReco
 from engine.errors import FlyrayError
 from serve.event_writer import EventWriter
 from serve.node_inputs import NodeInputs
-from serve.store.execution_records import AttemptEvent, ExecutionStarted, NodeEvent
+from serve.store.execution_records import AttemptEvent, ExecutionStarted, NodeAttempt, NodeEvent
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +78,10 @@ class AdminHooks(ExecutionHooks):
 
     def on_attempt_end(self, record: ExecutionRecord, node: NodeRecord,
                        attempt: AttemptRecord) -> None:
-        self.writer.put(AttemptEvent(
-            node.node_id, self.attempts.get(node.node_id, 0) + attempt.attempt, attempt.start,
-            attempt.end, attempt.outcome,
-            attempt.error_kind.value if attempt.error_kind else None, attempt.error,
-            attempt.cache_status, dict(attempt.worker)))
+        self.writer.put(AttemptEvent(node.node_id, NodeAttempt(
+            self.attempts.get(node.node_id, 0) + attempt.attempt, attempt.start, attempt.end,
+            attempt.outcome, attempt.error_kind.value if attempt.error_kind else None,
+            attempt.error, attempt.cache_status, dict(attempt.worker))))
 
     def _event(self, record: ExecutionRecord, node: NodeRecord) -> NodeEvent:
         outputs = None

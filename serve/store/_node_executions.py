@@ -92,20 +92,21 @@ def _node(s: Session, execution: ExecutionRow, incarnation: int, event: NodeEven
 
 
 def _attempt(s: Session, execution: ExecutionRow, event: AttemptEvent) -> None:
+    attempt = event.attempt
     row = s.scalar(select(NodeAttemptRow).where(
         NodeAttemptRow.execution_pk == execution.pk, NodeAttemptRow.node_id == event.node_id,
-        NodeAttemptRow.attempt == event.attempt))
+        NodeAttemptRow.attempt == attempt.attempt))
     if row is not None and row.outcome is not None:
         return  # an ended attempt never changes
     if row is None:
         row = NodeAttemptRow(execution_pk=execution.pk, node_id=event.node_id,
-                             attempt=event.attempt)
+                             attempt=attempt.attempt)
         s.add(row)
-    row.started_at, row.ended_at = event.started_at, event.ended_at
-    row.outcome = event.outcome.value if event.outcome else None
-    row.error_kind, row.error_message = event.error_kind, event.error
-    row.cache_status = event.cache_status
-    row.worker = canonical_json(event.worker) if event.worker else None
+    row.started_at, row.ended_at = attempt.started_at, attempt.ended_at
+    row.outcome = attempt.outcome.value if attempt.outcome else None
+    row.error_kind, row.error_message = attempt.error_kind, attempt.error
+    row.cache_status = attempt.cache_status
+    row.worker = canonical_json(attempt.worker) if attempt.worker else None
 
 
 # --- reads ---------------------------------------------------------------------------------

@@ -221,17 +221,11 @@ class NodeEvent:
 
 @dataclass(frozen=True)
 class AttemptEvent:
-    """An attempt that ended; ``(execution, node_id, attempt)`` is its key."""
+    """An attempt of a node that ended; ``(execution, node_id, attempt.attempt)`` is its
+    key."""
 
     node_id: str
-    attempt: int
-    started_at: float
-    ended_at: float | None
-    outcome: NodePhase | None
-    error_kind: str | None
-    error: str | None
-    cache_status: str | None
-    worker: dict[str, Any]
+    attempt: NodeAttempt
 
 
 Event = ExecutionStarted | NodeEvent | AttemptEvent

@@ -20,6 +20,7 @@ from serve.store.execution_records import (
     ExecutionId,
     ExecutionRequest,
     ExecutionStarted,
+    NodeAttempt,
     NodeEvent,
     TargetKind,
 )
@@ -93,7 +94,8 @@ def node(phase: NodePhase, **fields: Any) -> NodeEvent:
 
 
 def attempt(number: int, outcome: NodePhase | None, end: float | None) -> AttemptEvent:
-    return AttemptEvent("n0", number, 1.0, end, outcome, None, None, "MISS", {"pid": 1})
+    return AttemptEvent("n0", NodeAttempt(number, 1.0, end, outcome, None, None, "MISS",
+                                          {"pid": 1}))
 
 
 def test_events_are_idempotent_and_move_forward_only(store: AdminStore,
