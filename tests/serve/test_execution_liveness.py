@@ -51,9 +51,13 @@ def test_a_killed_driver_is_replaced_and_the_execution_resumes(remote: TestClien
                                                                tmp_path: Path) -> None:
     markers = tmp_path / "markers"
     created = launch_workflow(remote, remote_wfs.resumable,
-                              inputs={"marker_dir": str(markers), "seconds": 2.0})
+                              inputs={"marker_dir": str(markers), "seconds": 5.0})
     name = created["id"]["name"]
     wait_until(lambda: runs(markers, "started") == 1, what="the nap to start")
+    # Events reach the database in batches: the first node counts as done once its
+    # success is recorded (a node whose success was not recorded runs again, rightly).
+    wait_until(lambda: nodes(remote, name)["n0"]["phase"] == "SUCCEEDED",
+               what="the first node's success to be recorded")
     kill_driver(name)
     done = wait_for(remote, name, timeout_s=90)
     assert done["closure"]["driver_restarts"] == 1
