@@ -55,7 +55,8 @@ class AdminHooks(ExecutionHooks):
         self.attempts = attempts
         self.recovered = recovered
         self.positions = positions
-        self._stored: dict[str, dict[str, Any]] = {}
+        # Stored outputs of the nodes that succeeded or were recovered are kept there:
+        # a SUCCEEDED event carries them, and downstream nodes' inputs refer to them.
         self.node_inputs = NodeInputs(compiled.spec, inputs, blobs, prefix, threshold)
         self._with_inputs: set[str] = set()  # nodes whose inputs were recorded
 
@@ -68,10 +69,9 @@ class AdminHooks(ExecutionHooks):
                         outputs: dict[str, Any]) -> None:
         types = self.compiled.tasks[node.task].python_interface.outputs
         where = f"{self.prefix}/nodes/{node.node_id}"
-        self._stored[node.node_id] = {
+        self.node_inputs.add_outputs(node.node_id, {
             name: store_value(value, types[name], self.blobs, where, self.threshold)
-            for name, value in outputs.items()}
-        self.node_inputs.add_outputs(node.node_id, self._stored[node.node_id])
+            for name, value in outputs.items()})
 
     def on_node_phase(self, record: ExecutionRecord, node: NodeRecord) -> None:
         self.writer.put(self._event(record, node))
@@ -86,7 +86,7 @@ class AdminHooks(ExecutionHooks):
     def _event(self, record: ExecutionRecord, node: NodeRecord) -> NodeEvent:
         outputs = None
         if node.phase is NodePhase.SUCCEEDED:
-            outputs = self._stored.pop(node.node_id, None)  # None: a branch, no outputs
+            outputs = self.node_inputs.outputs.get(node.node_id)  # None: a branch
         elif node.phase is NodePhase.RECOVERED:
             outputs = self.recovered.get(node.node_id)  # None: a branch, no outputs
             if outputs is not None:
