@@ -8,6 +8,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from engine.core.workflow import PythonFunctionWorkflow
+from serve.launching import DriverTicket
+from serve.store.execution_records import ExecutionId
 from tests.serve.specs import DOMAIN, PROJECT, register_workflow
 
 EXECUTIONS = "/api/v1/executions"
@@ -72,3 +74,23 @@ def nodes(client: TestClient, name: str) -> dict[str, dict[str, Any]]:
     response = client.get(f"/api/v1/node_executions/{path(name)}")
     assert response.status_code == 200, response.text
     return {n["id"]["node_id"]: n for n in response.json()["node_executions"]}
+
+
+class RecordingLauncher:
+    """Records the drivers it is asked to start and runs nothing: for tests whose subject
+    is not the drivers (their executions stay QUEUED)."""
+
+    def __init__(self) -> None:
+        self.launched: list[DriverTicket] = []
+
+    def launch(self, ticket: DriverTicket) -> None:
+        self.launched.append(ticket)
+
+    def stop(self, execution: ExecutionId, launch: int, cause: str, timeout_s: float) -> bool:
+        return True
+
+    def is_alive(self, execution: ExecutionId, launch: int) -> bool:
+        return True
+
+    def kill(self, execution: ExecutionId, launch: int) -> None:
+        pass

@@ -1,4 +1,4 @@
-"""Helpers of the schedule tests: a launcher that only records, a scheduler over a store
+"""Helpers of the schedule tests: a scheduler over a store (its launcher only records)
 on a clock the test drives, and scheduled launch plans of ``tests.fixtures.schedule_wfs``."""
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from engine.config import Settings
 from engine.core.schedule import Schedule
 from engine.dag.spec import Identifier, ResourceType
 from serve.executions import ExecutionService
-from serve.launching import DriverTicket, Liveness
+from serve.launching import Liveness
 from serve.scheduler import Scheduler
 from serve.store import AdminStore
-from serve.store.execution_records import Execution, ExecutionId, ExecutionMode
+from serve.store.execution_records import Execution, ExecutionMode
 from tests.fixtures import schedule_wfs
+from tests.serve.remote import RecordingLauncher
 
 PROJECT, DOMAIN = "flytesnacks", "development"
 UTC = dt.timezone.utc
@@ -32,25 +33,6 @@ class Now:
 
     def __call__(self) -> dt.datetime:
         return self.moment
-
-
-class RecordingLauncher:
-    """Records the drivers it is asked to start; runs nothing."""
-
-    def __init__(self) -> None:
-        self.launched: list[DriverTicket] = []
-
-    def launch(self, ticket: DriverTicket) -> None:
-        self.launched.append(ticket)
-
-    def stop(self, execution: ExecutionId, launch: int, cause: str, timeout_s: float) -> bool:
-        return True
-
-    def is_alive(self, execution: ExecutionId, launch: int) -> bool:
-        return True
-
-    def kill(self, execution: ExecutionId, launch: int) -> None:
-        pass
 
 
 def scheduler(store: AdminStore, home: Path, **options: Any) -> Scheduler:

@@ -78,28 +78,38 @@ def test_processes_opening_a_new_database_at_once_migrate_it_once(admin_url: str
     assert rows(admin_url, "SELECT id FROM admin_projects") == [("flytesnacks",)]
 
 
-def test_a_database_from_before_schedules_gets_them(admin_url: str, tmp_path: Path) -> None:
-    old = Database(admin_url)
+def database_before(url: str, version: int, undo: list[str]) -> None:
+    """A database as it was at ``version``: migrated that far, then ``undo`` run to take
+    away what later migrations add (migration 3 makes the executions tables from today's
+    model, which has it already)."""
+    old = Database(url)
     try:
-        assert old.migrate(MIGRATIONS[:3]) == 3
-        # Migration 3 makes the executions table from today's model: take away what
-        # migration 4 adds, as a database made before it lacks it.
+        assert old.migrate(MIGRATIONS[:version]) == version
         with old.session(write=True) as s:
-            s.execute(text("DROP INDEX admin_executions_one_per_tick"))
-            s.execute(text("ALTER TABLE admin_executions DROP COLUMN scheduled_at"))
+            for statement in undo:
+                s.execute(text(statement))
     finally:
         old.close()
+
+
+def columns_and_indexes(url: str, table: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        found = inspect(engine)
+        return ({c["name"] for c in found.get_columns(table)}
+                | {i["name"] for i in found.get_indexes(table) if i["name"]})
+    finally:
+        engine.dispose()
+
+
+def test_a_database_from_before_schedules_gets_them(admin_url: str, tmp_path: Path) -> None:
+    database_before(admin_url, 3, ["DROP INDEX admin_executions_one_per_tick",
+                                   "ALTER TABLE admin_executions DROP COLUMN scheduled_at"])
     store = AdminStore(admin_url)
     try:
         assert store.schema_version >= 4
-        engine = create_engine(admin_url)
-        try:
-            found = inspect(engine)
-            assert "scheduled_at" in {c["name"] for c in found.get_columns("admin_executions")}
-            assert "admin_executions_one_per_tick" in {
-                i["name"] for i in found.get_indexes("admin_executions")}
-        finally:
-            engine.dispose()
+        assert {"scheduled_at", "admin_executions_one_per_tick"} <= columns_and_indexes(
+            admin_url, "admin_executions")
         plan(store, register_stamped(store), CronSchedule(
             schedule="@hourly", kickoff_time_input_arg="kickoff_time"))
         clock = scheduler(store, tmp_path)
@@ -111,24 +121,12 @@ def test_a_database_from_before_schedules_gets_them(admin_url: str, tmp_path: Pa
 
 
 def test_a_database_from_before_timeouts_and_node_inputs_gets_them(admin_url: str) -> None:
-    old = Database(admin_url)
-    try:
-        assert old.migrate(MIGRATIONS[:4]) == 4
-        # As above: take away what migration 5 adds, as a database made before it lacks.
-        with old.session(write=True) as s:
-            s.execute(text("ALTER TABLE admin_executions DROP COLUMN timeout_s"))
-            s.execute(text("ALTER TABLE admin_node_executions DROP COLUMN inputs"))
-    finally:
-        old.close()
+    database_before(admin_url, 4, ["ALTER TABLE admin_executions DROP COLUMN timeout_s",
+                                   "ALTER TABLE admin_node_executions DROP COLUMN inputs"])
     store = AdminStore(admin_url)
     try:
         assert store.schema_version >= 5
-        engine = create_engine(admin_url)
-        try:
-            found = inspect(engine)
-            assert "timeout_s" in {c["name"] for c in found.get_columns("admin_executions")}
-            assert "inputs" in {c["name"] for c in found.get_columns("admin_node_executions")}
-        finally:
-            engine.dispose()
+        assert "timeout_s" in columns_and_indexes(admin_url, "admin_executions")
+        assert "inputs" in columns_and_indexes(admin_url, "admin_node_executions")
     finally:
         store.close()

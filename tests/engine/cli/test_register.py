@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from engine.cli.bundle import TOP_DIRECTORY
 from engine.cli.main import cli
 from tests.engine.cli.conftest import AdminServer, Flyray, start_admin
+from tests.serve.remote import RecordingLauncher
 
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = ROOT / "tests" / "fixtures" / "remote_pkg"
@@ -216,25 +217,9 @@ def test_wait_without_remote_is_a_usage_error(flyray: Flyray) -> None:
     assert "--wait follows a remote execution: give --remote too" in result.output
 
 
-class _NoDrivers:
-    """A launcher that starts no driver: executions stay QUEUED, to be read back."""
-
-    def launch(self, ticket: Any) -> None:
-        pass
-
-    def stop(self, execution: Any, launch: int, cause: str, timeout_s: float) -> bool:
-        return False
-
-    def is_alive(self, execution: Any, launch: int) -> bool:
-        return True
-
-    def kill(self, execution: Any, launch: int) -> None:
-        pass
-
-
 def test_run_remote_sends_the_timeout(tmp_path: Path) -> None:
     workflows = str(PACKAGE / "workflows.py")
-    with start_admin(tmp_path, launcher=_NoDrivers()) as server:
+    with start_admin(tmp_path, launcher=RecordingLauncher()) as server:
         runner = CliRunner()
         result = runner.invoke(cli, ["run", "--remote", "--timeout", "90", "--name", "limited",
                                      workflows, "pipeline", "--n", "2"], env=server.env)
