@@ -10,7 +10,7 @@ import ray
 
 
 def batch_size(n: int) -> int:
-    """A few batches per CPU of the cluster, as ``engine.dag.map_runner`` sizes them."""
+    """A few batches per CPU of the cluster, as ``engine.dag.run.map_runner`` sizes them."""
     cpus = max(1.0, float(ray.cluster_resources().get("CPU", 1.0)))
     return max(1, math.ceil(n / (4 * cpus)))
 

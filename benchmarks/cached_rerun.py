@@ -40,7 +40,7 @@ from engine import task, workflow
 from engine.catalog.keys import cache_key
 from engine.catalog.store import CatalogStore
 from engine.config import Settings, load_settings
-from engine.dag.executor import run
+from engine.dag.run.executor import run
 
 NAME = "cached_rerun"
 REPEATS = 5

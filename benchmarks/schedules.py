@@ -26,9 +26,9 @@ from benchmarks._measure import BenchmarkError
 from benchmarks._report import Figure, Outcome, Row
 from engine import CronSchedule, task, workflow
 from engine.dag.spec import Identifier, ResourceType
-from serve.executions import ExecutionService
-from serve.launching import DriverTicket, Liveness
-from serve.scheduler import ScaledClock, Scheduler
+from serve.control.executions import ExecutionService
+from serve.control.launching import DriverTicket, Liveness
+from serve.control.scheduler import ScaledClock, Scheduler
 from serve.store import AdminStore, ListOptions
 from serve.store.execution_records import ExecutionId, ExecutionMode
 

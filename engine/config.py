@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from engine.core.resources import parse_quantity
+from engine.dag.resources import parse_quantity
 from engine.errors import ConfigError
 
 if sys.version_info >= (3, 11):

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from engine.core.type_engine import TypeEngine, TypeTransformer
+from engine.types.type_engine import TypeEngine, TypeTransformer
 
 __all__ = ["TypeEngine", "TypeTransformer"]

@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import MagicMock
 
-from engine.core.secrets import SecretsManager, provided_directory, providing
 from engine.core.task import PythonFunctionTask
-from engine.dag import local_nodes
+from engine.dag.run import local_nodes
+from engine.dag.run.secrets import SecretsManager, provided_directory, providing
 from engine.errors import ConfigError
 
 __all__ = ["SecretsManager", "patch", "provide_secrets", "task_mock"]

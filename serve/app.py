@@ -25,12 +25,12 @@ from serve.api import (
     schedules,
 )
 from serve.api import errors as api_errors
-from serve.executions import ExecutionService
-from serve.launching import Launcher, Liveness
-from serve.scheduler import Clock, Scheduler, utc_now
-from serve.security import RequestGuard
+from serve.api.security import RequestGuard
+from serve.control.executions import ExecutionService
+from serve.control.launching import Launcher, Liveness
+from serve.control.scheduler import Clock, Scheduler, utc_now
+from serve.control.supervisor import Supervisor
 from serve.store import AdminStore
-from serve.supervisor import Supervisor
 
 API_PREFIX = "/api/v1"
 
@@ -42,7 +42,7 @@ def create_app(settings: Settings, store: AdminStore | None = None,
     closed when the app shuts down). The configured default project is created if it is
     missing, so registering into it works from the start.
 
-    ``launcher`` starts the drivers of executions (``serve.launcher.RayLauncher``);
+    ``launcher`` starts the drivers of executions (``serve.control.launcher.RayLauncher``);
     without one the API registers and reads but refuses to launch. With one, the app's
     lifespan runs the supervisor that starts executions waiting for a launch plan slot
     and restarts lost drivers, with ``liveness``'s timings, and the scheduler that fires

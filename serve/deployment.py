@@ -4,7 +4,7 @@
 ``settings.admin_endpoint`` says (default http://127.0.0.1:30080: loopback only). The
 FastAPI app is built in each replica from the settings (which travel to it), so no
 database connection is ever pickled; the host and port are Serve's HTTP options. An
-optional scheduler clock (``serve.scheduler.ScaledClock``, plain data) travels the same
+optional scheduler clock (``serve.control.scheduler.ScaledClock``, plain data) travels the same
 way: tests and demos run schedules fast with it.
 """
 
@@ -19,8 +19,8 @@ from ray.serve import Application
 from engine.config import Settings, load_settings
 from engine.errors import ConfigError
 from serve.app import create_app
-from serve.launcher import RayLauncher
-from serve.scheduler import Clock
+from serve.control.launcher import RayLauncher
+from serve.control.scheduler import Clock
 
 DEPLOYMENT_NAME = "flyray-admin"
 APP_NAME = "flyray-admin"

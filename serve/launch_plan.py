@@ -12,11 +12,11 @@ from typing import Any
 
 from engine.core.schedule import Schedule, schedule_from_dict
 from engine.dag.spec import Identifier, ResourceType, WorkflowSpec
-from engine.dag.types import Kind, LiteralType, Simple
 from engine.errors import ConfigError
+from engine.types.literal import Kind, LiteralType, Simple
 from serve.errors import InvalidArgumentError
-from serve.identifiers import describe, identifier_from_dict
-from serve.specs import check_input_values, check_json
+from serve.store.identifiers import describe, identifier_from_dict
+from serve.store.specs import check_input_values, check_json
 
 _FIELDS = ("id", "workflow_id", "default_inputs", "fixed_inputs", "schedule",
            "max_parallel_executions")

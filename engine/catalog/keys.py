@@ -14,12 +14,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from engine.core.hashing import HashMethod
-from engine.core.type_engine import TypeEngine, annotated_parts, container_item_type
 from engine.dag.spec import TaskSpec, Variable
 from engine.types.directory import FlyteDirectory
 from engine.types.file import FlyteFile
+from engine.types.hashing import HashMethod
 from engine.types.structured import StructuredDataset, convert
+from engine.types.type_engine import TypeEngine, annotated_parts, container_item_type
 
 
 @dataclass(frozen=True)

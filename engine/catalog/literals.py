@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from engine.catalog.blob import BlobStore
-from engine.core.type_engine import DataContext, TypeEngine
+from engine.types.type_engine import DataContext, TypeEngine
 
 
 def store_value(value: Any, python_type: Any, store: BlobStore, prefix: str,

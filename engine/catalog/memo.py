@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 from engine.catalog.blob import BlobStore
 from engine.catalog.keys import CacheKey, cache_key
 from engine.catalog.literals import load_value, store_value
-from engine.core.type_engine import TypeEngine
 from engine.dag.trace import TaskLike
-from engine.dag.types import Kind, LiteralType
 from engine.errors import CatalogError, StorageError
+from engine.types.literal import Kind, LiteralType
+from engine.types.type_engine import TypeEngine
 
 if TYPE_CHECKING:  # SQLAlchemy loads only where a cached task runs
     from engine.catalog.store import CachedArtifact, CatalogStore

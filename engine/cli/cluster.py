@@ -9,7 +9,7 @@ import sys
 import click
 
 from engine.config import load_settings, prepare_ray_environment
-from engine.dag.spilling import local_cluster_options
+from engine.dag.run.spilling import local_cluster_options
 
 
 def _ray(*args: str) -> int:

@@ -12,9 +12,9 @@ from typing import Any
 
 import click
 
-from engine.core.interface import PythonInterface
-from engine.core.type_engine import TypeEngine
-from engine.dag.types import Kind
+from engine.types.interface import PythonInterface
+from engine.types.literal import Kind
+from engine.types.type_engine import TypeEngine
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?"
                        r"(?:(\d+(?:\.\d+)?)s)?$")

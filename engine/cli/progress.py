@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from engine.dag.hooks import ExecutionHooks
-from engine.dag.state import ExecutionRecord, NodePhase, NodeRecord
+from engine.dag.run.hooks import ExecutionHooks
+from engine.dag.run.state import ExecutionRecord, NodePhase, NodeRecord
 
 _STYLE = {
     NodePhase.QUEUED: "dim",

@@ -22,10 +22,10 @@ from engine.cli.bundle import Bundle
 from engine.cli.loading import LoadError
 from engine.cli.packages import Found
 from engine.core.launch_plan import LaunchPlan
-from engine.core.type_engine import TypeEngine
 from engine.dag.spec import Identifier, ResourceType, TaskSpec, WorkflowSpec
 from engine.dag.validate import validate_workflow
 from engine.dag.versioning import Scope, moved_identifier, moved_task, moved_workflow
+from engine.types.type_engine import TypeEngine
 
 _PATHS = {ResourceType.TASK: "/api/v1/tasks", ResourceType.WORKFLOW: "/api/v1/workflows",
           ResourceType.LAUNCH_PLAN: "/api/v1/launch_plans"}

@@ -20,8 +20,8 @@ from rich.table import Table
 from engine.admin_client import AdminClient
 from engine.catalog.blob import BlobStore
 from engine.catalog.literals import load_value
-from engine.core.interface import PythonInterface
-from engine.core.type_engine import DataContext, TypeEngine
+from engine.types.interface import PythonInterface
+from engine.types.type_engine import DataContext, TypeEngine
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"})
 PHASE_STYLE = {"QUEUED": "dim", "RUNNING": "cyan", "SUCCEEDED": "green",

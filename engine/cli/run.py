@@ -18,11 +18,11 @@ from engine.cli.params import build_options, convert_enum
 from engine.cli.progress import LiveProgress
 from engine.cli.remote_run import OPTIONS_KEY, RemoteOptions, run_remote
 from engine.core.task import PythonFunctionTask
-from engine.core.type_engine import TypeEngine
 from engine.core.workflow import PythonFunctionWorkflow
-from engine.dag.executor import run as run_compiled
-from engine.dag.hooks import ExecutionHooks
+from engine.dag.run.executor import run as run_compiled
+from engine.dag.run.hooks import ExecutionHooks
 from engine.errors import FlyrayError
+from engine.types.type_engine import TypeEngine
 
 
 def _read_inputs_file(path: str) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from sqlalchemy import make_url
 from engine.admin_client import AdminClient, AdminRequestError
 from engine.catalog.blob import BlobStore, StorageConfig
 from engine.config import Settings
-from engine.dag.spilling import local_cluster_options
+from engine.dag.run.spilling import local_cluster_options
 from engine.errors import FlyrayError
 
 _LOOPBACK = ("127.0.0.1", "localhost")

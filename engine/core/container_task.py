@@ -52,15 +52,9 @@ from typing import Any
 import yaml
 
 from engine.config import load_settings
-from engine.core.context import current_context
-from engine.core.interface import (
-    PythonInterface,
-    bind_inputs,
-    default_named_tuple,
-    to_spec_interface,
-)
-from engine.core.resources import Resources, Secret
 from engine.dag.compiler import add_task_node
+from engine.dag.resources import Resources, Secret
+from engine.dag.run.context import current_context
 from engine.dag.spec import (
     ContainerSpec,
     Identifier,
@@ -79,6 +73,12 @@ from engine.errors import (
     NotYetSupportedError,
 )
 from engine.types._blob import Blob
+from engine.types.interface import (
+    PythonInterface,
+    bind_inputs,
+    default_named_tuple,
+    to_spec_interface,
+)
 
 RUNTIME_ENV = "FLYRAY_CONTAINER_RUNTIME"
 RUNTIMES = ("podman", "docker")  # searched on PATH in this order

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.config import load_settings
-from engine.core.resources import Resources
 from engine.core.task import PythonFunctionTask
-from engine.dag.child_run import run_child
 from engine.dag.compiler import compile_dynamic
+from engine.dag.resources import Resources
+from engine.dag.run.child_run import run_child
 
 
 class DynamicTask(PythonFunctionTask):

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.config import load_settings
-from engine.core.interface import PythonInterface, bind_inputs, default_named_tuple
 from engine.dag.compiler import CompiledWorkflow, add_subworkflow_node, compile_workflow
-from engine.dag.executor import run
+from engine.dag.run.executor import run
 from engine.dag.trace import is_compiling
 from engine.errors import CompileError
+from engine.types.interface import PythonInterface, bind_inputs, default_named_tuple
 
 
 @dataclass(frozen=True)

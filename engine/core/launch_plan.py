@@ -3,7 +3,7 @@
 
 Called from Python a launch plan runs like its workflow; its schedule only matters to
 the control plane, which fires the active version of a registered launch plan at its
-times (``serve.scheduler``).
+times (``serve.control.scheduler``).
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ import json
 from typing import Any, ClassVar
 
 from engine.config import load_settings
-from engine.core.interface import PythonInterface, bind_inputs, to_spec_interface
 from engine.core.schedule import CronSchedule, FixedRate, Schedule
-from engine.core.type_engine import TypeEngine
 from engine.core.workflow import PythonFunctionWorkflow
-from engine.dag.child_run import run_child
 from engine.dag.compiler import add_task_node
+from engine.dag.run.child_run import run_child
 from engine.dag.spec import Identifier, ResourceSpec, ResourceType, TaskMetadata, TaskSpec
 from engine.dag.trace import is_compiling
 from engine.errors import ConfigError, InputValueError
+from engine.types.interface import PythonInterface, bind_inputs, to_spec_interface
+from engine.types.type_engine import TypeEngine
 
 
 class LaunchPlan:

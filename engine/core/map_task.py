@@ -9,15 +9,15 @@ import typing
 from typing import Any
 
 from engine.config import load_settings
-from engine.core.interface import PythonInterface, bind_inputs, to_spec_interface
 from engine.core.task import PythonFunctionTask
-from engine.core.type_engine import TypeEngine
 from engine.dag.compiler import add_task_node
-from engine.dag.map_runner import run_map
 from engine.dag.promise import Promise
+from engine.dag.run.map_runner import run_map
 from engine.dag.spec import Identifier, ResourceSpec, ResourceType, TaskMetadata, TaskSpec
 from engine.dag.trace import is_compiling
 from engine.errors import ConfigError, DataError
+from engine.types.interface import PythonInterface, bind_inputs, to_spec_interface
+from engine.types.type_engine import TypeEngine
 
 
 class MapTask:

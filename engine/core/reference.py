@@ -1,7 +1,7 @@
 """``reference_task`` / ``reference_launch_plan``: typed stubs of registered entities.
 
 The stub's signature types the calls at compile time. A node of one runs the registered
-entity through the admin API (:mod:`engine.dag.reference_run`): it checks the registered
+entity through the admin API (:mod:`engine.dag.run.reference_run`): it checks the registered
 interface against the stub's, launches an execution with the node's inputs, waits for it
 and returns its outputs. The stub's body never runs in a workflow.
 """
@@ -12,9 +12,9 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from engine.core.resources import Resources
 from engine.core.task import PythonFunctionTask
-from engine.dag.reference_run import run_reference
+from engine.dag.resources import Resources
+from engine.dag.run.reference_run import run_reference
 from engine.dag.spec import Identifier, ResourceType, TaskSpec
 
 

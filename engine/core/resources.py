@@ -1,84 +1,8 @@
-"""Resource requests and secrets, with Kubernetes-style quantities as in flytekit."""
+"""flytekit's path to resource requests (``flytekit.core.resources``); they live in
+:mod:`engine.dag.resources`, beside the spec that stores them."""
 
 from __future__ import annotations
 
-import enum
-import re
-from dataclasses import dataclass
+from engine.dag.resources import Resources, Secret
 
-from engine.dag.spec import ResourceSpec
-from engine.errors import ConfigError
-
-_SUFFIX = {
-    "": 1,
-    "m": 1e-3,
-    "k": 1e3,
-    "M": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-    "P": 1e15,
-    "E": 1e18,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-}
-_QUANTITY = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)\s*([a-zA-Z]*)\s*$")
-
-
-def parse_quantity(value: str | int | float, what: str) -> float:
-    """A Kubernetes quantity ("500m", "100Mi", "2Gi", "1.5") as a number."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value < 0:
-            raise ConfigError(f"{what}: {value} is negative")
-        return float(value)
-    match = _QUANTITY.match(str(value))
-    if not match or match.group(2) not in _SUFFIX:
-        raise ConfigError(
-            f"{what}: {value!r} is not a quantity; use a number with an optional suffix, "
-            "e.g. cpu='500m' or '2', mem='100Mi', '2Gi' or '1G'"
-        )
-    return float(match.group(1)) * _SUFFIX[match.group(2)]
-
-
-@dataclass(frozen=True)
-class Resources:
-    """Compute resources of a task, as ``flytekit.Resources``.
-
-    Args:
-        cpu: cores, e.g. "500m" (half a core), "2" or 2.
-        mem: bytes with a suffix, e.g. "100Mi", "2Gi".
-        gpu: number of GPUs, e.g. "1".
-        ephemeral_storage: accepted for compatibility; Ray does not schedule on it.
-    """
-
-    cpu: str | int | float | None = None
-    mem: str | int | float | None = None
-    gpu: str | int | float | None = None
-    ephemeral_storage: str | int | float | None = None
-
-    def to_spec(self, what: str) -> ResourceSpec:
-        """Normalised numbers; raises ConfigError naming ``what`` on a bad quantity."""
-        cpu = parse_quantity(self.cpu, f"{what}: cpu") if self.cpu is not None else None
-        mem = parse_quantity(self.mem, f"{what}: mem") if self.mem is not None else None
-        gpu = parse_quantity(self.gpu, f"{what}: gpu") if self.gpu is not None else None
-        return ResourceSpec(cpu=cpu, mem=int(mem) if mem is not None else None, gpu=gpu)
-
-
-class MountType(enum.Enum):
-    ANY = "ANY"
-    ENV_VAR = "ENV_VAR"
-    FILE = "FILE"
-
-
-@dataclass(frozen=True)
-class Secret:
-    """A secret a task asks for, as ``flytekit.Secret``."""
-
-    group: str
-    key: str | None = None
-    group_version: str | None = None
-    mount_requirement: MountType = MountType.ANY
-    env_var: str | None = None
+__all__ = ["Resources", "Secret"]

@@ -1,7 +1,7 @@
 """Schedules of launch plans: ``CronSchedule`` and ``FixedRate``, as flytekit's.
 
 Plain, immutable data with its JSON form and the pure functions that compute fire
-times; the control plane's scheduler (``serve.scheduler``) fires them. Every time is
+times; the control plane's scheduler (``serve.control.scheduler``) fires them. Every time is
 UTC: a cron expression is read in UTC, and the times given to and returned by these
 functions are timezone-aware UTC datetimes.
 

@@ -11,25 +11,25 @@ from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 from engine.config import load_settings
-from engine.core.context import EAGER_SUBMIT
-from engine.core.interface import (
+from engine.dag.compiler import (
+    CompiledWorkflow,
+    add_task_node,
+    compile_workflow,
+)
+from engine.dag.resources import Resources, Secret
+from engine.dag.run import local_nodes
+from engine.dag.run.context import EAGER_SUBMIT
+from engine.dag.spec import Identifier, ResourceType, TaskMetadata, TaskSpec
+from engine.dag.trace import is_compiling
+from engine.errors import ConfigError, InterfaceError, NotYetSupportedError
+from engine.types.interface import (
     PythonInterface,
     bind_inputs,
     entity_name,
     extract_interface,
     to_spec_interface,
 )
-from engine.core.resources import Resources, Secret
-from engine.core.type_engine import TypeEngine
-from engine.dag import local_nodes
-from engine.dag.compiler import (
-    CompiledWorkflow,
-    add_task_node,
-    compile_workflow,
-)
-from engine.dag.spec import Identifier, ResourceType, TaskMetadata, TaskSpec
-from engine.dag.trace import is_compiling
-from engine.errors import ConfigError, InterfaceError, NotYetSupportedError
+from engine.types.type_engine import TypeEngine
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -7,16 +7,16 @@ from collections.abc import Callable
 from typing import Any, overload
 
 from engine.config import load_settings
-from engine.core.interface import PythonInterface, bind_inputs, entity_name, extract_interface
 from engine.dag.compiler import (
     CompiledWorkflow,
     add_subworkflow_node,
     compile_workflow,
 )
-from engine.dag.executor import run
+from engine.dag.run.executor import run
 from engine.dag.spec import WorkflowFailurePolicy
 from engine.dag.trace import is_compiling
 from engine.errors import NotYetSupportedError
+from engine.types.interface import PythonInterface, bind_inputs, entity_name, extract_interface
 
 
 class PythonFunctionWorkflow:

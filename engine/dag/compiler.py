@@ -13,9 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from engine.core.conditional import ConditionalSection
-from engine.core.interface import PythonInterface, to_spec_interface
-from engine.core.type_engine import TypeEngine, container_item_type
+from engine.dag.conditional import ConditionalSection
 from engine.dag.promise import NodeHandle, Promise
 from engine.dag.source import call_site
 from engine.dag.spec import (
@@ -39,9 +37,11 @@ from engine.dag.spec import (
     WorkflowSpec,
 )
 from engine.dag.trace import TRACE, TaskLike, Trace, current_trace
-from engine.dag.types import LiteralType, is_assignable
 from engine.dag.validate import validate_workflow
 from engine.errors import BindingError, CompileError, InterfaceError, NotYetSupportedError
+from engine.types.interface import PythonInterface, to_spec_interface
+from engine.types.literal import LiteralType, is_assignable
+from engine.types.type_engine import TypeEngine, container_item_type
 
 
 @dataclass(frozen=True)

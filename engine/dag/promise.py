@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, NoReturn
 
-from engine.core.resources import Resources
+from engine.dag.resources import Resources
 from engine.dag.source import call_site
 from engine.dag.spec import (
     Binding,
@@ -17,8 +17,8 @@ from engine.dag.spec import (
     OutputRef,
 )
 from engine.dag.trace import order, override
-from engine.dag.types import LiteralType
 from engine.errors import CompileError, ConfigError, NotYetSupportedError, PromiseMisuseError
+from engine.types.literal import LiteralType
 
 
 class Promise:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Union
 
-from engine.dag.types import LiteralType
 from engine.errors import SpecError
+from engine.types.literal import LiteralType
 
 SCHEMA_VERSION = 1
 

@@ -9,14 +9,14 @@ import contextvars
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Protocol
 
-from engine.core.interface import PythonInterface
 from engine.dag.spec import START_NODE, Node, NodeOverrides, TaskSpec
-from engine.dag.types import LiteralType
 from engine.errors import CompileError
+from engine.types.interface import PythonInterface
+from engine.types.literal import LiteralType
 
 
 class BranchBuilder(Protocol):
-    """A conditional under construction (see engine.core.conditional)."""
+    """A conditional under construction (see engine.dag.conditional)."""
 
     def add_member(self, arm: int, node_id: str) -> None: ...
 

@@ -18,8 +18,8 @@ from engine.dag.spec import (
     condition_refs,
     refs_of,
 )
-from engine.dag.types import Kind, LiteralType, is_assignable, literal_matches
 from engine.errors import SpecError
+from engine.types.literal import Kind, LiteralType, is_assignable, literal_matches
 
 TypeOfRef = Callable[[OutputRef], LiteralType]
 

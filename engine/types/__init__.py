@@ -6,13 +6,13 @@ Importing this package registers every transformer with the type engine; the
 
 from __future__ import annotations
 
-from engine.core.builtin_types import register_builtin_types
-from engine.core.type_engine import TypeEngine
 from engine.types._blob import BlobTransformer
+from engine.types.builtin import register_builtin_types
 from engine.types.directory import FlyteDirectory
 from engine.types.file import FlyteFile
 from engine.types.pickle import PickleTransformer
 from engine.types.structured import StructuredDataset, StructuredTransformer
+from engine.types.type_engine import TypeEngine
 
 register_builtin_types()
 TypeEngine.register(BlobTransformer(FlyteFile))

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from engine.catalog.blob import BlobStore, StorageConfig
-from engine.core.type_engine import DataContext, TypeTransformer, expect, short_repr
-from engine.dag.types import Kind, LiteralType
 from engine.errors import DataError, StorageError
+from engine.types.literal import Kind, LiteralType
+from engine.types.type_engine import DataContext, TypeTransformer, expect, short_repr
 
 B = TypeVar("B", bound="Blob")
 

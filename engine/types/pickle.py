@@ -6,11 +6,11 @@ import base64
 import warnings
 from typing import Any
 
-from ray import cloudpickle
+import cloudpickle
 
-from engine.core.type_engine import DataContext, TypeTransformer, expect, type_name
-from engine.dag.types import Kind, LiteralType
 from engine.errors import OpaqueTypeWarning
+from engine.types.literal import Kind, LiteralType
+from engine.types.type_engine import DataContext, TypeTransformer, expect, type_name
 
 
 class PickleTransformer(TypeTransformer[Any]):

@@ -14,15 +14,15 @@ import typing
 from typing import Any
 
 from engine.catalog.blob import BlobStore, StorageConfig
-from engine.core.type_engine import (
+from engine.errors import DataError, InterfaceError
+from engine.types.literal import Kind, LiteralType
+from engine.types.type_engine import (
     DataContext,
     TypeEngine,
     TypeTransformer,
     annotated_parts,
     expect,
 )
-from engine.dag.types import Kind, LiteralType
-from engine.errors import DataError, InterfaceError
 
 
 def _pandas() -> Any:

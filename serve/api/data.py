@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from serve.api.deps import Store
 from serve.api.errors import ERROR_RESPONSES
-from serve.execution_schemas import DataModel
+from serve.api.execution_schemas import DataModel
 from serve.store.execution_records import ExecutionId
 
 router = APIRouter(prefix="/data", tags=["executions"], responses=ERROR_RESPONSES)

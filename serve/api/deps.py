@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
-from serve.executions import ExecutionService
+from serve.control.executions import ExecutionService
 from serve.store import AdminStore, ListOptions, SortDirection, SortKey
 from serve.store._paging import MAX_LIMIT
 

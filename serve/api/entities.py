@@ -18,8 +18,7 @@ from pydantic import BaseModel, Field
 from engine.dag.spec import Identifier, ResourceType
 from serve.api.deps import BY_NAME, NEWEST_FIRST, NEWEST_FIRST_UNFILTERED, Store
 from serve.api.errors import ERROR_RESPONSES
-from serve.errors import InvalidArgumentError
-from serve.schemas import (
+from serve.api.schemas import (
     EntityModel,
     IdentifierModel,
     NamedEntityIdentifier,
@@ -28,6 +27,7 @@ from serve.schemas import (
     TaskList,
     WorkflowList,
 )
+from serve.errors import InvalidArgumentError
 from serve.store import Entity, ListOptions, Page
 
 CODE_URI_HELP = ("Where the entity's code bundle lives (a zip with one top-level directory, "

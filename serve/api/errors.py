@@ -14,8 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from serve.api.schemas import ErrorResponse
 from serve.errors import AdminError, ConflictError
-from serve.schemas import ErrorResponse
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Response
 
-from engine.dag.state import ExecutionPhase
+from engine.dag.run.state import ExecutionPhase
 from serve.api.deps import NEWEST_FIRST, Executions, Store
 from serve.api.errors import ERROR_RESPONSES
-from serve.execution_schemas import (
+from serve.api.execution_schemas import (
     ExecutionCreate,
     ExecutionList,
     ExecutionModel,

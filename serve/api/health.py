@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from serve.api.deps import Store
-from serve.schemas import Health
+from serve.api.schemas import Health
 
 router = APIRouter(tags=["health"])
 

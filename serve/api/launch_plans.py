@@ -16,7 +16,7 @@ from engine.dag.spec import Identifier, ResourceType
 from serve.api.deps import NEWEST_FIRST, Store
 from serve.api.entities import CODE_URI_HELP, Resource, add_read_routes, check_request_id
 from serve.api.errors import ERROR_RESPONSES
-from serve.schemas import (
+from serve.api.schemas import (
     LaunchPlanList,
     LaunchPlanModel,
     LaunchPlanRegisterRequest,

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 
 from serve.api.deps import Store
 from serve.api.errors import ERROR_RESPONSES
-from serve.execution_schemas import NodeExecutionList, NodeExecutionModel
+from serve.api.execution_schemas import NodeExecutionList, NodeExecutionModel
 from serve.store.execution_records import ExecutionId
 
 router = APIRouter(prefix="/node_executions", tags=["executions"],

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Response
 
 from serve.api.deps import BY_NAME, Store
 from serve.api.errors import ERROR_RESPONSES
-from serve.schemas import ProjectCreate, ProjectList, ProjectModel
+from serve.api.schemas import ProjectCreate, ProjectList, ProjectModel
 from serve.store import DEFAULT_DOMAINS, Domain, ListOptions, Project
 
 router = APIRouter(prefix="/projects", tags=["projects"], responses=ERROR_RESPONSES)

@@ -14,9 +14,9 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from serve.api.deps import BY_NAME, Store
 from serve.api.errors import ERROR_RESPONSES
+from serve.api.schedule_schemas import ScheduleList, ScheduleModel
+from serve.control.scheduler import Clock, next_fire_times
 from serve.errors import NotFoundError
-from serve.schedule_schemas import ScheduleList, ScheduleModel
-from serve.scheduler import Clock, next_fire_times
 from serve.store import ListOptions
 from serve.store.schedule_records import ScheduledPlan
 

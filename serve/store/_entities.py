@@ -13,14 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.dag.spec import Identifier, ResourceType
-from serve.diff import json_diff
 from serve.errors import ConflictError, InvalidArgumentError, NotFoundError
-from serve.identifiers import check_identifier, check_part, describe
 from serve.launch_plan import LaunchPlanState
-from serve.specs import canonical_json
 from serve.store import _paging
 from serve.store._models import LaunchPlanRow, TaskRow, WorkflowRow, _EntityColumns
 from serve.store._projects import aware, now, require_domain
+from serve.store.diff import json_diff
+from serve.store.identifiers import check_identifier, check_part, describe
 from serve.store.records import (
     Entity,
     LaunchPlanEntity,
@@ -29,6 +28,7 @@ from serve.store.records import (
     Page,
     SortKey,
 )
+from serve.store.specs import canonical_json
 
 AnyRow = TaskRow | WorkflowRow | LaunchPlanRow
 ROWS: dict[ResourceType, type[AnyRow]] = {

@@ -15,14 +15,10 @@ from typing import Any, cast
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from engine.dag.run.state import ExecutionPhase, NodePhase
 from engine.dag.spec import Identifier, ResourceType, TaskSpec, WorkflowSpec
-from engine.dag.state import ExecutionPhase, NodePhase
-from serve.diff import json_diff
 from serve.errors import ConflictError, InvalidArgumentError, NotFoundError
-from serve.identifiers import check_part, describe
-from serve.inputs import check_input_uris, resolve_task_inputs
 from serve.launch_plan import LaunchPlanSpec, resolve_inputs
-from serve.specs import canonical_json
 from serve.store import _entities, _paging
 from serve.store._clock import db_now
 from serve.store._models import (
@@ -33,6 +29,7 @@ from serve.store._models import (
     WorkflowRow,
 )
 from serve.store._projects import aware, require_domain
+from serve.store.diff import json_diff
 from serve.store.execution_records import (
     ACTIVE_PHASES,
     ErrorInfo,
@@ -43,7 +40,10 @@ from serve.store.execution_records import (
     ExecutionRequest,
     TargetKind,
 )
+from serve.store.identifiers import check_part, describe
+from serve.store.inputs import check_input_uris, resolve_task_inputs
 from serve.store.records import ListOptions, Page, SortKey
+from serve.store.specs import canonical_json
 
 _MAX_CAUSE = 10_000
 

@@ -10,18 +10,18 @@ from sqlalchemy.orm import Session
 
 from engine.dag.spec import Identifier, ResourceType, WorkflowSpec
 from serve.errors import InvalidArgumentError, NotFoundError
-from serve.identifiers import check_identifier, check_part, describe
 from serve.launch_plan import (
     LaunchPlanSpec,
     LaunchPlanState,
     check_against_workflow,
     resolve_inputs,
 )
-from serve.specs import canonical_json
 from serve.store import _entities
 from serve.store._models import LaunchPlanRow, WorkflowRow
 from serve.store._projects import now, require_domain
+from serve.store.identifiers import check_identifier, check_part, describe
 from serve.store.records import LaunchPlanEntity
+from serve.store.specs import canonical_json
 
 
 def register(s: Session, plan: LaunchPlanSpec, code_uri: str | None,

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.dag.state import ExecutionPhase, NodePhase
+from engine.dag.run.state import ExecutionPhase, NodePhase
 from serve.errors import DriverFencedError
 from serve.store import _executions
 from serve.store._clock import db_now

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from serve.identifiers import MAX_NAME, MAX_VERSION
+from serve.store.identifiers import MAX_NAME, MAX_VERSION
 
 
 class Base(DeclarativeBase):

@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.dag.state import ExecutionPhase, NodePhase, nodes_from_rows
+from engine.dag.run.state import ExecutionPhase, NodePhase, nodes_from_rows
 from serve.errors import NotFoundError
-from serve.specs import canonical_json
 from serve.store import _executions, _leases
 from serve.store._clock import db_now
 from serve.store._models import ExecutionRow, NodeAttemptRow, NodeExecutionRow
@@ -30,6 +29,7 @@ from serve.store.execution_records import (
     NodeEvent,
     NodeExecution,
 )
+from serve.store.specs import canonical_json
 
 _MAX_NODE_ID = 255
 

@@ -7,11 +7,11 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from serve.diff import json_diff
 from serve.errors import ConflictError, InvalidArgumentError, NotFoundError
-from serve.identifiers import check_part
 from serve.store import _paging
 from serve.store._models import DomainRow, ProjectRow
+from serve.store.diff import json_diff
+from serve.store.identifiers import check_part
 from serve.store.records import Domain, ListOptions, Page, Project, SortKey
 
 _MAX_DESCRIPTION = 10_000

@@ -7,13 +7,13 @@ import json
 from sqlalchemy.orm import Session
 
 from engine.dag.spec import ResourceType, TaskSpec, WorkflowSpec
-from serve.diff import json_diff
 from serve.errors import ConflictError, InvalidArgumentError
-from serve.identifiers import describe
 from serve.launch_plan import default_launch_plan
 from serve.store import _entities, _launch_plans
 from serve.store._models import WorkflowRow
 from serve.store._projects import require_domain
+from serve.store.diff import json_diff
+from serve.store.identifiers import describe
 from serve.store.records import Entity
 
 

@@ -15,14 +15,13 @@ from sqlalchemy import text
 
 from engine.dag.spec import Identifier, ResourceType, TaskSpec, WorkflowSpec
 from serve.errors import InvalidArgumentError
-from serve.identifiers import resource_type
 from serve.launch_plan import LaunchPlanSpec, LaunchPlanState
-from serve.specs import parse_task_spec, parse_workflow_spec
 from serve.store import _entities, _launch_plans, _projects, _registration
 from serve.store._db import Database
 from serve.store._migrations import MIGRATIONS
 from serve.store._models import ProjectRow
 from serve.store.executions import ExecutionMethods
+from serve.store.identifiers import resource_type
 from serve.store.records import (
     DEFAULT_DOMAINS,
     Domain,
@@ -34,6 +33,7 @@ from serve.store.records import (
     Project,
 )
 from serve.store.schedules import ScheduleMethods
+from serve.store.specs import parse_task_spec, parse_workflow_spec
 
 
 class AdminStore(ExecutionMethods, ScheduleMethods):

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from engine.dag.run.state import ExecutionPhase, NodePhase, NodeRecord, NodeRow
 from engine.dag.spec import Identifier
-from engine.dag.state import ExecutionPhase, NodePhase, NodeRecord, NodeRow
 
 ACTIVE_PHASES = (ExecutionPhase.QUEUED, ExecutionPhase.RUNNING)
 TERMINAL_PHASES = tuple(p for p in ExecutionPhase if p not in ACTIVE_PHASES)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from engine.dag.state import ExecutionPhase
+from engine.dag.run.state import ExecutionPhase
 from serve.store import _executions, _leases, _node_executions
 from serve.store._db import Database
 from serve.store.execution_records import (

@@ -12,10 +12,10 @@ from unittest.mock import MagicMock
 
 import pytest
 
-from engine.core.context import current_context
-from engine.core.secrets import provided_directory
-from engine.dag.executor import run
-from engine.dag.state import NodePhase
+from engine.dag.run.context import current_context
+from engine.dag.run.executor import run
+from engine.dag.run.secrets import provided_directory
+from engine.dag.run.state import NodePhase
 from engine.errors import ConfigError, ErrorKind, InterfaceError, NodeFailedError, SecretError
 from engine.testing import SecretsManager, patch, provide_secrets, task_mock
 from tests.fixtures import testing_wfs as wfs

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 
 from engine.config import Settings
 from serve.app import create_app
-from serve.launcher import NAMESPACE, RayLauncher
-from serve.launching import Liveness
+from serve.control.launcher import NAMESPACE, RayLauncher
+from serve.control.launching import Liveness
 from serve.store import AdminStore
 from tests.conftest import create_database, drop_database
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from engine.core.workflow import PythonFunctionWorkflow
-from serve.launching import DriverTicket
+from serve.control.launching import DriverTicket
 from serve.store.execution_records import ExecutionId
 from tests.serve.specs import DOMAIN, PROJECT, register_workflow
 

@@ -10,9 +10,9 @@ from typing import Any
 from engine.config import Settings
 from engine.core.schedule import Schedule
 from engine.dag.spec import Identifier, ResourceType
-from serve.executions import ExecutionService
-from serve.launching import Liveness
-from serve.scheduler import Scheduler
+from serve.control.executions import ExecutionService
+from serve.control.launching import Liveness
+from serve.control.scheduler import Scheduler
 from serve.store import AdminStore
 from serve.store.execution_records import Execution, ExecutionMode
 from tests.fixtures import schedule_wfs

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from engine.config import Settings
 from serve.app import create_app
-from serve.launcher import NAMESPACE, RayLauncher, actor_name
+from serve.control.launcher import NAMESPACE, RayLauncher, actor_name
 from serve.store import AdminStore
 from serve.store._models import ExecutionRow
 from serve.store._projects import aware

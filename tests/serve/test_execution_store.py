@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from engine.dag.run.state import ExecutionPhase, NodePhase
 from engine.dag.spec import Identifier, ResourceType
-from engine.dag.state import ExecutionPhase, NodePhase
 from serve.errors import ConflictError, DriverFencedError, InvalidArgumentError, NotFoundError
 from serve.store import AdminStore
 from serve.store.execution_records import (

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from engine.catalog.blob import BlobStore, StorageConfig
 from engine.catalog.literals import load_json, store_value
-from engine.dag.state import NodeRecord
-from serve.node_inputs import NodeInputs
+from engine.dag.run.state import NodeRecord
+from serve.driver.node_inputs import NodeInputs
 from tests.fixtures import remote_wfs
 
 THRESHOLD = 16  # bytes of JSON: longer values are written to the blob store

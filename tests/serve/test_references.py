@@ -21,12 +21,12 @@ import pytest
 
 from engine.config import load_settings
 from engine.core.workflow import PythonFunctionWorkflow
-from engine.dag.executor import ExecutionResult, run
-from engine.dag.hooks import ExecutionHooks
-from engine.dag.state import ExecutionRecord, NodePhase, NodeRecord
+from engine.dag.run.executor import ExecutionResult, run
+from engine.dag.run.hooks import ExecutionHooks
+from engine.dag.run.state import ExecutionRecord, NodePhase, NodeRecord
 from engine.errors import ErrorKind, NodeFailedError
 from engine.types import FlyteFile
-from serve.launcher import RayLauncher
+from serve.control.launcher import RayLauncher
 from tests.engine.cli.conftest import start_admin
 from tests.fixtures import reference_wfs as wfs
 from tests.serve.conftest import FAST

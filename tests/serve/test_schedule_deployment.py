@@ -14,7 +14,7 @@ import pytest
 
 from engine.admin_client import AdminClient
 from engine.config import Settings
-from serve.scheduler import ScaledClock
+from serve.control.scheduler import ScaledClock
 from tests.conftest import free_port
 from tests.fixtures import schedule_wfs
 from tests.serve.conftest import kill_drivers

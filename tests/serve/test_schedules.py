@@ -19,8 +19,8 @@ from sqlalchemy.exc import IntegrityError
 
 from engine import CronSchedule, FixedRate
 from engine.dag.spec import Identifier
+from serve.control.scheduler import ScaledClock
 from serve.errors import StoreError
-from serve.scheduler import ScaledClock
 from serve.store import AdminStore
 from serve.store._models import ExecutionRow
 from serve.store.execution_records import ExecutionMode

@@ -25,18 +25,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.config import load_settings
-from engine.core.context import current_context
-from engine.core.interface import (
+from engine.dag.compiler import add_task_node
+from engine.dag.run.context import current_context
+from engine.dag.spec import Identifier, ResourceType, TaskMetadata, TaskSpec
+from engine.dag.trace import is_compiling
+from engine.errors import ConfigError, FlyrayError
+from engine.types._blob import Blob
+from engine.types.interface import (
     PythonInterface,
     bind_inputs,
     default_named_tuple,
     to_spec_interface,
 )
-from engine.dag.compiler import add_task_node
-from engine.dag.spec import Identifier, ResourceType, TaskMetadata, TaskSpec
-from engine.dag.trace import is_compiling
-from engine.errors import ConfigError, FlyrayError
-from engine.types._blob import Blob
 
 _FIELD = re.compile(r"\{(inputs|outputs|ctx)\.([A-Za-z_][A-Za-z0-9_]*)\}")
 

@@ -17,7 +17,7 @@ from engine.catalog.keys import CacheKey
 from engine.catalog.store import CatalogStore
 from engine.cli.main import cli
 from engine.config import Settings, load_settings
-from engine.dag.executor import ExecutionResult, run
+from engine.dag.run.executor import ExecutionResult, run
 from engine.types.file import FlyteFile
 from tests.fixtures import cached_wfs
 

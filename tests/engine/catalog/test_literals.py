@@ -16,9 +16,9 @@ import pytest
 
 from engine.catalog.blob import BlobStore, StorageConfig
 from engine.catalog.literals import load_value, store_value
-from engine.core.type_engine import TypeEngine
 from engine.errors import StorageError
 from engine.types import FlyteDirectory, FlyteFile, StructuredDataset
+from engine.types.type_engine import TypeEngine
 
 BIG = 1 << 20  # a threshold no value here reaches: everything stays inline
 

@@ -12,9 +12,9 @@ import pytest
 
 from engine.catalog.blob import DIRECTORY_MARKER, StorageConfig
 from engine.config import Settings, load_settings
-from engine.dag.executor import run
-from engine.dag.hooks import ExecutionHooks
-from engine.dag.state import AttemptRecord, ExecutionRecord, NodeRecord
+from engine.dag.run.executor import run
+from engine.dag.run.hooks import ExecutionHooks
+from engine.dag.run.state import AttemptRecord, ExecutionRecord, NodeRecord
 from engine.errors import StorageError
 from engine.types import FlyteDirectory, FlyteFile
 from tests.conftest import S3Server

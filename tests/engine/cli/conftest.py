@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 from engine.cli.main import cli
 from engine.config import Settings
 from serve.app import create_app
-from serve.launching import Launcher, Liveness
+from serve.control.launching import Launcher, Liveness
 from tests.conftest import free_port
 
 

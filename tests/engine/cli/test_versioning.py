@@ -20,7 +20,7 @@ from engine.cli.registration import (
 from engine.dag.spec import ResourceType, TaskSpec, WorkflowSpec
 from engine.dag.validate import validate_workflow
 from serve.launch_plan import LaunchPlanSpec
-from serve.specs import parse_task_spec, parse_workflow_spec
+from serve.store.specs import parse_task_spec, parse_workflow_spec
 
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = ROOT / "tests" / "fixtures" / "remote_pkg"

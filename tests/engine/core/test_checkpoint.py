@@ -8,7 +8,7 @@ import pytest
 
 from engine import current_context
 from engine.catalog.blob import BlobStore, StorageConfig
-from engine.core.checkpoint import Checkpoint
+from engine.dag.run.checkpoint import Checkpoint
 from tests.fixtures import children_wfs
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from engine.config import load_settings
-from engine.core.secrets import SecretsManager
-from engine.dag.executor import run
+from engine.dag.run.executor import run
+from engine.dag.run.secrets import SecretsManager
 from engine.errors import NodeFailedError, SecretError
 from tests.fixtures import secret_wfs
 

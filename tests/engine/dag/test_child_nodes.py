@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.dag.executor import run
-from engine.dag.state import NodePhase
+from engine.dag.run.executor import run
+from engine.dag.run.state import NodePhase
 from engine.errors import NodeFailedError
 from tests.fixtures import children_wfs
 
@@ -66,8 +66,8 @@ def test_a_launch_plan_in_a_workflow_is_a_child_execution() -> None:
 
 
 def test_a_failed_child_shows_in_the_failed_node(tmp_path: Path) -> None:
-    from engine.dag.hooks import ExecutionHooks
-    from engine.dag.state import ExecutionRecord
+    from engine.dag.run.hooks import ExecutionHooks
+    from engine.dag.run.state import ExecutionRecord
 
     class Last(ExecutionHooks):
         record: ExecutionRecord | None = None

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from engine import conditional, task, workflow
-from engine.dag.executor import run
-from engine.dag.state import NodePhase
+from engine.dag.run.executor import run
+from engine.dag.run.state import NodePhase
 from engine.dag.validate import load_workflow
 from engine.errors import BindingError, NodeFailedError, PromiseMisuseError
 from tests.fixtures import conditional_wfs as wfs

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from ray import cloudpickle
 
-from engine.dag.executor import ExecutionResult, run
-from engine.dag.hooks import ExecutionHooks
-from engine.dag.state import ExecutionPhase, ExecutionRecord, NodePhase
+from engine.dag.run.executor import ExecutionResult, run
+from engine.dag.run.hooks import ExecutionHooks
+from engine.dag.run.state import ExecutionPhase, ExecutionRecord, NodePhase
 from engine.dag.validate import load_workflow
 from engine.errors import ErrorKind, InputValueError, NodeFailedError, ResourceRequestError
 from tests.fixtures import basic_wfs, by_value_wfs, runtime_wfs

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.dag.executor import run
-from engine.dag.hooks import ExecutionHooks
-from engine.dag.state import ExecutionRecord, NodePhase
+from engine.dag.run.executor import run
+from engine.dag.run.hooks import ExecutionHooks
+from engine.dag.run.state import ExecutionRecord, NodePhase
 from engine.dag.validate import load_workflow
 from engine.errors import NodeFailedError
 from tests.fixtures import failure_policy_wfs as wfs

@@ -17,7 +17,7 @@ import pytest
 import ray
 from ray.cluster_utils import Cluster
 
-from engine.dag.executor import run
+from engine.dag.run.executor import run
 from engine.errors import ResourceRequestError
 from tests.fixtures import multinode_wfs
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine import map_task, workflow
-from engine.dag.executor import run
+from engine.dag.run.executor import run
 from engine.errors import BindingError, NodeFailedError
 from tests.fixtures import map_wfs
 

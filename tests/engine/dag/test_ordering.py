@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine import create_node
-from engine.dag.executor import run
+from engine.dag.run.executor import run
 from engine.errors import CompileError, SpecError
 from tests.fixtures import ordering_wfs as wfs
 

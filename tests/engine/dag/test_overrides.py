@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine import task, workflow
-from engine.dag.executor import run
+from engine.dag.run.executor import run
 from engine.dag.validate import load_workflow
 from engine.errors import ConfigError, NodeFailedError, NotYetSupportedError
 from tests.fixtures import override_wfs as wfs

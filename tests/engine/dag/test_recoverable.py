@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.dag.executor import RECOVERABLE_RETRIES, run
-from engine.dag.state import NodePhase
+from engine.dag.run.executor import RECOVERABLE_RETRIES, run
+from engine.dag.run.state import NodePhase
 from engine.errors import ErrorKind, NodeFailedError
 from tests.fixtures import children_wfs
 

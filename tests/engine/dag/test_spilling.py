@@ -18,11 +18,11 @@ import ray
 
 from engine.catalog.blob import StorageConfig
 from engine.config import Settings, load_settings
-from engine.dag import spilling
-from engine.dag.cluster import ensure_ray
-from engine.dag.executor import run
-from engine.dag.hooks import ExecutionHooks
-from engine.dag.state import AttemptRecord, ExecutionRecord, NodeRecord
+from engine.dag.run import spilling
+from engine.dag.run.cluster import ensure_ray
+from engine.dag.run.executor import run
+from engine.dag.run.hooks import ExecutionHooks
+from engine.dag.run.state import AttemptRecord, ExecutionRecord, NodeRecord
 from engine.errors import StorageError
 from tests.conftest import S3Server
 from tests.fixtures import storage_wfs

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from engine.dag.executor import run
-from engine.dag.hooks import ExecutionHooks
 from engine.dag.recovery import recoverable
-from engine.dag.state import ExecutionPhase, ExecutionRecord, NodePhase, NodeRecord
+from engine.dag.run.executor import run
+from engine.dag.run.hooks import ExecutionHooks
+from engine.dag.run.state import ExecutionPhase, ExecutionRecord, NodePhase, NodeRecord
 from engine.errors import ExecutionAbortedError
 from tests.fixtures import conditional_wfs, remote_wfs
 from tests.fixtures.remote_wfs import runs

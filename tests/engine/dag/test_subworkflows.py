@@ -9,9 +9,9 @@ import pytest
 
 from engine import conditional, task, workflow
 from engine.dag.branching import gates
-from engine.dag.executor import run
+from engine.dag.run.executor import run
+from engine.dag.run.state import NodePhase
 from engine.dag.spec import START_NODE, Comparison, Constant, OutputRef
-from engine.dag.state import NodePhase
 from engine.dag.validate import load_workflow
 from engine.errors import BindingError, NodeFailedError, NotYetSupportedError
 from tests.fixtures import subworkflow_wfs as wfs

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from engine import task
-from engine.core.type_engine import TypeEngine
-from engine.dag.types import NONE, Kind, LiteralType, Simple, is_assignable, simple
 from engine.errors import InterfaceError, OpaqueTypeWarning
+from engine.types.literal import NONE, Kind, LiteralType, Simple, is_assignable, simple
+from engine.types.type_engine import TypeEngine
 from tests.fixtures.basic_wfs import Color, Point, Shape
 
 INT, FLOAT, STR = simple(Simple.INTEGER), simple(Simple.FLOAT), simple(Simple.STRING)

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 import ray
 
-from engine.dag.executor import ExecutionResult, run
+from engine.dag.run.executor import ExecutionResult, run
 from engine.errors import ErrorKind, NodeFailedError
 from tests.fixtures import data_wfs
 

@@ -14,14 +14,14 @@ from click.testing import CliRunner
 from engine.catalog.blob import DIRECTORY_MARKER
 from engine.cli.main import cli
 from engine.config import load_settings
-from engine.core.type_engine import TypeEngine
-from engine.dag.executor import ExecutionResult, run
-from engine.dag.hooks import ExecutionHooks
-from engine.dag.state import ExecutionRecord
-from engine.dag.types import Kind
+from engine.dag.run.executor import ExecutionResult, run
+from engine.dag.run.hooks import ExecutionHooks
+from engine.dag.run.state import ExecutionRecord
 from engine.errors import BindingError, DataError, ErrorKind, NodeFailedError
 from engine.types.directory import FlyteDirectory
 from engine.types.file import FlyteFile
+from engine.types.literal import Kind
+from engine.types.type_engine import TypeEngine
 from tests.fixtures import data_wfs
 
 FIXTURE = str(Path(data_wfs.__file__).resolve())

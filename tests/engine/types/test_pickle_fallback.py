@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from engine.dag.executor import run
+from engine.dag.run.executor import run
 from engine.errors import OpaqueTypeWarning
 from tests.fixtures import data_wfs
 

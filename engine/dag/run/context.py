@@ -1,0 +1,111 @@
+"""``current_context()``: facts about the running task, as flytekit's ExecutionParameters."""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.catalog.blob import BlobStore, StorageConfig
+from engine.config import load_settings
+from engine.dag.run.checkpoint import Checkpoint
+from engine.dag.run.secrets import SecretsManager, provided_directory
+
+
+def _provided_secrets_dir() -> str | None:
+    """Secrets a test provided: the running task's (it drives a sub-DAG), else this
+    process's (see engine.testing.provide_secrets)."""
+    running = _CURRENT.get()
+    if running is not None:
+        return running.secrets_dir
+    provided = provided_directory()
+    return str(provided) if provided is not None else None
+
+
+@dataclass(frozen=True)
+class ExecutionParameters:
+    """What a running task may ask about its execution.
+
+    Attributes:
+        execution_id: name of the execution ("local" outside any execution).
+        execution_date: when the execution started.
+        node_id: id of the node running this task.
+        task_name: name of the task.
+        attempt_number: 0 for the first attempt, 1 for the first retry, ...
+    """
+
+    execution_id: str = "local"
+    execution_date: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    node_id: str = ""
+    task_name: str = ""
+    attempt_number: int = 0
+    # (group, key) of the secrets the task requested; None outside executions.
+    secret_requests: tuple[tuple[str, str], ...] | None = None
+    # Directory of the secrets a test provided (engine.testing.provide_secrets), read
+    # first; set where the parameters are built, so it travels to the node with them.
+    secrets_dir: str | None = field(default_factory=_provided_secrets_dir)
+
+    @property
+    def logging(self) -> logging.Logger:
+        return logging.getLogger("flyray.user")
+
+    @property
+    def scratch_path(self) -> Path:
+        """Where this attempt's scratch directory is (not created); removed after it ends."""
+        return Path(os.path.join(tempfile.gettempdir(), "flyray", self.execution_id,
+                                 f"{self.node_id or 'local'}-{self.attempt_number}"))
+
+    @property
+    def working_directory(self) -> Path:
+        """A scratch directory private to this attempt, created on first use."""
+        path = self.scratch_path
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        """This node's checkpoints: write this attempt's, read the last earlier one's."""
+        from engine.dag.run.worker import current_node  # the worker imports this module
+
+        node = current_node()
+        storage = node[1].storage if node is not None else \
+            StorageConfig.from_settings(load_settings())
+        return Checkpoint(BlobStore(storage), self.execution_id, self.node_id,
+                          self.attempt_number, self.scratch_path)
+
+    @property
+    def secrets(self) -> SecretsManager:
+        """The task's secrets (see :mod:`engine.dag.run.secrets`)."""
+        provided = Path(self.secrets_dir) if self.secrets_dir else None
+        return SecretsManager(load_settings().secrets_path, self.secret_requests, self.task_name,
+                              provided)
+
+
+_CURRENT: contextvars.ContextVar[ExecutionParameters | None] = contextvars.ContextVar(
+    "flyray_execution", default=None
+)
+
+
+# Set while the body of an @eager task runs: how a task call there is submitted (it
+# returns an awaitable of the task's outputs instead of running in-process).
+EAGER_SUBMIT: contextvars.ContextVar[Callable[[Any, tuple[Any, ...], dict[str, Any]], Any]
+                                     | None] = contextvars.ContextVar("flyray_eager", default=None)
+
+
+def current_context() -> ExecutionParameters:
+    """The context of the task being run, or a local one outside executions."""
+    return _CURRENT.get() or ExecutionParameters()
+
+
+def enter_context(params: ExecutionParameters) -> contextvars.Token[ExecutionParameters | None]:
+    return _CURRENT.set(params)
+
+
+def exit_context(token: contextvars.Token[ExecutionParameters | None]) -> None:
+    _CURRENT.reset(token)

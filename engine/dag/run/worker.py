@@ -1,0 +1,400 @@
+"""What runs inside a Ray worker: one attempt of one node.
+
+:func:`execute_node` is a plain function (tests call it directly); the Ray
+wrapper :func:`ray_execute_node` only resolves the task and the inputs around it.
+Ray's own retries are off: the driver owns retries and counts every attempt.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextvars
+import dataclasses
+import functools
+import os
+import shutil
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from engine.catalog.blob import BlobStore, StorageConfig
+from engine.catalog.memo import CacheSettings, CacheStatus, memoized
+from engine.dag.run.context import ExecutionParameters, enter_context, exit_context
+from engine.dag.run.state import AttemptRecord, NodePhase, NodeRecord, NodeRow, node_rows
+from engine.dag.trace import TaskLike
+from engine.errors import (
+    AttemptError,
+    CatalogError,
+    ContainerRuntimeError,
+    DataError,
+    ErrorKind,
+    ReferenceEntityError,
+    StorageError,
+)
+from engine.exceptions.user import FlyteRecoverableException
+from engine.types.type_engine import DataContext, TypeEngine
+
+_ENGINE_DIR = str(Path(__file__).resolve().parent.parent.parent)
+
+# Seconds an attempt may run past its timeout before its worker process is killed,
+# for user code blocked in C where the timeout signal cannot interrupt it.
+TIMEOUT_GRACE_S = 5.0
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Placeholder in an input template for the i-th ObjectRef argument."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class NodeServices:
+    """How a node attempt reaches durable data and the control plane; plain data sent
+    with every node."""
+
+    storage: StorageConfig
+    cache: CacheSettings
+    # The admin API that reference nodes launch their entities on, and its bearer token:
+    # the settings of the process driving the execution, so that workers started before
+    # they changed need none of their own ("": the worker's own settings).
+    admin_endpoint: str = ""
+    admin_token: str | None = None
+
+
+@dataclass(frozen=True)
+class AttemptInfo:
+    """Returned next to a node's outputs: facts about the successful attempt."""
+
+    cache_status: CacheStatus
+    start: float
+    end: float
+    node_ip: str
+    node_id: str  # Ray node id: tells nodes apart where they share an IP
+    pid: int
+    gpu_ids: tuple[Any, ...]
+    # What the node ran inside itself (see NodeRecord.children), as rows.
+    children: list[NodeRow] = field(default_factory=list)
+    child_execution: str | None = None
+
+    def to_wire(self) -> list[Any]:
+        """As a list of plain values: Ray packs it without pickling, for every attempt."""
+        return [self.cache_status.value, self.start, self.end, self.node_ip, self.node_id,
+                self.pid, list(self.gpu_ids), self.children, self.child_execution]
+
+    @classmethod
+    def from_wire(cls, wire: list[Any]) -> AttemptInfo:
+        status, start, end, node_ip, node_id, pid, gpu_ids, children, child_execution = wire
+        return cls(CacheStatus(status), start, end, node_ip, node_id, pid, tuple(gpu_ids),
+                   children, child_execution)
+
+
+def record_success(attempt: AttemptRecord, info: AttemptInfo) -> None:
+    """Fill ``attempt`` from the worker's report of a successful attempt."""
+    attempt.start, attempt.end = info.start, info.end
+    attempt.outcome = NodePhase.SUCCEEDED
+    attempt.cache_status = info.cache_status.value
+    attempt.worker = {"node_ip": info.node_ip, "node_id": info.node_id, "pid": info.pid,
+                      "gpu_ids": list(info.gpu_ids)}
+
+
+def record_failure(attempt: AttemptRecord, error: AttemptError) -> None:
+    """Fill ``attempt`` from the error a failed attempt raised."""
+    attempt.start, attempt.end = error.start, error.end
+    attempt.outcome = NodePhase.TIMED_OUT if error.timed_out else NodePhase.FAILED
+    attempt.error_kind, attempt.error = error.kind, error.message
+
+
+@dataclass
+class _Children:
+    """Filled by a node that runs nodes inside itself (see :func:`report_children`)."""
+
+    nodes: list[NodeRow] = field(default_factory=list)
+    execution: str | None = None
+
+
+_CHILDREN: contextvars.ContextVar[_Children | None] = \
+    contextvars.ContextVar("flyray_children", default=None)
+
+
+def report_children(nodes: dict[str, NodeRecord] | list[NodeRow],
+                    execution: str | None = None) -> None:
+    """Record what the running node ran inside itself (records, or their rows); it
+    shows in the node's record."""
+    holder = _CHILDREN.get()
+    if holder is not None:
+        holder.nodes = node_rows(nodes) if isinstance(nodes, dict) else nodes
+        holder.execution = execution
+
+
+class _TimedOut(BaseException):
+    """Raised in the task's thread when its timeout expires; a BaseException so that
+    the user's ``except Exception`` cannot swallow it."""
+
+
+def fill(template: Any, values: tuple[Any, ...]) -> Any:
+    """Replace every :class:`Slot` in ``template`` by its resolved value."""
+    if isinstance(template, Slot):
+        return values[template.index]
+    if isinstance(template, list):
+        return [fill(t, values) for t in template]
+    if isinstance(template, dict):
+        return {k: fill(t, values) for k, t in template.items()}
+    return template
+
+
+@contextmanager
+def _deadline(timeout_s: float | None) -> Iterator[None]:
+    """Interrupt the task after ``timeout_s``; kill the process if it does not stop."""
+    if not timeout_s or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise _TimedOut()
+
+    done = threading.Event()
+
+    def watchdog() -> None:
+        if not done.wait(timeout_s + TIMEOUT_GRACE_S):
+            os._exit(70)  # the driver records this attempt as timed out
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    threading.Thread(target=watchdog, daemon=True, name="flyray-timeout").start()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        done.set()
+
+
+@contextmanager
+def _environment(env: tuple[tuple[str, str], ...]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k, _ in env}
+    os.environ.update(dict(env))
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The exception with its traceback, leading engine frames removed."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_ENGINE_DIR):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
+
+
+def attempt_prefix(storage: StorageConfig, params: ExecutionParameters) -> str:
+    """Raw output prefix of one node attempt: where the files it returns are uploaded."""
+    return BlobStore(storage).uri(
+        "raw", params.execution_id, params.node_id or "task", str(params.attempt_number)
+    )
+
+
+def _run_at_boundary(task: TaskLike, inputs: dict[str, Any], ctx: DataContext,
+                     where: str) -> list[Any]:
+    """Prepare inputs (files fetched lazily, dataframe flavours), run, prepare outputs."""
+    iface = task.python_interface
+    ready = {
+        name: TypeEngine.to_task_input(v, iface.inputs[name], ctx, f"{where}, input '{name}'")
+        for name, v in inputs.items()
+    }
+    values = task.run_function(ready)
+    return [
+        TypeEngine.from_task_output(v, t, ctx, f"{where}, output '{name}'")
+        for (name, t), v in zip(iface.outputs.items(), values, strict=True)
+    ]
+
+
+# The node attempt running in this thread, for work it fans out (map tasks).
+_NODE: contextvars.ContextVar[tuple[ExecutionParameters, NodeServices] | None] = \
+    contextvars.ContextVar("flyray_node", default=None)
+
+
+def current_node() -> tuple[ExecutionParameters, NodeServices] | None:
+    """Parameters and services of the node attempt being run here, if any."""
+    return _NODE.get()
+
+
+def execute_node(
+    task: TaskLike, inputs: dict[str, Any], params: ExecutionParameters,
+    services: NodeServices,
+) -> tuple[list[Any], AttemptInfo]:
+    """Run one attempt of ``task`` (or take its outputs from the data catalog);
+    raise :class:`AttemptError` when it fails."""
+    node_token = _NODE.set((params, services))
+    children = _Children()
+    children_token = _CHILDREN.set(children)
+    try:
+        values, info = _execute(task, inputs, params, services)
+    except AttemptError as e:
+        e.children, e.child_execution = children.nodes, children.execution
+        raise
+    finally:
+        _CHILDREN.reset(children_token)
+        _NODE.reset(node_token)
+    if children.nodes or children.execution:
+        info = dataclasses.replace(info, children=children.nodes,
+                                   child_execution=children.execution)
+    return values, info
+
+
+def _execute(
+    task: TaskLike, inputs: dict[str, Any], params: ExecutionParameters,
+    services: NodeServices,
+) -> tuple[list[Any], AttemptInfo]:
+    spec = task.spec()
+    timeout_s = spec.metadata.timeout_s
+    start = time.time()
+    token = enter_context(params)
+    scratch = params.scratch_path
+    try:
+        if _is_plain(task):
+            values, status = task.run_function(inputs), CacheStatus.DISABLED
+        else:
+            blobs = BlobStore(services.storage)
+            ctx = DataContext(blobs, attempt_prefix(services.storage, params), scratch)
+            where = f"task '{task.name}', node '{params.node_id}'"
+            with _environment(spec.metadata.environment), _deadline(timeout_s):
+                values, status = memoized(
+                    task, inputs, lambda: _run_at_boundary(task, inputs, ctx, where),
+                    settings=services.cache, blobs=blobs, execution=params.execution_id,
+                    node_id=params.node_id,
+                )
+    except DataError as e:  # a value does not fit its declared type: the task's doing
+        raise AttemptError(ErrorKind.USER, f"DataError: {e}", False, start, time.time()) from None
+    except (StorageError, CatalogError, ContainerRuntimeError) as e:  # infrastructure failed
+        raise AttemptError(ErrorKind.SYSTEM, f"{type(e).__name__}: {e}", False, start,
+                           time.time()) from None
+    except ReferenceEntityError as e:  # its kind is the admin's answer or the child's
+        raise AttemptError(e.kind, f"{type(e).__name__}: {e}", False, start,
+                           time.time()) from None
+    except _TimedOut:
+        raise AttemptError(
+            ErrorKind.USER,
+            f"task '{task.name}' was stopped: it ran longer than its timeout of {timeout_s:g} s",
+            True, start, time.time(),
+        ) from None
+    except Exception as e:  # user code: any exception it raises fails the attempt
+        error = AttemptError(ErrorKind.USER, user_traceback(e), False, start, time.time())
+        error.recoverable = isinstance(e, FlyteRecoverableException)
+        raise error from None
+    finally:
+        exit_context(token)
+        # Files the task returned are uploaded by now; downloads were for this attempt.
+        if os.path.lexists(scratch):
+            shutil.rmtree(scratch, ignore_errors=True)
+    node_ip, node_id = _where()
+    info = AttemptInfo(
+        cache_status=status,
+        start=start,
+        end=time.time(),
+        node_ip=node_ip,
+        node_id=node_id,
+        pid=os.getpid(),
+        gpu_ids=tuple(ray.get_gpu_ids()) if node_id else (),
+    )
+    return values, info
+
+
+# _is_plain's answers by task object (kept with the task, so an id is never reused).
+_PLAIN: dict[int, tuple[TaskLike, bool]] = {}
+
+
+def _is_plain(task: TaskLike) -> bool:
+    """Whether a task needs nothing around its call: no cache, timeout or environment,
+    and no files or dataframes to convert at its boundary. Most tiny tasks; for them
+    the setup would cost more than the call."""
+    known = _PLAIN.get(id(task))
+    if known is not None and known[0] is task:
+        return known[1]
+    metadata = task.spec().metadata
+    types = [*task.python_interface.inputs.values(), *task.python_interface.outputs.values()]
+    plain = not (metadata.cache or metadata.timeout_s or metadata.environment
+                 or any(TypeEngine.has_boundary(t) for t in types))
+    if len(_PLAIN) >= _TASK_CACHE_SIZE:
+        _PLAIN.clear()
+    _PLAIN[id(task)] = (task, plain)
+    return plain
+
+
+@functools.lru_cache(maxsize=1)
+def _cached_where() -> tuple[str, str]:
+    return ray.util.get_node_ip_address(), ray.get_runtime_context().get_node_id()
+
+
+def _where() -> tuple[str, str]:
+    """IP and Ray node id of this process's node ("" outside Ray); a worker never moves."""
+    return _cached_where() if ray.is_initialized() else ("", "")
+
+
+# Tasks (or node units) already deserialized in this worker, by execution and task name.
+_TASKS: collections.OrderedDict[str, Any] = collections.OrderedDict()
+_TASK_CACHE_SIZE = 256
+
+
+def task_from(key: str, box: list[ray.ObjectRef]) -> Any:
+    """The object in ``box`` (an ObjectRef in a list, unresolved by Ray), cached by ``key``."""
+    task = _TASKS.get(key)
+    if task is None:
+        task = ray.get(box[0])
+        _TASKS[key] = task
+        while len(_TASKS) > _TASK_CACHE_SIZE:
+            _TASKS.popitem(last=False)
+    return task
+
+
+@dataclass(frozen=True)
+class NodeUnit:
+    """What every attempt of one task (or one overridden node) in one execution shares.
+
+    The driver puts it in the object store once; each attempt then sends only small
+    plain values (Ray packs those without pickling), and each worker unpickles the unit
+    once per execution.
+    """
+
+    task: TaskLike
+    services: NodeServices
+    # The execution's parameters for this task; node_id and attempt_number are per call.
+    params: ExecutionParameters
+
+
+# What one attempt sends besides the unit's box and the upstream values, in one plain
+# tuple (every further argument costs Ray time to pack): the unit's cache key, the
+# inputs (their names, the i-th taking the i-th value, or a dict holding Slots), the
+# node id and the attempt number (0 for the first).
+Call = tuple[str, "tuple[str, ...] | dict[str, Any]", str, int]
+
+
+@ray.remote(max_retries=0, retry_exceptions=False)
+def ray_execute_node(unit_box: list[ray.ObjectRef], call: Call, *values: Any) -> Any:
+    """The Ray task of one node attempt: returns the outputs, then an AttemptInfo (in its
+    wire form).
+
+    Values beyond the inputs' only order the node after others (``>>``).
+    """
+    unit_key, template, node_id, attempt_number = call
+    unit: NodeUnit = task_from(unit_key, unit_box)
+    params = dataclasses.replace(unit.params, node_id=node_id, attempt_number=attempt_number)
+    if isinstance(template, tuple):
+        inputs = dict(zip(template, values[:len(template)], strict=True))
+    else:
+        inputs = fill(template, values)
+    outputs, info = execute_node(unit.task, inputs, params, unit.services)
+    return (*outputs, info.to_wire()) if outputs else info.to_wire()

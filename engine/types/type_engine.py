@@ -1,0 +1,220 @@
+"""The type engine: maps Python types to literal types and checks and converts values.
+
+Values travel between nodes as Python objects through Ray's object store; the type
+engine works at the edges: it describes interfaces, checks values against them,
+turns constants, defaults and CLI input to and from JSON, and, at a task's
+boundary inside its worker, prepares inputs (downloads files lazily, converts
+dataframe flavours, selects declared columns) and outputs (uploads files the task
+wrote, checks declared columns).
+
+Transformers for the built-in types live in :mod:`engine.types.builtin`, for
+files, directories and dataframes in :mod:`engine.types`; they register on import
+of the ``engine`` package. A type no transformer knows is pickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
+
+from engine.catalog.blob import BlobStore
+from engine.errors import InterfaceError
+from engine.types.literal import NONE, LiteralType
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DataContext:
+    """Where a boundary conversion may read and write blobs.
+
+    Attributes:
+        store: the blob store.
+        prefix: URI prefix under which new blobs of this node attempt are written.
+        workdir: local directory for downloads.
+    """
+
+    store: BlobStore
+    prefix: str
+    workdir: Path = Path(tempfile.gettempdir()) / "flyray-downloads"
+
+
+class TypeTransformer(Generic[T]):
+    """Knows one family of Python types. Subclass and register for user types.
+
+    ``check`` returns a reason string instead of raising, so that callers can add
+    context (which input of which task) to the message. ``where`` arguments name
+    the value in messages ("task 'x', node 'n1', input 'df'").
+    """
+
+    name: str = "transformer"
+    # Whether methods receive ``Annotated[T, ...]`` whole (True) or just ``T``.
+    uses_annotations: bool = False
+
+    def matches(self, python_type: Any) -> bool:
+        """Whether this transformer handles ``python_type``."""
+        raise NotImplementedError
+
+    def get_literal_type(self, python_type: Any) -> LiteralType:
+        raise NotImplementedError
+
+    def check(self, value: Any, python_type: Any) -> str | None:
+        """Why ``value`` is not a valid ``python_type``, or None when it is."""
+        raise NotImplementedError
+
+    def to_json(self, value: T, python_type: Any, ctx: DataContext | None = None) -> Any:
+        """A JSON-compatible form of a valid value. With ``ctx``, raw data (files,
+        dataframes) is written to the blob store and referred to by URI."""
+        raise NotImplementedError
+
+    def from_json(self, data: Any, python_type: Any, ctx: DataContext | None = None) -> T:
+        """The Python value for JSON data; raises ValueError/TypeError on bad data."""
+        raise NotImplementedError
+
+    def has_boundary(self, python_type: Any) -> bool:
+        """Whether :meth:`to_task_input` / :meth:`from_task_output` do anything."""
+        return False
+
+    def to_task_input(self, value: Any, python_type: Any, ctx: DataContext, where: str) -> Any:
+        """The value a task receives for an input of ``python_type``."""
+        return value
+
+    def from_task_output(self, value: Any, python_type: Any, ctx: DataContext,
+                         where: str) -> Any:
+        """The value that leaves a task's worker for an output of ``python_type``."""
+        return value
+
+
+class TypeEngine:
+    """The registry of transformers; user types plug in with :meth:`register`."""
+
+    _transformers: ClassVar[list[TypeTransformer[Any]]] = []
+    # Used for any type no registered transformer matches (set by engine.types.pickle).
+    fallback: ClassVar[TypeTransformer[Any] | None] = None
+
+    # _resolve's answers by type: it runs for every value at every task boundary.
+    _resolved: ClassVar[dict[Any, tuple[TypeTransformer[Any], Any]]] = {}
+
+    @classmethod
+    def register(cls, transformer: TypeTransformer[Any]) -> None:
+        """Add a transformer; later registrations win over earlier ones."""
+        cls._transformers.insert(0, transformer)
+        cls._resolved.clear()
+
+    @classmethod
+    def get_transformer(cls, python_type: Any) -> TypeTransformer[Any]:
+        base, _ = annotated_parts(python_type)
+        for t in cls._transformers:
+            if t.matches(base):
+                return t
+        if cls.fallback is None:
+            raise InterfaceError(f"type {type_name(python_type)} is not supported")
+        return cls.fallback
+
+    @classmethod
+    def _resolve(cls, python_type: Any) -> tuple[TypeTransformer[Any], Any]:
+        """The transformer of a type and the type to hand it (Annotated stripped or not)."""
+        try:
+            return cls._resolved[python_type]
+        except (KeyError, TypeError):  # not seen yet, or a type that cannot be hashed
+            pass
+        base, meta = annotated_parts(python_type)
+        transformer = cls.get_transformer(base)
+        resolved = (transformer, base if meta and not transformer.uses_annotations
+                    else python_type)
+        with contextlib.suppress(TypeError):
+            cls._resolved[python_type] = resolved
+        return resolved
+
+    @classmethod
+    def to_literal_type(cls, python_type: Any) -> LiteralType:
+        if _is_none(python_type):
+            return NONE
+        t, py = cls._resolve(python_type)
+        return t.get_literal_type(py)
+
+    @classmethod
+    def check(cls, value: Any, python_type: Any) -> str | None:
+        if _is_none(python_type):
+            return None if value is None else f"expected None, got {type(value).__name__}"
+        t, py = cls._resolve(python_type)
+        return t.check(value, py)
+
+    @classmethod
+    def to_json(cls, value: Any, python_type: Any, ctx: DataContext | None = None) -> Any:
+        if value is None:
+            return None
+        t, py = cls._resolve(python_type)
+        return t.to_json(value, py, ctx)
+
+    @classmethod
+    def from_json(cls, data: Any, python_type: Any, ctx: DataContext | None = None) -> Any:
+        if _is_none(python_type):
+            return expect(data, type(None), "null")
+        t, py = cls._resolve(python_type)
+        return t.from_json(data, py, ctx)
+
+    @classmethod
+    def has_boundary(cls, python_type: Any) -> bool:
+        if _is_none(python_type):
+            return False
+        t, py = cls._resolve(python_type)
+        return t.has_boundary(py)
+
+    @classmethod
+    def to_task_input(cls, value: Any, python_type: Any, ctx: DataContext, where: str) -> Any:
+        if value is None or not cls.has_boundary(python_type):
+            return value
+        t, py = cls._resolve(python_type)
+        return t.to_task_input(value, py, ctx, where)
+
+    @classmethod
+    def from_task_output(cls, value: Any, python_type: Any, ctx: DataContext,
+                         where: str) -> Any:
+        if value is None or not cls.has_boundary(python_type):
+            return value
+        t, py = cls._resolve(python_type)
+        return t.from_task_output(value, py, ctx, where)
+
+
+def _is_none(python_type: Any) -> bool:
+    return python_type is None or python_type is type(None)
+
+
+def expect(data: Any, kinds: type | tuple[type, ...], what: str) -> Any:
+    """``data`` if it is of ``kinds``, else a TypeError saying ``what`` was expected."""
+    if not isinstance(data, kinds):
+        raise TypeError(f"expected {what}, got {short_repr(data)}")
+    return data
+
+
+def short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def type_name(python_type: Any) -> str:
+    if isinstance(python_type, type) and not typing.get_args(python_type):
+        return python_type.__name__
+    return str(python_type).replace("typing.", "")
+
+
+def annotated_parts(python_type: Any) -> tuple[Any, tuple[Any, ...]]:
+    """The base type and the metadata of ``Annotated[base, *metadata]`` (else no metadata)."""
+    if typing.get_origin(python_type) is Annotated:
+        base, *meta = typing.get_args(python_type)
+        return base, tuple(meta)
+    return python_type, ()
+
+
+def container_item_type(python_type: Any, origin: type) -> Any | None:
+    """Element type of a ``list[T]`` (origin list) or ``dict[str, T]`` (origin dict),
+    looking inside Optional/Union; None when ``python_type`` has no such form."""
+    for t in (python_type, *typing.get_args(python_type)):
+        if typing.get_origin(t) is origin:
+            return typing.get_args(t)[-1]
+    return None
