@@ -1,4 +1,6 @@
-"""The admin API on Ray Serve: the only module of ``serve`` that imports Ray.
+"""The admin API on Ray Serve, and the one seam between the SDK and the server:
+``flyray demo`` (``engine/cli/sandbox.py``) calls :func:`start` and imports nothing else
+of ``serve`` (``tests/test_layers.py`` holds both sides to that).
 
 ``build(settings)`` returns the bound application; ``start(settings)`` runs it where
 ``settings.admin_endpoint`` says (default http://127.0.0.1:30080: loopback only). The

@@ -5,8 +5,9 @@
 - The compiled form (``engine/dag/`` outside ``run/``) never imports the runtime.
 - ``engine/dag/``, ``engine/catalog/`` and ``engine/types/`` never import the authoring
   API (``engine.core``).
-- ``serve/app.py`` imports no Ray; ``serve/deployment.py`` binds it to Ray Serve, and it is
-  the one module of ``serve`` the SDK imports (``flyray demo``).
+- In ``serve``, only the Serve deployment, the driver launcher and the driver actor import
+  Ray; ``serve/deployment.py`` is also the one module of ``serve`` the SDK imports (the seam
+  ``flyray demo`` uses).
 
 Function-local imports count as much as top-level ones.
 """
@@ -65,8 +66,10 @@ RULES: list[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = [
      ("engine.dag",), ("engine.dag.run",), ("engine.dag.run",)),
     ("the compiled form, the runtime, the catalog and the type system never import the "
      "authoring API", ("engine.dag", "engine.catalog", "engine.types"), (), ("engine.core",)),
-    ("the admin app runs without Ray; serve/deployment.py binds it to Ray Serve",
-     ("serve.app", "serve.api", "serve.store"), (), ("ray",)),
+    ("in serve, only the Serve deployment, the driver launcher and the driver actor use Ray; "
+     "the admin app, its routers and its store run without it",
+     ("serve",), ("serve.deployment", "serve.control.launcher", "serve.driver.actor"),
+     ("ray",)),
     ("the SDK reaches the server only through serve.deployment",
      ("engine",), (), ("serve",)),
 ]

@@ -4,7 +4,6 @@ its own against a Ray head the demo starts; it runs after the shared-cluster tes
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -12,7 +11,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from typing import Any
 import pytest
 import ray
 
+from engine.admin_client import AdminClient
 from engine.cli import sandbox
 from engine.config import load_settings
 from tests.conftest import free_port
@@ -45,14 +44,10 @@ class Demo:
                               text=True, timeout=timeout, check=False)
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"{self.endpoint}{path}", data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as reply:
-                return reply.status, json.loads(reply.read())
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read())
+        """Status and body of one admin API call; an error status raises
+        AdminRequestError with the server's message."""
+        reply = AdminClient(self.endpoint).request(method, path, body)
+        return reply.status, reply.body
 
     def wait(self, name: str, timeout: float = 120) -> dict[str, Any]:
         """The execution once it has ended."""
