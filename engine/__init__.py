@@ -15,11 +15,11 @@ from engine.core.launch_plan import LaunchPlan
 from engine.core.map_task import MapTask, map_task
 from engine.core.node_creation import create_node
 from engine.core.reference import reference_launch_plan, reference_task
+from engine.core.resources import Resources, Secret
 from engine.core.schedule import CronSchedule, FixedRate
 from engine.core.task import PythonFunctionTask, task
 from engine.core.workflow import PythonFunctionWorkflow, workflow
 from engine.dag.conditional import conditional
-from engine.core.resources import Resources, Secret
 from engine.dag.run.context import ExecutionParameters, current_context
 from engine.dag.spec import WorkflowFailurePolicy
 from engine.extras.tasks.shell import ShellTask

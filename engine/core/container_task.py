@@ -23,55 +23,31 @@ Each attempt runs the container with the runtime of the Ray node it lands on: po
 (what Ray's own container support uses), else docker, or the one that the variable
 ``FLYRAY_CONTAINER_RUNTIME`` names there. Private input and output directories of the
 attempt are bind-mounted at ``input_data_dir`` and ``output_data_dir``.
+
+This module is the user-facing class and the checks of its arguments; an attempt runs
+in :mod:`engine.dag.run.container`, which moves the data with
+:mod:`engine.dag.run.container_io`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import enum
 import hashlib
 import inspect
-import json
-import math
-import os
 import posixpath
-import re
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
-import uuid
 from collections.abc import Mapping
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from engine.config import load_settings
 from engine.dag.compiler import add_task_node
 from engine.dag.resources import Resources, Secret
-from engine.dag.run.context import current_context
-from engine.dag.spec import (
-    ContainerSpec,
-    Identifier,
-    ResourceSpec,
-    ResourceType,
-    TaskMetadata,
-    TaskSpec,
-)
+from engine.dag.run.container import ContainerExitError, run_container_task
+from engine.dag.run.container_io import check_templates
+from engine.dag.spec import ContainerSpec, Identifier, ResourceType, TaskMetadata, TaskSpec
 from engine.dag.trace import is_compiling
-from engine.errors import (
-    ConfigError,
-    ContainerRuntimeError,
-    DataError,
-    FlyrayError,
-    InterfaceError,
-    NotYetSupportedError,
-)
+from engine.errors import ConfigError, InterfaceError, NotYetSupportedError
 from engine.types._blob import Blob
 from engine.types.interface import (
     PythonInterface,
@@ -80,35 +56,16 @@ from engine.types.interface import (
     to_spec_interface,
 )
 
-RUNTIME_ENV = "FLYRAY_CONTAINER_RUNTIME"
-RUNTIMES = ("podman", "docker")  # searched on PATH in this order
-PROBE_TIMEOUT_S = 60.0
-CLEANUP_TIMEOUT_S = 2.0  # twice within the worker's grace after a timeout
-_TAIL_LINES = 20
+# ContainerExitError is raised by the runtime; users catch it from here, as before.
+__all__ = ["ContainerExitError", "ContainerTask"]
 
-# Flyte's template of an input (propeller's): {{.inputs.x}}, {{ $Inputs.x }}.
-_INPUT = re.compile(r"(?i)\{\{\s*[.$]inputs\.([^}\s]+)\s*\}\}")
-# Flyte's other templates: remote prefixes and files that Flyray has no equivalent of.
-_OTHER = re.compile(
-    r"(?i)\{\{\s*[.$](outputs\.[^}\s]+|input|inputprefix|outputprefix|rawoutputdataprefix"
-    r"|perretryuniquekey|tasktemplatepath|prevcheckpointprefix|checkpointoutputprefix)\s*\}\}"
-)
 _SCALARS = (str, int, float, bool)
-_TRUE = {"1", "t", "T", "TRUE", "true", "True"}  # Go's strconv.ParseBool, as Flyte reads
-_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-# Runtimes that answered `info` in this process; failures are asked again next time.
-_USABLE: set[str] = set()
 
 # flytekit options with no meaning on Ray that change nothing if ignored.
 _IGNORED = {"io_strategy", "docs"}
 # flytekit options Flyray does not implement yet: set, they raise.
 _LATER = {"metadata", "pod_template", "pod_template_name", "task_config", "deprecated",
           "labels", "annotations", "shared_memory", "accelerator", "enable_deck"}
-
-
-class ContainerExitError(FlyrayError):
-    """The command of a ContainerTask exited with a non-zero status."""
 
 
 class ContainerTask:
@@ -227,44 +184,8 @@ class ContainerTask:
 
     def run_function(self, inputs: dict[str, Any]) -> list[Any]:
         """Write the inputs, run the container, read the outputs (in declaration order)."""
-        what = f"ContainerTask '{self.name}'"
-        runtime = find_runtime(os.environ, self.name)
-        ctx = current_context()
-        attempt = Path(tempfile.mkdtemp(prefix="container-", dir=ctx.working_directory))
-        in_dir, out_dir = attempt / "inputs", attempt / "outputs"
-        in_dir.mkdir()
-        out_dir.mkdir()
-        out_dir.chmod(0o777)  # the image's user may be anyone
-        values = {n: _as_value(v, self.python_interface.inputs[n]) for n, v in inputs.items()}
-        rendered = write_inputs(in_dir, values, self.container)
-        command = render_command([*self.container.command, *self.container.arguments],
-                                 rendered, what)
-        secrets = self._secret_values()
-        name = "flyray-" + re.sub(r"[^a-zA-Z0-9_.-]", "-", "-".join(
-            (ctx.execution_id, ctx.node_id or "local", str(ctx.attempt_number))))[:80]
-        name += "-" + uuid.uuid4().hex[:8]
-        argv = container_argv(runtime, name, self.metadata.container_image or "", command,
-                              len(self.container.command), in_dir, out_dir, self.container,
-                              dict(self.metadata.environment), sorted(secrets),
-                              self.metadata.limits)
-        proc = _run(runtime, argv, {**os.environ, **secrets}, name)
-        if self.local_logs:
-            print(proc.stdout, end="")
-            print(proc.stderr, end="", file=sys.stderr)
-        if proc.returncode != 0:
-            raise ContainerExitError(_exit_message(what, self.metadata.container_image or "",
-                                                   proc.returncode, proc.stderr))
-        return read_outputs(out_dir, self.python_interface.outputs, self.container, what)
-
-    def _secret_values(self) -> dict[str, str]:
-        """Requested secrets, by the variable Flyte gives them in a container."""
-        manager = current_context().secrets
-        values = {}
-        for group, key in self.metadata.secrets:
-            value = manager.get(group, key or None)
-            values[manager.get_secrets_env_var(group, key or None)] = (
-                value.decode() if isinstance(value, bytes) else value)
-        return values
+        return run_container_task(self.name, self.container, self.metadata,
+                                  self.python_interface, inputs, self.local_logs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if is_compiling():
@@ -314,29 +235,6 @@ def _metadata_format(what: str, value: Any) -> str:
     raise ConfigError(f"{what}: metadata_format must be 'JSON' or 'YAML', got {value!r}")
 
 
-def check_templates(parts: list[str], inputs: list[str], container: ContainerSpec,
-                    what: str) -> None:
-    """Fail on a template that names no input, or that Flyray cannot fill."""
-    for part in parts:
-        other = _OTHER.search(part)
-        if other and other.group(1).lower().startswith("outputs."):
-            var = other.group(1).split(".", 1)[1]
-            raise ConfigError(
-                f"{what}: {other.group(0)} in {part!r} is not a Flyte template; the command "
-                f"writes output '{var}' to the file {container.output_data_dir}/{var}"
-            )
-        if other:
-            raise ConfigError(
-                f"{what}: {part!r} uses {other.group(0)}, a Flyte template Flyray cannot "
-                "fill; inputs are {{.inputs.<name>}} or files in "
-                f"{container.input_data_dir}, outputs files in {container.output_data_dir}"
-            )
-        for var in _INPUT.findall(part):
-            if var not in inputs:
-                raise ConfigError(f"{what}: {part!r} uses input '{var}', which the task "
-                                  f"does not declare; inputs are {inputs or 'none'}")
-
-
 def _metadata(
     what: str, iface: PythonInterface, image: str, requests: Resources | None,
     limits: Resources | None, environment: Mapping[str, str] | None, retries: int,
@@ -370,220 +268,3 @@ def _metadata(
         container_image=image, environment=tuple(sorted((environment or {}).items())),
         cache_serialize=cache_serialize, cache_ignore_input_vars=cache_ignore_input_vars,
     )
-
-
-# --- data in and out --------------------------------------------------------------------
-
-
-def render_value(value: Any) -> str:
-    """A value as Flyte writes it into a file or a command (Go's formatting)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "+Inf" if value > 0 else "-Inf"
-        text = format(Decimal(repr(value)), "f")  # never an exponent, as Go's 'f', -1
-        return text.rstrip("0").rstrip(".") if "." in text else text
-    return str(value)
-
-
-def render_command(parts: list[str], values: Mapping[str, str], what: str) -> list[str]:
-    """``parts`` with every ``{{.inputs.x}}`` replaced by ``values[x]``."""
-
-    def value(match: re.Match[str]) -> str:
-        if match.group(1) not in values:
-            raise ConfigError(f"{what}: {match.group(0)} names no input; inputs are "
-                              f"{list(values) or 'none'}")
-        return values[match.group(1)]
-
-    return [_INPUT.sub(value, part) for part in parts]
-
-
-def _as_value(value: Any, python_type: Any) -> Any:
-    """A path given for a file or directory input (a call outside workflows) as a Blob."""
-    if isinstance(python_type, type) and issubclass(python_type, Blob) and \
-            not isinstance(value, Blob):
-        return python_type(os.fspath(value))
-    return value
-
-
-def write_inputs(directory: Path, inputs: Mapping[str, Any],
-                 container: ContainerSpec) -> dict[str, str]:
-    """Write each input into ``directory`` (mounted at ``input_data_dir``) as a file named
-    after it, and all of them into ``inputs.json``/``inputs.yaml``; return what each
-    ``{{.inputs.x}}`` becomes."""
-    rendered: dict[str, str] = {}
-    listing: dict[str, Any] = {}
-    for name, value in inputs.items():
-        target = directory / name
-        if isinstance(value, Blob):
-            source = value.download()
-            if type(value).multipart:
-                shutil.copytree(source, target)
-            else:
-                shutil.copyfile(source, target)
-            rendered[name] = listing[name] = posixpath.join(container.input_data_dir, name)
-        else:
-            rendered[name] = render_value(value)
-            target.write_text(rendered[name])
-            listing[name] = value
-    if container.metadata_format == "YAML":
-        (directory / "inputs.yaml").write_text(yaml.safe_dump(listing))
-    else:
-        (directory / "inputs.json").write_text(json.dumps(listing))
-    return rendered
-
-
-def parse_value(text: str, python_type: Any, where: str) -> Any:
-    """The value of an output file's text, blanks around it dropped (as Flyte reads it)."""
-    s = text.strip(" \n\t")
-    if python_type is str:
-        return s
-    if python_type is bool:
-        if s in _TRUE or s in _FALSE:
-            return s in _TRUE
-    elif python_type is int:
-        if _INTEGER.fullmatch(s):
-            return int(s)
-    else:
-        try:
-            return float(s)
-        except ValueError:
-            pass
-    raise DataError(f"{where}: {s[:80]!r} is not a {python_type.__name__}; the command must "
-                    f"write the value alone, e.g. {render_value(python_type(1))!r}")
-
-
-def read_outputs(directory: Path, outputs: Mapping[str, Any], container: ContainerSpec,
-                 what: str) -> list[Any]:
-    """The outputs the command left in ``directory`` (mounted at ``output_data_dir``)."""
-    values = []
-    for name, python_type in outputs.items():
-        path = directory / name
-        where = f"{what}: output '{name}' ({container.output_data_dir}/{name})"
-        blob = isinstance(python_type, type) and issubclass(python_type, Blob)
-        noun = "directory" if blob and python_type.multipart else "file"
-        if not (path.is_dir() if noun == "directory" else path.is_file()):
-            raise DataError(f"{where}: the command wrote no {noun} there; write the output "
-                            f"'{name}' to {container.output_data_dir}/{name}")
-        values.append(python_type(str(path)) if blob
-                      else parse_value(path.read_text(), python_type, where))
-    return values
-
-
-# --- the container runtime --------------------------------------------------------------
-
-
-def find_runtime(environ: Mapping[str, str], task: str) -> str:
-    """The path of the container runtime to use here: ``FLYRAY_CONTAINER_RUNTIME`` if
-    set, else podman, else docker, found on ``environ``'s PATH and able to run
-    containers (``<runtime> info`` succeeds)."""
-    search = environ.get("PATH", os.defpath)
-    node = socket.gethostname()
-    chosen = environ.get(RUNTIME_ENV, "").strip()
-    if chosen:
-        path = shutil.which(chosen, path=search)
-        if path is None:
-            raise ContainerRuntimeError(
-                f"ContainerTask '{task}': {RUNTIME_ENV} is {chosen!r}, but Ray node {node} "
-                "has no such executable; set it to podman, docker or the full path of one "
-                "installed on every Ray node, or unset it to use podman or docker from PATH"
-            )
-        problem = _probe(path, environ)
-        if problem:
-            raise ContainerRuntimeError(
-                f"ContainerTask '{task}': {RUNTIME_ENV} is {chosen!r} ({path}), which cannot "
-                f"run containers on Ray node {node}: {problem}; fix it or set {RUNTIME_ENV} "
-                "to a working podman or docker"
-            )
-        return path
-    problems = []
-    for candidate in RUNTIMES:
-        path = shutil.which(candidate, path=search)
-        if path is None:
-            problems.append(f"{candidate}: not found on PATH")
-            continue
-        problem = _probe(path, environ)
-        if problem is None:
-            return path
-        problems.append(f"{candidate} ({path}): {problem}")
-    raise ContainerRuntimeError(
-        f"ContainerTask '{task}' needs a container runtime on the Ray node that runs it, and "
-        f"node {node} has no usable one ({'; '.join(problems)}). Install podman (what Ray's "
-        "own container support uses) or docker on every Ray node that may run the task, or "
-        f"set {RUNTIME_ENV} there to the path of a working one"
-    )
-
-
-def _probe(path: str, environ: Mapping[str, str]) -> str | None:
-    """Why ``path`` cannot run containers, or None if it can."""
-    if path in _USABLE:
-        return None
-    call = f"'{os.path.basename(path)} info'"
-    try:
-        proc = subprocess.run([path, "info"], capture_output=True, text=True, check=False,
-                              env=dict(environ), timeout=PROBE_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        return f"{call} did not answer within {PROBE_TIMEOUT_S:g} s"
-    except OSError as e:
-        return f"it cannot be started: {e}"
-    if proc.returncode != 0:
-        tail = _tail(proc.stderr or proc.stdout, 3)
-        return f"{call} exited with status {proc.returncode}" + (f": {tail}" if tail else "")
-    _USABLE.add(path)
-    return None
-
-
-def container_argv(runtime: str, name: str, image: str, command: list[str], entrypoint: int,
-                   input_dir: Path, output_dir: Path, container: ContainerSpec,
-                   environment: Mapping[str, str], secret_vars: list[str],
-                   limits: ResourceSpec) -> list[str]:
-    """The runtime's command line; the first ``entrypoint`` items of ``command`` replace
-    the image's entrypoint. Secrets are passed by name: their values stay out of argv."""
-    argv = [runtime, "run", "--rm", "--name", name,
-            "-v", f"{input_dir}:{container.input_data_dir}",
-            "-v", f"{output_dir}:{container.output_data_dir}"]
-    for key, value in environment.items():
-        argv += ["-e", f"{key}={value}"]
-    for var in secret_vars:
-        argv += ["-e", var]
-    if limits.cpu:
-        argv.append(f"--cpus={limits.cpu:g}")
-    if limits.mem:
-        argv.append(f"--memory={limits.mem}b")
-    if entrypoint:
-        argv.append(f"--entrypoint={command[0]}")
-        return [*argv, image, *command[1:]]
-    return [*argv, image, *command]
-
-
-def _run(runtime: str, argv: list[str], env: dict[str, str],
-         name: str) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-    except BaseException:
-        # Stopped (timeout, cancel): killing the runtime's client leaves the container
-        # running under podman's conmon or docker's daemon. Kill it at once (``rm -f``
-        # alone first waits out the stop timeout), then remove it; the stop goes on.
-        for action in (["kill"], ["rm", "-f"]):
-            with contextlib.suppress(subprocess.TimeoutExpired, OSError):
-                subprocess.run([runtime, *action, name], capture_output=True, check=False,
-                               timeout=CLEANUP_TIMEOUT_S)
-        raise
-
-
-def _exit_message(what: str, image: str, status: int, stderr: str) -> str:
-    hint = {
-        125: " (the runtime could not start it: check the image name and that the node can "
-             "pull it)",
-        126: " (the command is not executable in the image)",
-        127: " (the command is not found in the image)",
-    }.get(status, "")
-    return (f"{what}: the container of image {image} exited with status {status}{hint}; "
-            f"stderr:\n{_tail(stderr, _TAIL_LINES)}")
-
-
-def _tail(text: str, lines: int) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])

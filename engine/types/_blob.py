@@ -97,6 +97,10 @@ class Blob(os.PathLike[str]):
     def _exists_locally(self, local: str) -> bool:
         raise NotImplementedError
 
+    def _digest(self) -> str:
+        """A hash of the content (downloaded first), the same wherever it is stored."""
+        raise NotImplementedError
+
 
 def _is_remote(text: str) -> bool:
     return "://" in text
@@ -177,3 +181,8 @@ class BlobTransformer(TypeTransformer[Blob]):
         if ctx is not None:
             blob._storage = ctx.store.config
         return blob
+
+    def content_hash(self, value: Any, python_type: Any) -> str | None:
+        """By content; a plain path, not yet a file or directory object, by its JSON
+        form (the absolute path)."""
+        return "blob:" + value._digest() if isinstance(value, Blob) else None

@@ -1,6 +1,7 @@
 """Transformers of the built-in types: scalars, list, dict, Optional/Union, Enum, dataclass.
 
-Containers pass boundary conversions (files, dataframes) down to their elements.
+Containers pass boundary conversions (files, dataframes) and content hashing down to
+their elements.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import typing
 from typing import Any
 
 from engine.errors import InterfaceError
+from engine.types.hashing import parts_hash
 from engine.types.literal import Kind, LiteralType, Simple, simple
 from engine.types.type_engine import (
     DataContext,
     TypeEngine,
     TypeTransformer,
+    container_item_type,
     expect,
     short_repr,
     type_name,
@@ -124,6 +127,9 @@ class _ListTransformer(TypeTransformer[list[Any]]):
         item = self._item(python_type)
         return [TypeEngine.from_json(v, item, ctx) for v in expect(data, list, "a JSON list")]
 
+    def content_hash(self, value: list[Any], python_type: Any) -> str | None:
+        return _hash_items(value, self._item(python_type))
+
 
 class _DictTransformer(TypeTransformer[dict[str, Any]]):
     name = "dict"
@@ -180,6 +186,38 @@ class _DictTransformer(TypeTransformer[dict[str, Any]]):
         item = self._value(python_type)
         obj = expect(data, dict, "a JSON object")
         return {k: TypeEngine.from_json(v, item, ctx) for k, v in obj.items()}
+
+    def content_hash(self, value: dict[str, Any], python_type: Any) -> str | None:
+        return _hash_entries(value, self._value(python_type))
+
+
+def _hash_items(values: list[Any], item_type: Any) -> str:
+    """A list's content hash: its elements' hashes, in order."""
+    return parts_hash(TypeEngine.content_hash(v, item_type) for v in values)
+
+
+def _hash_entries(values: dict[Any, Any], item_type: Any) -> str:
+    """A dict's content hash: its entries' hashes, in key order."""
+    return parts_hash(f"{k}={TypeEngine.content_hash(v, item_type)}"
+                      for k, v in sorted(values.items()))
+
+
+def hash_by_kind(value: Any, python_type: Any) -> str | None:
+    """The content hash of a value whose type does not say how it is laid out (a union,
+    an opaque type), decided by the value itself.
+
+    Lists and dicts are hashed element by element, with the element type that
+    ``python_type`` names if any; any other value as the transformer of its own class
+    hashes it (files and dataframes by their bytes). None: the JSON form of
+    ``python_type`` identifies the value.
+    """
+    if isinstance(value, list):
+        return _hash_items(value, container_item_type(python_type, list))
+    if isinstance(value, dict):
+        return _hash_entries(value, container_item_type(python_type, dict))
+    own = TypeEngine.get_transformer(type(value))
+    # The fallback would come back here: an opaque value is hashed as its pickle.
+    return None if own is TypeEngine.fallback else own.content_hash(value, type(value))
 
 
 class _UnionTransformer(TypeTransformer[Any]):
@@ -245,6 +283,11 @@ class _UnionTransformer(TypeTransformer[Any]):
             except (TypeError, ValueError) as e:
                 errors.append(str(e))
         raise TypeError(f"expected {type_name(python_type)}: " + "; ".join(errors))
+
+    def content_hash(self, value: Any, python_type: Any) -> str | None:
+        """By the value's own kind (see :func:`hash_by_kind`); a plain value by the union's
+        JSON form, tagged with its variant where there are several."""
+        return hash_by_kind(value, python_type)
 
 
 # Key of the variant tag in the JSON form of union values (see _UnionTransformer).

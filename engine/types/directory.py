@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 
 from engine.catalog.blob import BlobStore
 from engine.types._blob import Blob
+from engine.types.hashing import update_with_file
 
 
 class FlyteDirectory(Blob):
@@ -29,3 +31,11 @@ class FlyteDirectory(Blob):
 
     def _exists_locally(self, local: str) -> bool:
         return os.path.isdir(local)
+
+    def _digest(self) -> str:
+        """Every file's path relative to the directory, then its bytes, in crawl order."""
+        digest = hashlib.sha256()
+        for base, rel in self.crawl():
+            digest.update(rel.encode() + b"\0")
+            update_with_file(digest, f"{base}/{rel}")
+        return digest.hexdigest()[:32]

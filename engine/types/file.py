@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 from engine.catalog.blob import BlobStore
 from engine.types._blob import Blob
+from engine.types.hashing import update_with_file
 
 
 class FlyteFile(Blob):
@@ -28,3 +30,8 @@ class FlyteFile(Blob):
 
     def _exists_locally(self, local: str) -> bool:
         return os.path.isfile(local)
+
+    def _digest(self) -> str:
+        digest = hashlib.sha256()
+        update_with_file(digest, self.download())
+        return digest.hexdigest()[:32]

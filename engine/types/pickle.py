@@ -9,6 +9,7 @@ from typing import Any
 import cloudpickle
 
 from engine.errors import OpaqueTypeWarning
+from engine.types.builtin import hash_by_kind
 from engine.types.literal import Kind, LiteralType
 from engine.types.type_engine import DataContext, TypeTransformer, expect, type_name
 
@@ -48,6 +49,10 @@ class PickleTransformer(TypeTransformer[Any]):
     def from_json(self, data: Any, python_type: Any, ctx: DataContext | None = None) -> Any:
         obj = expect(data, dict, "a pickled value")
         return cloudpickle.loads(base64.b64decode(expect(obj.get("pickle"), str, "base64")))
+
+    def content_hash(self, value: Any, python_type: Any) -> str | None:
+        """By the value's own kind (see :func:`hash_by_kind`); a plain value by its pickle."""
+        return hash_by_kind(value, python_type)
 
 
 def _qualified_name(python_type: Any) -> str:

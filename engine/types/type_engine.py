@@ -2,10 +2,10 @@
 
 Values travel between nodes as Python objects through Ray's object store; the type
 engine works at the edges: it describes interfaces, checks values against them,
-turns constants, defaults and CLI input to and from JSON, and, at a task's
-boundary inside its worker, prepares inputs (downloads files lazily, converts
-dataframe flavours, selects declared columns) and outputs (uploads files the task
-wrote, checks declared columns).
+turns constants, defaults and CLI input to and from JSON, hashes values by content
+for the catalog's cache keys, and, at a task's boundary inside its worker, prepares
+inputs (downloads files lazily, converts dataframe flavours, selects declared
+columns) and outputs (uploads files the task wrote, checks declared columns).
 
 Transformers for the built-in types live in :mod:`engine.types.builtin`, for
 files, directories and dataframes in :mod:`engine.types`; they register on import
@@ -23,6 +23,7 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from engine.catalog.blob import BlobStore
 from engine.errors import InterfaceError
+from engine.types.hashing import HashMethod, json_hash
 from engine.types.literal import NONE, LiteralType
 
 T = TypeVar("T")
@@ -78,6 +79,17 @@ class TypeTransformer(Generic[T]):
     def has_boundary(self, python_type: Any) -> bool:
         """Whether :meth:`to_task_input` / :meth:`from_task_output` do anything."""
         return False
+
+    def content_hash(self, value: T, python_type: Any) -> str | None:
+        """What the catalog's cache keys hash of a valid, non-None value: equal content,
+        equal hash, whichever execution produced it.
+
+        None (the default) means that the value's JSON form (:meth:`to_json` without a
+        data context) identifies it, as for plain values; the type engine then hashes
+        that. Types whose JSON form is only a reference override it: files and
+        dataframes hash their bytes, containers their elements.
+        """
+        return None
 
     def to_task_input(self, value: Any, python_type: Any, ctx: DataContext, where: str) -> Any:
         """The value a task receives for an input of ``python_type``."""
@@ -164,6 +176,19 @@ class TypeEngine:
             return False
         t, py = cls._resolve(python_type)
         return t.has_boundary(py)
+
+    @classmethod
+    def content_hash(cls, value: Any, python_type: Any) -> str:
+        """The content hash of ``value`` for cache keys, asked of the transformer of
+        ``python_type``; ``Annotated[T, HashMethod(fn)]`` overrides it."""
+        for meta in annotated_parts(python_type)[1]:
+            if isinstance(meta, HashMethod):
+                return "custom:" + meta.calculate(value)
+        if value is None:
+            return json_hash(None)
+        t, py = cls._resolve(python_type)
+        own = t.content_hash(value, py)
+        return own if own is not None else json_hash(t.to_json(value, py))
 
     @classmethod
     def to_task_input(cls, value: Any, python_type: Any, ctx: DataContext, where: str) -> Any:

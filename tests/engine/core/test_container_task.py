@@ -11,10 +11,8 @@ import pytest
 import yaml
 
 from engine import ContainerTask, Resources, kwtypes
-from engine.core.container_task import (
-    RUNTIME_ENV,
-    container_argv,
-    find_runtime,
+from engine.dag.run.container import RUNTIME_ENV, container_argv, find_runtime
+from engine.dag.run.container_io import (
     parse_value,
     read_outputs,
     render_command,
