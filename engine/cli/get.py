@@ -22,7 +22,7 @@ from engine.cli.common import (
     short_time,
     with_cli_errors,
 )
-from engine.core.schedule import schedule_from_dict
+from engine.dag.spec import schedule_from_dict
 from engine.errors import ConfigError
 
 _OUTPUT = click.option("--output", "-o", type=click.Choice(["table", "json"]),

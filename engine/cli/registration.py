@@ -22,10 +22,16 @@ from engine.cli.bundle import Bundle
 from engine.cli.loading import LoadError
 from engine.cli.packages import Found
 from engine.core.launch_plan import LaunchPlan
-from engine.dag.spec import Identifier, ResourceType, TaskSpec, WorkflowSpec
+from engine.dag.spec import (
+    Identifier,
+    LaunchPlanSpec,
+    ResourceType,
+    TaskSpec,
+    WorkflowSpec,
+    default_launch_plan,
+)
 from engine.dag.validate import validate_workflow
 from engine.dag.versioning import Scope, moved_identifier, moved_task, moved_workflow
-from engine.types.type_engine import TypeEngine
 
 _PATHS = {ResourceType.TASK: "/api/v1/tasks", ResourceType.WORKFLOW: "/api/v1/workflows",
           ResourceType.LAUNCH_PLAN: "/api/v1/launch_plans"}
@@ -54,27 +60,6 @@ class Outcome:
 
     step: Step
     status: str
-
-
-def _launch_plan_spec(name: str, workflow: WorkflowSpec, default_inputs: dict[str, Any],
-                      fixed_inputs: dict[str, Any],
-                      schedule: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A launch plan's JSON form, as ``serve.launch_plan.LaunchPlanSpec`` reads it."""
-    ident = Identifier(ResourceType.LAUNCH_PLAN, workflow.id.project, workflow.id.domain,
-                       name, workflow.id.version)
-    return {"id": ident.to_dict(), "workflow_id": workflow.id.to_dict(),
-            "default_inputs": default_inputs, "fixed_inputs": fixed_inputs,
-            "schedule": schedule, "max_parallel_executions": None}
-
-
-def _literals(plan: LaunchPlan, values: dict[str, Any]) -> dict[str, Any]:
-    inputs = plan.workflow.python_interface.inputs
-    return {k: TypeEngine.to_json(v, inputs[k]) for k, v in values.items()}
-
-
-def _is_default(plan: LaunchPlan) -> bool:
-    return (plan.name == plan.workflow.name and not plan.default_inputs
-            and not plan.fixed_inputs and plan.schedule is None)
 
 
 class _Planner:
@@ -116,21 +101,19 @@ class _Planner:
                                     f"'{used.id.name}', which this process does not know")
                 self.launch_plan(plan)
         self.later.append(Step(ResourceType.WORKFLOW, spec.to_dict()))
-        self.later.append(Step(ResourceType.LAUNCH_PLAN,
-                               _launch_plan_spec(spec.id.name, spec, {}, {}),
+        self.later.append(Step(ResourceType.LAUNCH_PLAN, default_launch_plan(spec).to_dict(),
                                default_plan=True))
         return spec
 
     def launch_plan(self, plan: LaunchPlan) -> None:
         workflow = self.workflow(plan.workflow)
         key = (ResourceType.LAUNCH_PLAN, plan.name)
-        if _is_default(plan) or key in self.planned:
+        spec = plan.to_spec()
+        # The workflow's default launch plan was planned with it (and is never posted).
+        if spec == default_launch_plan(workflow) or key in self.planned:
             return
         self.planned.add(key)
-        schedule = plan.schedule.to_dict() if plan.schedule is not None else None
-        self.later.append(Step(ResourceType.LAUNCH_PLAN, _launch_plan_spec(
-            plan.name, workflow, _literals(plan, plan.default_inputs),
-            _literals(plan, plan.fixed_inputs), schedule)))
+        self.later.append(Step(ResourceType.LAUNCH_PLAN, spec.to_dict()))
 
 
 def plan_registration(found: Found) -> list[Step]:
@@ -172,9 +155,9 @@ def with_version(steps: list[Step], project: str, domain: str, version: str) -> 
             validate_workflow(workflow)
             spec = workflow.to_dict()
         else:
-            spec = {**step.spec}
-            for key in ("id", "workflow_id"):
-                spec[key] = moved_identifier(Identifier.from_dict(spec[key]), scope).to_dict()
+            plan = LaunchPlanSpec.from_dict(step.spec)
+            spec = replace(plan, id=moved_identifier(plan.id, scope),
+                           workflow_id=moved_identifier(plan.workflow_id, scope)).to_dict()
         moved.append(replace(step, spec=spec))
     return moved
 

@@ -14,11 +14,21 @@ import json
 from typing import Any, ClassVar
 
 from engine.config import load_settings
-from engine.core.schedule import CronSchedule, FixedRate, Schedule
 from engine.core.workflow import PythonFunctionWorkflow
 from engine.dag.compiler import add_task_node
 from engine.dag.run.child_run import run_child
-from engine.dag.spec import Identifier, ResourceSpec, ResourceType, TaskMetadata, TaskSpec
+from engine.dag.spec import (
+    CronSchedule,
+    FixedRate,
+    Identifier,
+    LaunchPlanSpec,
+    ResourceSpec,
+    ResourceType,
+    Schedule,
+    TaskMetadata,
+    TaskSpec,
+    launch_plan_id,
+)
 from engine.dag.trace import is_compiling
 from engine.errors import ConfigError, InputValueError
 from engine.types.interface import PythonInterface, bind_inputs, to_spec_interface
@@ -125,6 +135,14 @@ class LaunchPlan:
     def __repr__(self) -> str:
         return f"<launch plan {self.name} of {self.workflow.name}>"
 
+    def to_spec(self) -> LaunchPlanSpec:
+        """The registered form: this plan of its workflow's compiled version, its inputs
+        as JSON literals (what ``flyray register`` sends to the control plane)."""
+        workflow = self.workflow.compile().spec
+        return LaunchPlanSpec(launch_plan_id(workflow.id, self.name), workflow.id,
+                              _literals(self.workflow, self.default_inputs),
+                              _literals(self.workflow, self.fixed_inputs), self.schedule)
+
     def _inputs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         names = list(self.python_interface.inputs)
         given = {**dict(zip(names, args, strict=False)), **kwargs}
@@ -161,8 +179,7 @@ class LaunchPlanNode:
             settings = load_settings()
             workflow = self.plan.workflow.compile().spec
             iface = to_spec_interface(self.python_interface, f"launch plan '{self.name}'")
-            fixed = {k: TypeEngine.to_json(v, self.plan.workflow.python_interface.inputs[k])
-                     for k, v in self.plan.fixed_inputs.items()}
+            fixed = _literals(self.plan.workflow, self.plan.fixed_inputs)
             version = hashlib.sha256(
                 json.dumps([workflow.id.version, fixed, iface.to_dict()], sort_keys=True,
                            default=str).encode()
@@ -181,3 +198,10 @@ class LaunchPlanNode:
                            {**defaults, **inputs, **self.plan.fixed_inputs})
         return self.python_interface.unpack_outputs(result.outputs,
                                                     f"launch plan '{self.name}'")
+
+
+def _literals(workflow: PythonFunctionWorkflow, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` (input name -> Python value) as JSON literals of the workflow's input
+    types."""
+    inputs = workflow.python_interface.inputs
+    return {k: TypeEngine.to_json(v, inputs[k]) for k, v in values.items()}

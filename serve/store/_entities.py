@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from engine.dag.spec import Identifier, ResourceType
 from serve.errors import ConflictError, InvalidArgumentError, NotFoundError
-from serve.launch_plan import LaunchPlanState
 from serve.store import _paging
 from serve.store._models import LaunchPlanRow, TaskRow, WorkflowRow, _EntityColumns
 from serve.store._projects import aware, now, require_domain
@@ -23,6 +22,7 @@ from serve.store.identifiers import check_identifier, check_part, describe
 from serve.store.records import (
     Entity,
     LaunchPlanEntity,
+    LaunchPlanState,
     ListOptions,
     NamedEntity,
     Page,

@@ -16,9 +16,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.dag.run.state import ExecutionPhase, NodePhase
-from engine.dag.spec import Identifier, ResourceType, TaskSpec, WorkflowSpec
+from engine.dag.spec import Identifier, LaunchPlanSpec, ResourceType, TaskSpec, WorkflowSpec
 from serve.errors import ConflictError, InvalidArgumentError, NotFoundError
-from serve.launch_plan import LaunchPlanSpec, resolve_inputs
 from serve.store import _entities, _paging
 from serve.store._clock import db_now
 from serve.store._models import (
@@ -41,7 +40,7 @@ from serve.store.execution_records import (
     TargetKind,
 )
 from serve.store.identifiers import check_part, describe
-from serve.store.inputs import check_input_uris, resolve_task_inputs
+from serve.store.inputs import check_input_uris, resolve_launch_plan_inputs, resolve_task_inputs
 from serve.store.records import ListOptions, Page, SortKey
 from serve.store.specs import canonical_json
 
@@ -206,7 +205,7 @@ def _resolve(s: Session, request: ExecutionRequest, blob_root: str | None) -> di
     workflow_row = s.get(WorkflowRow, plan_row.workflow_pk)
     assert workflow_row is not None  # a foreign key
     workflow = WorkflowSpec.from_dict(json.loads(workflow_row.spec))
-    inputs = resolve_inputs(plan, workflow, request.inputs)
+    inputs = resolve_launch_plan_inputs(plan, workflow, request.inputs)
     check_input_uris(inputs, workflow.interface, blob_root, f"launch of {describe(plan.id)}")
     return {"launch_plan_pk": plan_row.pk, "workflow_pk": workflow_row.pk,
             "launch_plan_name": plan.id.name,

@@ -8,20 +8,15 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine.dag.spec import Identifier, ResourceType, WorkflowSpec
+from engine.dag.spec import Identifier, LaunchPlanSpec, ResourceType, WorkflowSpec
 from serve.errors import InvalidArgumentError, NotFoundError
-from serve.launch_plan import (
-    LaunchPlanSpec,
-    LaunchPlanState,
-    check_against_workflow,
-    resolve_inputs,
-)
 from serve.store import _entities
 from serve.store._models import LaunchPlanRow, WorkflowRow
 from serve.store._projects import now, require_domain
 from serve.store.identifiers import check_identifier, check_part, describe
-from serve.store.records import LaunchPlanEntity
-from serve.store.specs import canonical_json
+from serve.store.inputs import resolve_launch_plan_inputs
+from serve.store.records import LaunchPlanEntity, LaunchPlanState
+from serve.store.specs import canonical_json, check_against_workflow
 
 
 def register(s: Session, plan: LaunchPlanSpec, code_uri: str | None,
@@ -106,4 +101,4 @@ def launch_inputs(s: Session, ident: Identifier, given: Any) -> dict[str, Any]:
     check_identifier(ident, ResourceType.LAUNCH_PLAN)
     row = _entities.get_row(s, ident)
     plan = LaunchPlanSpec.from_dict(json.loads(row.spec))
-    return resolve_inputs(plan, _workflow_spec_of(s, plan), given)
+    return resolve_launch_plan_inputs(plan, _workflow_spec_of(s, plan), given)

@@ -6,9 +6,8 @@ import json
 
 from sqlalchemy.orm import Session
 
-from engine.dag.spec import ResourceType, TaskSpec, WorkflowSpec
+from engine.dag.spec import ResourceType, TaskSpec, WorkflowSpec, default_launch_plan
 from serve.errors import ConflictError, InvalidArgumentError
-from serve.launch_plan import default_launch_plan
 from serve.store import _entities, _launch_plans
 from serve.store._models import WorkflowRow
 from serve.store._projects import require_domain

@@ -20,9 +20,7 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from engine.core.schedule import Schedule, schedule_from_dict
-from engine.dag.spec import Identifier, ResourceType
-from serve.launch_plan import LaunchPlanState
+from engine.dag.spec import Identifier, ResourceType, Schedule, schedule_from_dict
 from serve.store import _executions, _leases, _paging
 from serve.store._clock import db_now
 from serve.store._models import LaunchPlanRow, SchedulerLeaderRow, ScheduleRow
@@ -33,7 +31,7 @@ from serve.store.execution_records import (
     ExecutionRequest,
     TargetKind,
 )
-from serve.store.records import ListOptions, Page, SortKey
+from serve.store.records import LaunchPlanState, ListOptions, Page, SortKey
 from serve.store.schedule_records import Fired, ScheduledPlan, ScheduleState
 
 _ACTIVE = LaunchPlanState.ACTIVE.value

@@ -13,9 +13,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from engine.dag.spec import Identifier, ResourceType, TaskSpec, WorkflowSpec
+from engine.dag.spec import Identifier, LaunchPlanSpec, ResourceType, TaskSpec, WorkflowSpec
 from serve.errors import InvalidArgumentError
-from serve.launch_plan import LaunchPlanSpec, LaunchPlanState
 from serve.store import _entities, _launch_plans, _projects, _registration
 from serve.store._db import Database
 from serve.store._migrations import MIGRATIONS
@@ -27,13 +26,14 @@ from serve.store.records import (
     Domain,
     Entity,
     LaunchPlanEntity,
+    LaunchPlanState,
     ListOptions,
     NamedEntity,
     Page,
     Project,
 )
 from serve.store.schedules import ScheduleMethods
-from serve.store.specs import parse_task_spec, parse_workflow_spec
+from serve.store.specs import parse_launch_plan_spec, parse_task_spec, parse_workflow_spec
 
 
 class AdminStore(ExecutionMethods, ScheduleMethods):
@@ -106,8 +106,8 @@ class AdminStore(ExecutionMethods, ScheduleMethods):
     def register_launch_plan(self, spec: dict[str, Any] | LaunchPlanSpec,
                              code_uri: str | None = None) -> tuple[LaunchPlanEntity, bool]:
         """Register a launch plan version of a registered workflow (INACTIVE)."""
-        plan = LaunchPlanSpec.from_dict(spec.to_dict() if isinstance(spec, LaunchPlanSpec)
-                                        else spec)
+        plan = parse_launch_plan_spec(spec.to_dict() if isinstance(spec, LaunchPlanSpec)
+                                      else spec)
         _entities.check_code_uri(code_uri)
         return self.database.run(
             lambda s: _launch_plans.register(s, plan, code_uri), write=True)

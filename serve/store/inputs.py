@@ -7,13 +7,47 @@ are accepted: never a path or ``file://`` URI elsewhere on the server.
 
 from __future__ import annotations
 
+import json
 import posixpath
 from typing import Any
 
-from engine.dag.spec import Interface
+from engine.dag.spec import Interface, LaunchPlanSpec, WorkflowSpec
 from engine.types.literal import Kind, LiteralType, literal_matches
 from serve.errors import InvalidArgumentError
+from serve.store.identifiers import describe
 from serve.store.specs import check_input_values
+
+
+def resolve_launch_plan_inputs(plan: LaunchPlanSpec, workflow: WorkflowSpec,
+                               given: Any) -> dict[str, Any]:
+    """The inputs of a launch: the workflow's defaults, then the plan's defaults, then
+    ``given``, then the fixed inputs; in the workflow's input order.
+
+    Raises InvalidArgumentError when ``given`` sets a fixed input, names an unknown
+    input, has a value of the wrong type, or leaves a required input without a value.
+    """
+    where = f"launch of {describe(plan.id)}"
+    for name in given if isinstance(given, dict) else ():
+        if name in plan.fixed_inputs:
+            raise InvalidArgumentError(
+                f"{where}: input '{name}' is fixed by the launch plan to "
+                f"{json.dumps(plan.fixed_inputs[name])[:80]} and cannot be given at launch; "
+                "leave it out, or launch another launch plan")
+    values = check_input_values(given, workflow.interface, f"{where}: inputs")
+    merged: dict[str, Any] = {}
+    for var in workflow.interface.inputs:
+        for source in (plan.fixed_inputs, values, plan.default_inputs):
+            if var.name in source:
+                merged[var.name] = source[var.name]
+                break
+        else:
+            if var.has_default:
+                merged[var.name] = var.default
+    missing = [v.name for v in workflow.interface.inputs if v.name not in merged]
+    if missing:
+        raise InvalidArgumentError(f"{where}: no value for required input(s) "
+                                   f"{', '.join(repr(m) for m in missing)}")
+    return merged
 
 
 def resolve_task_inputs(interface: Interface, given: Any, where: str) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from enum import Enum
 from typing import Any, Generic, TypeVar
 
 from engine.dag.spec import Identifier
-from serve.launch_plan import LaunchPlanState
 
 T = TypeVar("T")
 
@@ -42,6 +41,13 @@ class Entity:
     created_at: dt.datetime
     # Where the entity's code bundle lives, when it was registered with one.
     code_uri: str | None
+
+
+class LaunchPlanState(str, Enum):
+    """Activation of one launch plan version; at most one version of a name is ACTIVE."""
+
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from engine.core.schedule import Schedule
-from engine.dag.spec import Identifier
+from engine.dag.spec import Identifier, Schedule
 from serve.store.execution_records import ExecutionId, LaunchTicket
 
 

@@ -1,4 +1,5 @@
-"""Checks of the JSON that clients register: task and workflow specs, literal values.
+"""Checks of the JSON that clients register: task, workflow and launch plan specs,
+literal values.
 
 Pure functions, no database: each turns client JSON into the engine's spec objects or
 raises :class:`InvalidArgumentError` saying what is wrong and where. The engine's own
@@ -13,12 +14,20 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from engine.dag.spec import Interface, ResourceType, TaskSpec, Variable, WorkflowSpec
+from engine.dag.spec import (
+    Interface,
+    LaunchPlanSpec,
+    ResourceType,
+    Schedule,
+    TaskSpec,
+    Variable,
+    WorkflowSpec,
+)
 from engine.dag.validate import validate_workflow
 from engine.errors import SpecError
-from engine.types.literal import Kind, LiteralType, literal_matches
+from engine.types.literal import Kind, LiteralType, Simple, literal_matches
 from serve.errors import InvalidArgumentError
-from serve.store.identifiers import check_identifier
+from serve.store.identifiers import check_identifier, describe
 
 T = TypeVar("T")
 
@@ -120,6 +129,63 @@ def parse_workflow_spec(document: Any) -> WorkflowSpec:
         return spec
 
     return _parse("workflow spec", read)
+
+
+def parse_launch_plan_spec(document: Any) -> LaunchPlanSpec:
+    """A launch plan spec from its JSON form: its shape (``LaunchPlanSpec.from_dict``) and
+    identifiers checked; its inputs are checked against its workflow on registration
+    (:func:`check_against_workflow`)."""
+    check_json(document, "launch plan spec")
+    try:
+        plan = LaunchPlanSpec.from_dict(document)
+    except SpecError as e:
+        raise InvalidArgumentError(str(e)) from None
+    for ident, where in ((plan.id, "launch plan spec id"),
+                         (plan.workflow_id, "launch plan spec workflow_id")):
+        try:
+            check_identifier(ident)
+        except InvalidArgumentError as e:
+            raise InvalidArgumentError(f"{where}: {e}") from None
+    return plan
+
+
+def check_against_workflow(plan: LaunchPlanSpec, workflow: WorkflowSpec) -> None:
+    """Raise unless the plan's inputs are inputs of ``workflow`` with values of their types."""
+    where = f"launch plan {describe(plan.id)}"
+    if (plan.workflow_id.project, plan.workflow_id.domain) != (plan.id.project, plan.id.domain):
+        raise InvalidArgumentError(f"{where}: its workflow {describe(plan.workflow_id)} must be "
+                                   "in the launch plan's own project and domain")
+    check_input_values(plan.default_inputs, workflow.interface, f"{where}: default_inputs")
+    check_input_values(plan.fixed_inputs, workflow.interface, f"{where}: fixed_inputs")
+    if plan.schedule is not None:
+        _check_schedule(plan, plan.schedule, workflow, where)
+
+
+_DATETIME = LiteralType(Kind.SIMPLE, Simple.DATETIME)
+
+
+def _check_schedule(plan: LaunchPlanSpec, schedule: Schedule, workflow: WorkflowSpec,
+                    where: str) -> None:
+    """A scheduled execution gets no inputs but the kickoff time: the kickoff input must
+    be a datetime input that is not fixed, and every other input needs a value."""
+    kickoff = schedule.kickoff_time_input_arg
+    if kickoff is not None:
+        var = workflow.interface.input(kickoff)
+        if var is None or var.type != _DATETIME:
+            found = ", ".join(f"{v.name}: {v.type}" for v in workflow.interface.inputs)
+            raise InvalidArgumentError(
+                f"{where}: schedule.kickoff_time_input_arg '{kickoff}' must be a datetime "
+                f"input of {describe(workflow.id)} (its inputs: {found or 'none'})")
+        if kickoff in plan.fixed_inputs:
+            raise InvalidArgumentError(f"{where}: input '{kickoff}' receives the kickoff "
+                                       "time, so it cannot also be a fixed input")
+    missing = [v.name for v in workflow.interface.inputs
+               if v.name != kickoff and not v.has_default
+               and v.name not in plan.fixed_inputs and v.name not in plan.default_inputs]
+    if missing:
+        raise InvalidArgumentError(
+            f"{where}: a scheduled execution gets no inputs but the kickoff time, so input(s) "
+            f"{', '.join(repr(m) for m in missing)} need a fixed or default value")
 
 
 def _check_interface(interface: Interface, where: str) -> None:

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import Settings
-from engine.core.schedule import Schedule
-from engine.dag.spec import Identifier, ResourceType
+from engine.dag.spec import Identifier, ResourceType, Schedule
 from serve.control.executions import ExecutionService
 from serve.control.launching import Liveness
 from serve.control.scheduler import Scheduler

@@ -19,8 +19,7 @@ from engine.cli.registration import (
 )
 from engine.dag.spec import ResourceType, TaskSpec, WorkflowSpec
 from engine.dag.validate import validate_workflow
-from serve.launch_plan import LaunchPlanSpec
-from serve.store.specs import parse_task_spec, parse_workflow_spec
+from serve.store.specs import parse_launch_plan_spec, parse_task_spec, parse_workflow_spec
 
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = ROOT / "tests" / "fixtures" / "remote_pkg"
@@ -86,7 +85,7 @@ def test_with_version_moves_every_reference_consistently() -> None:
                     # The workflow carries exactly the spec registered for that task.
                     assert registered.spec == used.to_dict()
         else:
-            plan = LaunchPlanSpec.from_dict(step.spec)
+            plan = parse_launch_plan_spec(step.spec)  # the server's own checks
             workflow = by_id[(ResourceType.WORKFLOW, plan.workflow_id.name)]
             assert plan.workflow_id == workflow.id
     # Nothing but the identifiers changed.

@@ -10,8 +10,7 @@ import pytest
 from engine import CronSchedule, FixedRate, LaunchPlan
 from engine.cli.packages import Found
 from engine.cli.registration import plan_registration
-from engine.core.schedule import schedule_from_dict
-from engine.dag.spec import ResourceType
+from engine.dag.spec import ResourceType, schedule_from_dict
 from engine.errors import ConfigError
 from tests.fixtures import schedule_wfs
 

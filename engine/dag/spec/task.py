@@ -1,0 +1,149 @@
+"""The compiled form of a task: identity, interface, metadata and where its code lives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from engine.dag.spec.identifier import Identifier
+from engine.dag.spec.interface import Interface
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    """Resource quantities normalised to numbers: cpu in cores, mem in bytes."""
+
+    cpu: float | None = None
+    mem: int | None = None
+    gpu: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in (("cpu", self.cpu), ("mem", self.mem), ("gpu", self.gpu))
+                if v is not None}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ResourceSpec:
+        return cls(d.get("cpu"), d.get("mem"), d.get("gpu"))
+
+
+@dataclass(frozen=True)
+class TaskMetadata:
+    cache: bool = False
+    cache_version: str = ""
+    retries: int = 0
+    timeout_s: float | None = None
+    interruptible: bool = False
+    requests: ResourceSpec = ResourceSpec()
+    limits: ResourceSpec = ResourceSpec()
+    # (group, key) pairs of the secrets the task asks for.
+    secrets: tuple[tuple[str, str], ...] = ()
+    container_image: str | None = None
+    environment: tuple[tuple[str, str], ...] = ()
+    # cache_serialize: concurrent runs of one cache key wait for a single computation.
+    cache_serialize: bool = False
+    # Inputs left out of the cache key.
+    cache_ignore_input_vars: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cache": self.cache,
+            "cache_version": self.cache_version,
+            "retries": self.retries,
+            "timeout_s": self.timeout_s,
+            "interruptible": self.interruptible,
+            "requests": self.requests.to_dict(),
+            "limits": self.limits.to_dict(),
+            "secrets": [list(s) for s in self.secrets],
+            "container_image": self.container_image,
+            "environment": dict(self.environment),
+            "cache_serialize": self.cache_serialize,
+            "cache_ignore_input_vars": list(self.cache_ignore_input_vars),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TaskMetadata:
+        return cls(
+            cache=d["cache"],
+            cache_version=d["cache_version"],
+            retries=d["retries"],
+            timeout_s=d["timeout_s"],
+            interruptible=d["interruptible"],
+            requests=ResourceSpec.from_dict(d["requests"]),
+            limits=ResourceSpec.from_dict(d["limits"]),
+            secrets=tuple((g, k) for g, k in d["secrets"]),
+            container_image=d["container_image"],
+            environment=tuple(d["environment"].items()),
+            cache_serialize=d.get("cache_serialize", False),
+            cache_ignore_input_vars=tuple(d.get("cache_ignore_input_vars", ())),
+        )
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """What a raw-container task (``ContainerTask``) runs in its image (the metadata's
+    ``container_image``), with Flyte's data loading: one file per input in
+    ``input_data_dir`` and one per output in ``output_data_dir``, named after it."""
+
+    command: tuple[str, ...]
+    arguments: tuple[str, ...] = ()
+    input_data_dir: str = "/var/inputs"
+    output_data_dir: str = "/var/outputs"
+    # Format of the file holding all inputs, written next to them: JSON or YAML.
+    metadata_format: str = "JSON"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "command": list(self.command),
+            "arguments": list(self.arguments),
+            "input_data_dir": self.input_data_dir,
+            "output_data_dir": self.output_data_dir,
+            "metadata_format": self.metadata_format,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ContainerSpec:
+        return cls(tuple(d["command"]), tuple(d["arguments"]), d["input_data_dir"],
+                   d["output_data_dir"], d["metadata_format"])
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task: identity, typed interface, metadata, and where its code lives."""
+
+    id: Identifier
+    interface: Interface
+    metadata: TaskMetadata
+    # Import path of the task object: module and attribute name.
+    module: str
+    attribute: str
+    # Set for raw-container tasks only; absent from the JSON otherwise.
+    container: ContainerSpec | None = None
+    # Set for the stub of a ``reference_task``/``reference_launch_plan``: the registered
+    # entity its node runs. A stub is not registered itself; absent from the JSON otherwise.
+    reference: Identifier | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "id": self.id.to_dict(),
+            "interface": self.interface.to_dict(),
+            "metadata": self.metadata.to_dict(),
+            "module": self.module,
+            "attribute": self.attribute,
+        }
+        if self.container is not None:
+            d["container"] = self.container.to_dict()
+        if self.reference is not None:
+            d["reference"] = self.reference.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TaskSpec:
+        return cls(
+            Identifier.from_dict(d["id"]),
+            Interface.from_dict(d["interface"]),
+            TaskMetadata.from_dict(d["metadata"]),
+            d["module"],
+            d["attribute"],
+            ContainerSpec.from_dict(d["container"]) if d.get("container") else None,
+            Identifier.from_dict(d["reference"]) if d.get("reference") else None,
+        )
