@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -185,6 +188,38 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
                 values[name] = _coerce(name, env[var], f"environment variable {var}")
                 break
     return Settings(home=home, **values)
+
+
+# The project and domain identities are computed for, when a caller says which: the
+# control plane compiles registered code for the execution's project and domain, and one
+# process may compile for several (a driver of many executions).
+_NAMESPACE: ContextVar[tuple[str, str] | None] = ContextVar("flyray_namespace", default=None)
+
+
+@contextmanager
+def namespace(project: str, domain: str) -> Iterator[None]:
+    """Inside the block (this thread or task), tasks, workflows and launch plans take
+    ``project`` and ``domain`` for their identities, instead of the settings' defaults."""
+    token = _NAMESPACE.set((project, domain))
+    try:
+        yield
+    finally:
+        _NAMESPACE.reset(token)
+
+
+def chosen_namespace() -> tuple[str, str] | None:
+    """The innermost :func:`namespace` block's project and domain; None outside any."""
+    return _NAMESPACE.get()
+
+
+def current_namespace() -> tuple[str, str]:
+    """The project and domain identities are computed for now: the innermost
+    :func:`namespace` block's, else the ``project`` and ``domain`` settings."""
+    chosen = _NAMESPACE.get()
+    if chosen is not None:
+        return chosen
+    settings = load_settings()
+    return settings.project, settings.domain
 
 
 def prepare_ray_environment(settings: Settings | None = None) -> None:

@@ -40,7 +40,7 @@ import posixpath
 from collections.abc import Mapping
 from typing import Any
 
-from engine.config import load_settings
+from engine.config import chosen_namespace, current_namespace
 from engine.dag.compiler import add_task_node
 from engine.dag.resources import Resources, Secret
 from engine.dag.run.container import ContainerExitError, run_container_task
@@ -160,27 +160,31 @@ class ContainerTask:
         ), interruptible=bool(interruptible))
         caller = inspect.getmodule(inspect.stack()[1].frame)
         self._module = caller.__name__ if caller else ""
-        self._spec: TaskSpec | None = None
+        # By namespace() block (None: the settings' project and domain).
+        self._specs: dict[tuple[str, str] | None, TaskSpec] = {}
 
     def __repr__(self) -> str:
         return f"<container task {self.name}>"
 
     def spec(self) -> TaskSpec:
         """The task's spec; its version hashes everything in it (image and command too)."""
-        if self._spec is None:
-            settings = load_settings()
+        chosen = chosen_namespace()
+        spec = self._specs.get(chosen)
+        if spec is None:
+            project, domain = chosen or current_namespace()
             iface = to_spec_interface(self.python_interface, f"ContainerTask '{self.name}'")
-            ident = Identifier(ResourceType.TASK, settings.project, settings.domain, self.name,
+            ident = Identifier(ResourceType.TASK, project, domain, self.name,
                                "")
             unversioned = TaskSpec(ident, iface, self.metadata, self._module, self.name,
                                    self.container)
             version = hashlib.sha256(repr(unversioned.to_dict()).encode()).hexdigest()[:16]
-            self._spec = TaskSpec(
-                Identifier(ResourceType.TASK, settings.project, settings.domain, self.name,
+            spec = TaskSpec(
+                Identifier(ResourceType.TASK, project, domain, self.name,
                            version),
                 iface, self.metadata, self._module, self.name, self.container,
             )
-        return self._spec
+            self._specs[chosen] = spec
+        return spec
 
     def run_function(self, inputs: dict[str, Any]) -> list[Any]:
         """Write the inputs, run the container, read the outputs (in declaration order)."""

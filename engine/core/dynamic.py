@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from engine.config import load_settings
+from engine.config import current_namespace, load_settings
 from engine.core.task import PythonFunctionTask
 from engine.dag.compiler import compile_dynamic
 from engine.dag.resources import Resources
@@ -22,10 +22,10 @@ class DynamicTask(PythonFunctionTask):
     """
 
     def run_function(self, inputs: dict[str, Any]) -> list[Any]:
-        settings = load_settings()
+        project, domain = current_namespace()
         compiled, values = compile_dynamic(self.name, self.fn, inputs, self.python_interface,
-                                           settings.project, settings.domain)
-        result = run_child(compiled, values, settings)
+                                           project, domain)
+        result = run_child(compiled, values, load_settings())
         return self.python_interface.unpack_outputs(result.outputs, f"dynamic '{self.name}'")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.config import load_settings
+from engine.config import chosen_namespace, current_namespace
 from engine.dag.compiler import CompiledWorkflow, add_subworkflow_node, compile_workflow
 from engine.dag.run.executor import run
 from engine.dag.trace import is_compiling
@@ -47,7 +47,9 @@ class Workflow:
         self._inputs: dict[str, Any] = {}
         self._calls: list[tuple[Any, dict[str, Any]]] = []
         self._outputs: dict[str, tuple[_Ref, Any]] = {}
-        self._compiled: CompiledWorkflow | None = None
+        # By namespace() block (None: the settings' project and domain); emptied by
+        # every change to the workflow.
+        self._compiled: dict[tuple[str, str] | None, CompiledWorkflow] = {}
 
     @property
     def inputs(self) -> dict[str, _Ref]:
@@ -55,14 +57,14 @@ class Workflow:
 
     def add_workflow_input(self, name: str, python_type: Any) -> _Ref:
         self._inputs[name] = python_type
-        self._compiled = None
+        self._compiled.clear()
         return _Ref(None, name)
 
     def add_entity(self, entity: Any, **kwargs: Any) -> ImperativeNode:
         """Call ``entity`` (a task, workflow or launch plan) with inputs or node outputs."""
         node = ImperativeNode(len(self._calls), entity)
         self._calls.append((entity, kwargs))
-        self._compiled = None
+        self._compiled.clear()
         return node
 
     def add_workflow_output(self, name: str, ref: _Ref, python_type: Any = None) -> None:
@@ -73,7 +75,7 @@ class Workflow:
             python_type = (self._inputs[ref.name] if ref.node is None else
                            self._calls[ref.node][0].python_interface.outputs[ref.name])
         self._outputs[name] = (ref, python_type)
-        self._compiled = None
+        self._compiled.clear()
 
     @property
     def python_interface(self) -> PythonInterface:
@@ -101,11 +103,14 @@ class Workflow:
         return values[0] if len(values) == 1 else tuple(values) if values else None
 
     def compile(self) -> CompiledWorkflow:
-        if self._compiled is None:
-            settings = load_settings()
-            self._compiled = compile_workflow(self.name, self._body, self.python_interface,
-                                              settings.project, settings.domain)
-        return self._compiled
+        chosen = chosen_namespace()
+        compiled = self._compiled.get(chosen)
+        if compiled is None:
+            project, domain = chosen or current_namespace()
+            compiled = compile_workflow(self.name, self._body, self.python_interface,
+                                        project, domain)
+            self._compiled[chosen] = compiled
+        return compiled
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if is_compiling():

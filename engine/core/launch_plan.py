@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import Any, ClassVar
 
-from engine.config import load_settings
+from engine.config import chosen_namespace, current_namespace
 from engine.core.workflow import PythonFunctionWorkflow
 from engine.dag.compiler import add_task_node
 from engine.dag.run.child_run import run_child
@@ -172,11 +172,14 @@ class LaunchPlanNode:
         self.plan = plan
         self.name = plan.name
         self.python_interface = plan.python_interface
-        self._spec: TaskSpec | None = None
+        # By namespace() block (None: the settings' project and domain).
+        self._specs: dict[tuple[str, str] | None, TaskSpec] = {}
 
     def spec(self) -> TaskSpec:
-        if self._spec is None:
-            settings = load_settings()
+        chosen = chosen_namespace()
+        spec = self._specs.get(chosen)
+        if spec is None:
+            project, domain = chosen or current_namespace()
             workflow = self.plan.workflow.compile().spec
             iface = to_spec_interface(self.python_interface, f"launch plan '{self.name}'")
             fixed = _literals(self.plan.workflow, self.plan.fixed_inputs)
@@ -184,13 +187,14 @@ class LaunchPlanNode:
                 json.dumps([workflow.id.version, fixed, iface.to_dict()], sort_keys=True,
                            default=str).encode()
             ).hexdigest()[:16]
-            self._spec = TaskSpec(
-                Identifier(ResourceType.LAUNCH_PLAN, settings.project, settings.domain,
+            spec = TaskSpec(
+                Identifier(ResourceType.LAUNCH_PLAN, project, domain,
                            self.name, version),
                 iface, TaskMetadata(requests=ResourceSpec(cpu=0.0)),
                 self.plan.workflow.fn.__module__, self.plan.workflow.fn.__name__,
             )
-        return self._spec
+            self._specs[chosen] = spec
+        return spec
 
     def run_function(self, inputs: dict[str, Any]) -> list[Any]:
         defaults = {k: v for k, v in self.python_interface.defaults.items() if k not in inputs}

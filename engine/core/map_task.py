@@ -8,7 +8,7 @@ import json
 import typing
 from typing import Any
 
-from engine.config import load_settings
+from engine.config import chosen_namespace, current_namespace
 from engine.core.task import PythonFunctionTask
 from engine.dag.compiler import add_task_node
 from engine.dag.promise import Promise
@@ -90,7 +90,8 @@ class MapTask:
         if optional:
             suffix.append(f"r{min_success_ratio:g}")
         self.name = f"{target.name}.map" + "".join(f"-{s}" for s in suffix)
-        self._spec: TaskSpec | None = None
+        # By namespace() block (None: the settings' project and domain).
+        self._specs: dict[tuple[str, str] | None, TaskSpec] = {}
 
     def __repr__(self) -> str:
         return f"<map_task {self.name}>"
@@ -104,8 +105,10 @@ class MapTask:
     def spec(self) -> TaskSpec:
         """The map node's spec: it coordinates and asks for no CPU; elements run with the
         mapped task's resources, retries and cache."""
-        if self._spec is None:
-            settings = load_settings()
+        chosen = chosen_namespace()
+        spec = self._specs.get(chosen)
+        if spec is None:
+            project, domain = chosen or current_namespace()
             inner = self.task.spec()
             iface = to_spec_interface(self.python_interface, f"map_task '{self.name}'")
             metadata = TaskMetadata(requests=ResourceSpec(cpu=0.0),
@@ -113,12 +116,13 @@ class MapTask:
             version = hashlib.sha256(
                 (inner.id.version + self.name + repr(iface.to_dict())).encode()
             ).hexdigest()[:16]
-            self._spec = TaskSpec(
-                Identifier(ResourceType.TASK, settings.project, settings.domain, self.name,
+            spec = TaskSpec(
+                Identifier(ResourceType.TASK, project, domain, self.name,
                            version),
                 iface, metadata, inner.module, inner.attribute,
             )
-        return self._spec
+            self._specs[chosen] = spec
+        return spec
 
     def run_function(self, inputs: dict[str, Any]) -> list[Any]:
         """Run every element; returns one list per output of the mapped task."""

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from engine.config import chosen_namespace
 from engine.core.task import PythonFunctionTask
 from engine.dag.resources import Resources
 from engine.dag.run.reference_run import run_reference
@@ -32,7 +33,8 @@ class ReferenceTask(PythonFunctionTask):
         stub out and checks that the entity is registered."""
         spec = super().spec()
         if spec.reference is None:
-            self._spec = spec = dataclasses.replace(spec, reference=self.reference)
+            spec = dataclasses.replace(spec, reference=self.reference)
+            self._specs[chosen_namespace()] = spec
         return spec
 
     def run_function(self, inputs: dict[str, Any]) -> list[Any]:

@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
-from engine.config import load_settings
+from engine.config import chosen_namespace, current_namespace
 from engine.dag.compiler import (
     CompiledWorkflow,
     add_task_node,
@@ -100,7 +100,8 @@ class PythonFunctionTask:
             cache_serialize=cache_serialize,
             cache_ignore_input_vars=tuple(cache_ignore_input_vars),
         )
-        self._spec: TaskSpec | None = None
+        # By namespace() block (None: the settings' project and domain).
+        self._specs: dict[tuple[str, str] | None, TaskSpec] = {}
         functools.update_wrapper(self, fn)
 
     def __repr__(self) -> str:
@@ -119,20 +120,23 @@ class PythonFunctionTask:
 
     def spec(self) -> TaskSpec:
         """The task's spec; its version hashes the spec and the function's source."""
-        if self._spec is None:
-            settings = load_settings()
+        chosen = chosen_namespace()
+        spec = self._specs.get(chosen)
+        if spec is None:
+            project, domain = chosen or current_namespace()
             iface = to_spec_interface(self.python_interface, f"task '{self.name}'")
-            ident = Identifier(ResourceType.TASK, settings.project, settings.domain, self.name, "")
+            ident = Identifier(ResourceType.TASK, project, domain, self.name, "")
             unversioned = TaskSpec(
                 ident, iface, self.metadata, self.fn.__module__, self.fn.__name__
             )
             digest = hashlib.sha256(repr(unversioned.to_dict()).encode())
             digest.update(_source_of(self.fn).encode())
             version = digest.hexdigest()[:16]
-            self._spec = dataclasses.replace(
+            spec = dataclasses.replace(
                 unversioned, id=dataclasses.replace(ident, version=version)
             )
-        return self._spec
+            self._specs[chosen] = spec
+        return spec
 
     def run_function(self, inputs: dict[str, Any]) -> list[Any]:
         """Call the function; return its outputs in order, checked against the interface."""
@@ -155,10 +159,8 @@ class PythonFunctionTask:
         def body(**kwargs: Any) -> Any:
             return self(**kwargs)
 
-        settings = load_settings()
-        return compile_workflow(
-            self.name, body, self.python_interface, settings.project, settings.domain
-        )
+        project, domain = current_namespace()
+        return compile_workflow(self.name, body, self.python_interface, project, domain)
 
     def with_overrides(self, **_: Any) -> PythonFunctionTask:
         raise NotYetSupportedError("with_overrides() on task nodes")

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, overload
 
-from engine.config import load_settings
+from engine.config import chosen_namespace, current_namespace
 from engine.dag.compiler import (
     CompiledWorkflow,
     add_subworkflow_node,
@@ -34,7 +34,8 @@ class PythonFunctionWorkflow:
         self.on_failure = on_failure
         self.name = name or entity_name(fn)
         self.python_interface: PythonInterface = extract_interface(fn, f"workflow '{self.name}'")
-        self._compiled: CompiledWorkflow | None = None
+        # By namespace() block (None: the settings' project and domain).
+        self._compiled: dict[tuple[str, str] | None, CompiledWorkflow] = {}
         functools.update_wrapper(self, fn)
 
     def __repr__(self) -> str:
@@ -42,13 +43,16 @@ class PythonFunctionWorkflow:
 
     def compile(self) -> CompiledWorkflow:
         """Trace the body into a spec; every binding is type-checked here."""
-        if self._compiled is None:
-            settings = load_settings()
-            self._compiled = compile_workflow(
-                self.name, self.fn, self.python_interface, settings.project, settings.domain,
+        chosen = chosen_namespace()
+        compiled = self._compiled.get(chosen)
+        if compiled is None:
+            project, domain = chosen or current_namespace()
+            compiled = compile_workflow(
+                self.name, self.fn, self.python_interface, project, domain,
                 self.failure_policy, self.on_failure,
             )
-        return self._compiled
+            self._compiled[chosen] = compiled
+        return compiled
 
     def bind_inputs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """Inputs by name with defaults applied, each checked against its type."""

@@ -11,7 +11,6 @@ with a timeout that runs past it is stopped as a terminated one is, and ends TIM
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 
 from engine.catalog.blob import BlobStore, StorageConfig
 from engine.catalog.literals import load_value, store_value
+from engine.config import namespace
 from engine.dag.compiler import CompiledWorkflow
 from engine.dag.graph import topological_order
 from engine.dag.run.executor import run
@@ -82,7 +82,10 @@ class DriverRun:
                                  ticket.heartbeat_s, self.request_stop)
             writer.start()
             try:
-                outcome = self._execute(claim, writer)
+                # The registered code was compiled for the execution's project and
+                # domain: its identities (versions) are computed for them here too.
+                with namespace(claim.execution.id.project, claim.execution.id.domain):
+                    outcome = self._execute(claim, writer)
             finally:
                 writer.close()
             if writer.fenced is None:
@@ -113,11 +116,6 @@ class DriverRun:
         self._deadline = Deadline.of(claim)
         if self._deadline is not None and self._deadline.passed():  # while no driver ran
             return ExecutionPhase.TIMED_OUT, ErrorInfo("USER", self._deadline.message()), None
-        # The registered code was compiled for the execution's project and domain; its
-        # identities (versions) are computed for them here too. The driver's process is
-        # its own, so changing its environment affects nothing else.
-        os.environ["FLYRAY_PROJECT"] = execution.id.project
-        os.environ["FLYRAY_DOMAIN"] = execution.id.domain
         try:
             compiled = compile_registered(claim.workflow_spec, claim.task_spec,
                                           execution.code_uri)

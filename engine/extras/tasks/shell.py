@@ -24,7 +24,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
-from engine.config import load_settings
+from engine.config import chosen_namespace, current_namespace
 from engine.dag.compiler import add_task_node
 from engine.dag.run.context import current_context
 from engine.dag.spec import Identifier, ResourceType, TaskMetadata, TaskSpec
@@ -78,22 +78,26 @@ class ShellTask:
         )
         caller = inspect.getmodule(inspect.stack()[1].frame)
         self._module = caller.__name__ if caller else ""
-        self._spec: TaskSpec | None = None
+        # By namespace() block (None: the settings' project and domain).
+        self._specs: dict[tuple[str, str] | None, TaskSpec] = {}
 
     def __repr__(self) -> str:
         return f"<shell task {self.name}>"
 
     def spec(self) -> TaskSpec:
-        if self._spec is None:
-            settings = load_settings()
+        chosen = chosen_namespace()
+        spec = self._specs.get(chosen)
+        if spec is None:
+            project, domain = chosen or current_namespace()
             iface = to_spec_interface(self.python_interface, f"ShellTask '{self.name}'")
             version = hashlib.sha256((self.script + repr(iface.to_dict())).encode())
-            self._spec = TaskSpec(
-                Identifier(ResourceType.TASK, settings.project, settings.domain, self.name,
+            spec = TaskSpec(
+                Identifier(ResourceType.TASK, project, domain, self.name,
                            version.hexdigest()[:16]),
                 iface, TaskMetadata(), self._module, self.name,
             )
-        return self._spec
+            self._specs[chosen] = spec
+        return spec
 
     def _render(self, text: str, inputs: dict[str, Any], outputs: dict[str, str]) -> str:
         def value(match: re.Match[str]) -> str:
