@@ -9,8 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from serve.control.executions import ExecutionService
-from serve.store import AdminStore, ListOptions, SortDirection, SortKey
-from serve.store._paging import MAX_LIMIT
+from serve.store import MAX_LIMIT, AdminStore, ListOptions, SortDirection, SortKey
 
 
 def get_store(request: Request) -> AdminStore:

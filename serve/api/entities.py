@@ -13,32 +13,22 @@ from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from engine.dag.spec import Identifier, ResourceType
 from serve.api.deps import BY_NAME, NEWEST_FIRST, NEWEST_FIRST_UNFILTERED, Store
 from serve.api.errors import ERROR_RESPONSES
 from serve.api.schemas import (
+    CodeRegisterRequest,
     EntityModel,
     IdentifierModel,
     NamedEntityIdentifier,
     NamedEntityIdentifierList,
-    RegisterRequest,
     TaskList,
     WorkflowList,
 )
 from serve.errors import InvalidArgumentError
 from serve.store import Entity, ListOptions, Page
-
-CODE_URI_HELP = ("Where the entity's code bundle lives (a zip with one top-level directory, "
-                 "e.g. s3://bucket/code/<hash>.zip or file:///path/<hash>.zip), as 'flyray "
-                 "register' uploads it; remote executions run the entity's code from it.")
-
-
-class CodeRegisterRequest(RegisterRequest):
-    """A task or workflow to register, with the code bundle it runs from (optional)."""
-
-    code_uri: str | None = Field(default=None, description=CODE_URI_HELP)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Request and response models of the execution routes (pydantic), after Flyte's:
-an execution is ``{id, spec, closure}``; node executions carry their attempts.
+"""Request and response models of the execution routes (``serve.api.executions``:
+executions, their node executions and their data), in pydantic, after Flyte's: an
+execution is ``{id, spec, closure}``; node executions carry their attempts.
 
 Requests forbid unknown fields; times are ISO 8601 in UTC.
 """
@@ -9,11 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from engine.dag.run.state import AttemptRecord, NodePhase, NodeRecord
-from serve.api.schemas import IdentifierModel
-from serve.errors import InvalidArgumentError
+from serve.api.schemas import IdentifierModel, RequestModel, checked
 from serve.store.execution_records import (
     ErrorInfo,
     Execution,
@@ -21,27 +21,15 @@ from serve.store.execution_records import (
     NodeAttempt,
     NodeExecution,
 )
-from serve.store.identifiers import check_part
 
 _MAX_CAUSE = 10_000
-
-
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-def _checked(field: str, value: str) -> str:
-    try:
-        return check_part(field, value)
-    except InvalidArgumentError as e:
-        raise ValueError(str(e)) from None
 
 
 def _time(epoch: float | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc) if epoch is not None else None
 
 
-class ExecutionIdModel(_Request):
+class ExecutionIdModel(RequestModel):
     project: str
     domain: str
     name: str
@@ -49,7 +37,7 @@ class ExecutionIdModel(_Request):
     @field_validator("project", "domain", "name")
     @classmethod
     def _valid(cls, value: str, info: Any) -> str:
-        return _checked(info.field_name, value)
+        return checked(info.field_name, value)
 
     def to_id(self) -> ExecutionId:
         return ExecutionId(self.project, self.domain, self.name)
@@ -59,7 +47,7 @@ class ExecutionIdModel(_Request):
         return cls(project=ident.project, domain=ident.domain, name=ident.name)
 
 
-class EntityRef(_Request):
+class EntityRef(RequestModel):
     """A registered entity by name and version (a launch plan's version is optional)."""
 
     name: str
@@ -69,15 +57,15 @@ class EntityRef(_Request):
     @field_validator("name")
     @classmethod
     def _valid_name(cls, value: str) -> str:
-        return _checked("name", value)
+        return checked("name", value)
 
     @field_validator("version")
     @classmethod
     def _valid_version(cls, value: str | None) -> str | None:
-        return value if value is None else _checked("version", value)
+        return value if value is None else checked("version", value)
 
 
-class ExecutionCreate(_Request):
+class ExecutionCreate(RequestModel):
     """Launch a launch plan, a workflow (its default launch plan) or a task: give one."""
 
     project: str
@@ -98,7 +86,7 @@ class ExecutionCreate(_Request):
     @field_validator("project", "domain", "name")
     @classmethod
     def _valid(cls, value: str | None, info: Any) -> str | None:
-        return value if value is None else _checked(info.field_name, value)
+        return value if value is None else checked(info.field_name, value)
 
     @model_validator(mode="after")
     def _one_target(self) -> ExecutionCreate:
@@ -112,11 +100,11 @@ class ExecutionCreate(_Request):
         return self
 
 
-class TerminateRequest(_Request):
+class TerminateRequest(RequestModel):
     cause: str = Field(default="terminated by the user", min_length=1, max_length=_MAX_CAUSE)
 
 
-class RelaunchRequest(_Request):
+class RelaunchRequest(RequestModel):
     id: ExecutionIdModel
     name: str | None = None
     overwrite_cache: bool | None = Field(default=None, description="Default: the original's.")
@@ -124,17 +112,17 @@ class RelaunchRequest(_Request):
     @field_validator("name")
     @classmethod
     def _valid(cls, value: str | None) -> str | None:
-        return value if value is None else _checked("name", value)
+        return value if value is None else checked("name", value)
 
 
-class RecoverRequest(_Request):
+class RecoverRequest(RequestModel):
     id: ExecutionIdModel
     name: str | None = None
 
     @field_validator("name")
     @classmethod
     def _valid(cls, value: str | None) -> str | None:
-        return value if value is None else _checked("name", value)
+        return value if value is None else checked("name", value)
 
 
 class ErrorModel(BaseModel):

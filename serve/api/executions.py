@@ -1,8 +1,15 @@
-"""Executions, after Flyte's REST paths:
+"""Executions, their node executions and their data, after Flyte's REST paths:
 
 ``POST /api/v1/executions`` (launch), ``POST /api/v1/executions/relaunch``,
-``POST /api/v1/executions/recover``, ``GET /api/v1/executions/{project}/{domain}[/{name}]``
-and ``DELETE /api/v1/executions/{project}/{domain}/{name}`` (terminate).
+``POST /api/v1/executions/recover``, ``GET /api/v1/executions/{project}/{domain}[/{name}]``,
+``DELETE /api/v1/executions/{project}/{domain}/{name}`` (terminate);
+``GET /api/v1/node_executions/{project}/{domain}/{name}[/{node_id}]`` (attempts, timings,
+cache status, errors and children); and the inputs and outputs of either,
+``GET /api/v1/data/executions/{project}/{domain}/{name}`` and
+``GET /api/v1/data/node_executions/{project}/{domain}/{name}/{node_id}``.
+
+Launching and terminating go through the execution service (they start and stop
+drivers); reads go to the store.
 """
 
 from __future__ import annotations
@@ -16,9 +23,12 @@ from engine.dag.run.state import ExecutionPhase
 from serve.api.deps import NEWEST_FIRST, Executions, Store
 from serve.api.errors import ERROR_RESPONSES
 from serve.api.execution_schemas import (
+    DataModel,
     ExecutionCreate,
     ExecutionList,
     ExecutionModel,
+    NodeExecutionList,
+    NodeExecutionModel,
     RecoverRequest,
     RelaunchRequest,
     TerminateRequest,
@@ -31,10 +41,10 @@ from serve.store.execution_records import (
     TargetKind,
 )
 
-router = APIRouter(prefix="/executions", tags=["executions"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["executions"], responses=ERROR_RESPONSES)
 
 
-@router.post("", response_model=ExecutionModel, status_code=201,
+@router.post("/executions", response_model=ExecutionModel, status_code=201,
              summary="Launch a launch plan, workflow or task (the same named request "
                      "again: 200 with the existing execution)")
 def create_execution(body: ExecutionCreate, response: Response,
@@ -48,7 +58,7 @@ def create_execution(body: ExecutionCreate, response: Response,
     return ExecutionModel.of(execution)
 
 
-@router.post("/relaunch", response_model=ExecutionModel, status_code=201,
+@router.post("/executions/relaunch", response_model=ExecutionModel, status_code=201,
              summary="Run an execution again: same versions, same inputs (mode RELAUNCH)")
 def relaunch_execution(body: RelaunchRequest, response: Response,
                        executions: Executions) -> ExecutionModel:
@@ -57,7 +67,7 @@ def relaunch_execution(body: RelaunchRequest, response: Response,
     return ExecutionModel.of(execution)
 
 
-@router.post("/recover", response_model=ExecutionModel, status_code=201,
+@router.post("/executions/recover", response_model=ExecutionModel, status_code=201,
              summary="Run an ended execution again, reusing the outputs of its succeeded "
                      "nodes (RECOVERED) and running the rest (mode RECOVER)")
 def recover_execution(body: RecoverRequest, response: Response,
@@ -67,13 +77,13 @@ def recover_execution(body: RecoverRequest, response: Response,
     return ExecutionModel.of(execution)
 
 
-@router.get("/{project}/{domain}/{name}", response_model=ExecutionModel,
+@router.get("/executions/{project}/{domain}/{name}", response_model=ExecutionModel,
             summary="Get an execution")
 def get_execution(project: str, domain: str, name: str, store: Store) -> ExecutionModel:
     return ExecutionModel.of(store.get_execution(ExecutionId(project, domain, name)))
 
 
-@router.get("/{project}/{domain}", response_model=ExecutionList,
+@router.get("/executions/{project}/{domain}", response_model=ExecutionList,
             summary="List executions of a project and domain, newest first")
 def list_executions(
     project: str, domain: str, store: Store,
@@ -94,7 +104,7 @@ def list_executions(
                          token=page.token)
 
 
-@router.delete("/{project}/{domain}/{name}", response_model=ExecutionModel,
+@router.delete("/executions/{project}/{domain}/{name}", response_model=ExecutionModel,
                summary="Terminate: ABORTED with the cause, running work cancelled "
                        "(an ABORTED execution again: 200, unchanged)")
 def terminate_execution(project: str, domain: str, name: str, executions: Executions,
@@ -102,6 +112,39 @@ def terminate_execution(project: str, domain: str, name: str, executions: Execut
                         ) -> ExecutionModel:
     cause = body.cause if body is not None else TerminateRequest().cause
     return ExecutionModel.of(executions.terminate(ExecutionId(project, domain, name), cause))
+
+
+@router.get("/node_executions/{project}/{domain}/{name}", response_model=NodeExecutionList,
+            summary="List an execution's node executions, in the workflow's order")
+def list_node_executions(project: str, domain: str, name: str,
+                         store: Store) -> NodeExecutionList:
+    nodes = store.list_node_executions(ExecutionId(project, domain, name))
+    return NodeExecutionList(node_executions=[NodeExecutionModel.of(n) for n in nodes])
+
+
+@router.get("/node_executions/{project}/{domain}/{name}/{node_id}",
+            response_model=NodeExecutionModel, summary="Get one node execution")
+def get_node_execution(project: str, domain: str, name: str, node_id: str,
+                       store: Store) -> NodeExecutionModel:
+    return NodeExecutionModel.of(
+        store.get_node_execution(ExecutionId(project, domain, name), node_id))
+
+
+@router.get("/data/executions/{project}/{domain}/{name}", response_model=DataModel,
+            summary="An execution's inputs and (once SUCCEEDED) outputs")
+def execution_data(project: str, domain: str, name: str, store: Store) -> DataModel:
+    execution = store.get_execution(ExecutionId(project, domain, name))
+    return DataModel.of(execution.inputs, execution.outputs)
+
+
+@router.get("/data/node_executions/{project}/{domain}/{name}/{node_id}",
+            response_model=DataModel,
+            summary="A node's inputs (once it started) and outputs (once SUCCEEDED or "
+                    "RECOVERED)")
+def node_execution_data(project: str, domain: str, name: str, node_id: str,
+                        store: Store) -> DataModel:
+    node = store.get_node_execution(ExecutionId(project, domain, name), node_id)
+    return DataModel.of_node(node.inputs, node.outputs)
 
 
 def _utc(moment: dt.datetime | None) -> dt.datetime | None:

@@ -10,16 +10,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import Field
 
 from engine.dag.spec import Identifier, ResourceType
 from serve.api.deps import NEWEST_FIRST, Store
-from serve.api.entities import CODE_URI_HELP, Resource, add_read_routes, check_request_id
+from serve.api.entities import Resource, add_read_routes, check_request_id
 from serve.api.errors import ERROR_RESPONSES
 from serve.api.schemas import (
+    CodeLaunchPlanRegisterRequest,
     LaunchPlanList,
     LaunchPlanModel,
-    LaunchPlanRegisterRequest,
     LaunchPlanStateUpdate,
 )
 from serve.store import ListOptions
@@ -31,12 +30,6 @@ LAUNCH_PLANS = Resource(
     LaunchPlanList)
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["launch_plans"])
-
-
-class CodeLaunchPlanRegisterRequest(LaunchPlanRegisterRequest):
-    """A launch plan version to register, with the code bundle it runs from (optional)."""
-
-    code_uri: str | None = Field(default=None, description=CODE_URI_HELP)
 
 
 @router.post("/launch_plans", response_model=LaunchPlanModel, status_code=201,

@@ -1,8 +1,11 @@
-"""Request and response models of the admin API (pydantic), apart from rows and specs.
+"""Request and response models of projects, registered entities and launch plans
+(pydantic), apart from rows and specs; and what every route shares: the base of requests,
+identifiers, the error body, the health answer.
 
 Requests forbid unknown fields, so a misspelt field is a 400 naming it rather than
 silently ignored. Specs travel as the engine's JSON form (``spec`` objects); a launch
-plan's spec is typed here because the control plane owns it.
+plan's spec is typed here because the control plane owns it. Executions and schedules
+have their models in ``execution_schemas`` and ``schedule_schemas``.
 """
 
 from __future__ import annotations
@@ -18,18 +21,22 @@ from serve.store.identifiers import check_part
 from serve.store.records import Entity, LaunchPlanEntity, NamedEntity, Project
 
 
-class _Request(BaseModel):
+class RequestModel(BaseModel):
+    """A request body: unknown fields are refused."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-def _checked(field: str, value: str) -> str:
+def checked(field: str, value: str) -> str:
+    """``value`` as a valid id part (see ``serve.store.identifiers``), for validators:
+    pydantic reports the ValueError as a 400 naming the field."""
     try:
         return check_part(field, value)
     except InvalidArgumentError as e:
         raise ValueError(str(e)) from None
 
 
-class IdentifierModel(_Request):
+class IdentifierModel(RequestModel):
     """Names one registered entity: {resource_type, project, domain, name, version}."""
 
     resource_type: Literal["task", "workflow", "launch_plan"]
@@ -41,7 +48,7 @@ class IdentifierModel(_Request):
     @field_validator("project", "domain", "name", "version")
     @classmethod
     def _valid(cls, value: str, info: Any) -> str:
-        return _checked(info.field_name, value)
+        return checked(info.field_name, value)
 
     def to_identifier(self) -> Identifier:
         return Identifier(ResourceType(self.resource_type), self.project, self.domain,
@@ -52,14 +59,20 @@ class IdentifierModel(_Request):
         return cls.model_validate(ident.to_dict())
 
 
-class RegisterRequest(_Request):
-    """Registers a task or workflow: ``spec`` is the JSON of the spec's ``to_dict()``."""
+CODE_URI_HELP = ("Where the entity's code bundle lives (a zip with one top-level directory, "
+                 "e.g. s3://bucket/code/<hash>.zip or file:///path/<hash>.zip), as 'flyray "
+                 "register' uploads it; remote executions run the entity's code from it.")
+
+
+class CodeRegisterRequest(RequestModel):
+    """A task or workflow to register, with the code bundle it runs from (optional)."""
 
     id: IdentifierModel
-    spec: dict[str, Any]
+    spec: dict[str, Any]  # the JSON of the spec's to_dict()
+    code_uri: str | None = Field(default=None, description=CODE_URI_HELP)
 
 
-class LaunchPlanSpecModel(_Request):
+class LaunchPlanSpecModel(RequestModel):
     """A launch plan: a workflow with default and fixed inputs (JSON literals)."""
 
     id: IdentifierModel
@@ -77,26 +90,29 @@ class LaunchPlanSpecModel(_Request):
     max_parallel_executions: StrictInt | None = Field(default=None, ge=1)
 
 
-class LaunchPlanRegisterRequest(_Request):
+class CodeLaunchPlanRegisterRequest(RequestModel):
+    """A launch plan version to register, with the code bundle it runs from (optional)."""
+
     id: IdentifierModel
     spec: LaunchPlanSpecModel
+    code_uri: str | None = Field(default=None, description=CODE_URI_HELP)
 
 
-class LaunchPlanStateUpdate(_Request):
+class LaunchPlanStateUpdate(RequestModel):
     state: Literal["ACTIVE", "INACTIVE"]
 
 
-class DomainModel(_Request):
+class DomainModel(RequestModel):
     id: str
     name: str = Field(min_length=1, max_length=255)
 
     @field_validator("id")
     @classmethod
     def _valid(cls, value: str) -> str:
-        return _checked("domain", value)
+        return checked("domain", value)
 
 
-class ProjectCreate(_Request):
+class ProjectCreate(RequestModel):
     """A new project; ``domains`` default to development, staging and production."""
 
     id: str
@@ -108,7 +124,7 @@ class ProjectCreate(_Request):
     @field_validator("id")
     @classmethod
     def _valid(cls, value: str) -> str:
-        return _checked("project", value)
+        return checked("project", value)
 
 
 class ProjectModel(BaseModel):

@@ -8,7 +8,7 @@ UTC and read from an injectable :data:`Clock`: tests drive :meth:`Scheduler.tick
 the times they choose, or give the app a :class:`ScaledClock`, and never sleep until a
 schedule's time.
 
-Exactly once (see ``serve.store._schedules``): a tick's execution is named after the
+Exactly once (see ``serve.store.schedules``): a tick's execution is named after the
 launch plan name and the scheduled time, under unique keys, and written with the
 schedule's last fire time in one transaction; of several admin replicas one scheduler
 leads (a lease in the database) and the others wait. After downtime the missed ticks

@@ -13,7 +13,6 @@ from typing import cast
 
 from sqlalchemy import Connection, Table, insert, inspect, text
 
-from serve.store._db import Migration
 from serve.store._models import (
     Base,
     DomainRow,
@@ -27,7 +26,7 @@ from serve.store._models import (
     TaskRow,
     WorkflowRow,
 )
-from serve.store._projects import now
+from serve.store.database import Migration, now
 from serve.store.records import DEFAULT_DOMAINS
 
 DEFAULT_PROJECT = "flytesnacks"

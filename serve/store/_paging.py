@@ -19,10 +19,10 @@ from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from serve.errors import InvalidArgumentError
-from serve.store.records import ListOptions, SortDirection, SortKey
+from serve.store.database import aware
+from serve.store.records import MAX_LIMIT, ListOptions, SortDirection, SortKey
 
 Row = TypeVar("Row")
-MAX_LIMIT = 1000
 # The default orders of listings: entities newest first, names and projects by name.
 NEWEST_FIRST = (SortKey.CREATED_AT, SortDirection.DESCENDING)
 BY_NAME = (SortKey.NAME, SortDirection.ASCENDING)
@@ -74,7 +74,7 @@ def page(rows: Sequence[Row], options: ListOptions,
     kept = list(rows[:options.limit])
     value, last = position(kept[-1])
     if isinstance(value, dt.datetime):
-        value = {"t": _aware(value).isoformat()}
+        value = {"t": aware(value).isoformat()}
     key, direction = order(options)
     body = {"k": key.value, "d": direction.value, "v": value, "i": last}
     raw = json.dumps(body, separators=(",", ":")).encode()
@@ -99,7 +99,7 @@ def _decode(options: ListOptions, value_type: type,
             raise bad
         value = body["v"]
         if isinstance(value, dict):
-            value = _aware(dt.datetime.fromisoformat(value["t"]))
+            value = aware(dt.datetime.fromisoformat(value["t"]))
     except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
         raise bad from None
     key, direction = order(options)
@@ -120,8 +120,3 @@ def _fits(value: Any, expected: type) -> bool:
     if isinstance(value, bool) or not isinstance(value, expected):
         return False
     return not (isinstance(value, str) and "\x00" in value)
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    # SQLite returns naive datetimes; every stored time is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)

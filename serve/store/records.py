@@ -12,6 +12,8 @@ from engine.dag.spec import Identifier
 T = TypeVar("T")
 
 DEFAULT_DOMAINS = ("development", "staging", "production")
+# The most items a listing returns per page.
+MAX_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ class ListOptions:
     """Paging, order and filters of a listing.
 
     Attributes:
-        limit: most items per page.
+        limit: most items per page, 1 to ``MAX_LIMIT``.
         token: the ``token`` of the previous page ("" for the first page).
         sort_key, direction: the order (None: the listing's own default, newest first
             for entities, by name for names and projects); ties are broken by

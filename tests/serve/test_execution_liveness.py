@@ -24,7 +24,7 @@ from serve.app import create_app
 from serve.control.launcher import NAMESPACE, RayLauncher, actor_name
 from serve.store import AdminStore
 from serve.store._models import ExecutionRow
-from serve.store._projects import aware
+from serve.store.database import aware
 from serve.store.execution_records import ExecutionId
 from tests.conftest import free_port
 from tests.fixtures import remote_wfs

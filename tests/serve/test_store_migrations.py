@@ -11,8 +11,8 @@ from sqlalchemy import create_engine, inspect, text
 
 from engine import CronSchedule
 from serve.store import AdminStore
-from serve.store._db import Database
 from serve.store._migrations import MIGRATIONS
+from serve.store.database import Database
 from tests.fixtures import basic_wfs
 from tests.serve.scheduling import HOUR, T0, plan, register_stamped, scheduler, ticks
 

@@ -1,8 +1,14 @@
-"""Projects and their domains: data functions over a session."""
+"""Projects and their domains: the data functions behind the store's project methods.
+
+Each function takes a session and runs inside the caller's transaction;
+``serve.store.admin`` binds the public ones as ``AdminStore`` methods of the same name.
+A project is stored once with its domains in declaration order and never changes:
+creating it again with the same content finds it, with other content is a conflict.
+``require_domain`` is the check every other resource makes before it reads or writes
+under a project and domain.
+"""
 
 from __future__ import annotations
-
-import datetime as dt
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -10,20 +16,12 @@ from sqlalchemy.orm import Session
 from serve.errors import ConflictError, InvalidArgumentError, NotFoundError
 from serve.store import _paging
 from serve.store._models import DomainRow, ProjectRow
+from serve.store.database import aware, now
 from serve.store.diff import json_diff
 from serve.store.identifiers import check_part
-from serve.store.records import Domain, ListOptions, Page, Project, SortKey
+from serve.store.records import DEFAULT_DOMAINS, Domain, ListOptions, Page, Project, SortKey
 
 _MAX_DESCRIPTION = 10_000
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def aware(moment: dt.datetime) -> dt.datetime:
-    # SQLite returns naive datetimes; every stored time is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def check_project(project: Project) -> None:
@@ -63,6 +61,7 @@ def _record(s: Session, row: ProjectRow) -> Project:
 
 
 def get_project(s: Session, project_id: str) -> Project:
+    """The project; NotFoundError names the projects there are."""
     check_part("project", project_id)
     row = s.get(ProjectRow, project_id)
     if row is None:
@@ -71,7 +70,8 @@ def get_project(s: Session, project_id: str) -> Project:
 
 
 def create_project(s: Session, project: Project) -> tuple[Project, bool]:
-    """Store ``project``; an identical one already stored is returned as it is."""
+    """Store ``project``; returns it and whether it is new (an identical one already
+    stored is returned as it is; one with other content is a ConflictError)."""
     check_project(project)
     row = s.get(ProjectRow, project.id)
     if row is not None:
@@ -90,7 +90,17 @@ def create_project(s: Session, project: Project) -> tuple[Project, bool]:
     return get_project(s, project.id), True
 
 
+def ensure_project(s: Session, project_id: str, domains: tuple[str, ...] = ()) -> Project:
+    """The project, created with the default domains (and ``domains``) if missing."""
+    if s.get(ProjectRow, project_id) is not None:
+        return get_project(s, project_id)
+    names = tuple(dict.fromkeys([*DEFAULT_DOMAINS, *domains]))
+    return create_project(s, Project(project_id, project_id, "",
+                                     tuple(Domain(d, d) for d in names)))[0]
+
+
 def list_projects(s: Session, options: ListOptions) -> Page[Project]:
+    """Projects, by name unless ``options`` sort them by creation."""
     options = _paging.checked(options, (SortKey.NAME, SortKey.CREATED_AT), _paging.BY_NAME)
     by_name = _paging.order(options)[0] is SortKey.NAME
     column = ProjectRow.name if by_name else ProjectRow.created_at

@@ -1,5 +1,7 @@
 """Node executions and their attempts: the driver's events, and reads for the API.
 
+Each function takes a session and runs inside the caller's transaction;
+``serve.store.admin`` binds the public ones as ``AdminStore`` methods of the same name.
 Writes are idempotent and move forward only: a node's phase goes QUEUED, RUNNING,
 then one terminal phase; an attempt, keyed by (execution, node, attempt), is written
 once it ended and never changed after. A newer driver incarnation may start a node
@@ -16,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from engine.dag.run.state import ExecutionPhase, NodePhase, nodes_from_rows
 from serve.errors import NotFoundError
-from serve.store import _executions, _leases
-from serve.store._clock import db_now
+from serve.store import drivers, executions
 from serve.store._models import ExecutionRow, NodeAttemptRow, NodeExecutionRow
+from serve.store.database import db_now
 from serve.store.execution_records import (
     AttemptEvent,
     ErrorInfo,
@@ -38,12 +40,12 @@ def _rank(phase: NodePhase) -> int:
     return {NodePhase.QUEUED: 0, NodePhase.RUNNING: 1}.get(phase, 2)
 
 
-def record(s: Session, ident: ExecutionId, incarnation: int,
-           events: Sequence[Event]) -> str | None:
-    """Apply a driver's events in one transaction (this also counts as its heartbeat);
-    returns the abort cause once a stop was requested. DriverFencedError when the
-    driver may not write any more."""
-    row = _leases.fenced(s, ident, incarnation)
+def record_events(s: Session, ident: ExecutionId, incarnation: int,
+                  events: Sequence[Event]) -> str | None:
+    """Write a driver's events (this also counts as its heartbeat); returns the abort
+    cause once a stop was requested. DriverFencedError when the driver may not write
+    any more."""
+    row = drivers.fenced(s, ident, incarnation)
     now = db_now(s)
     row.heartbeat_at = now
     for event in events:
@@ -112,9 +114,9 @@ def _attempt(s: Session, execution: ExecutionRow, event: AttemptEvent) -> None:
 # --- reads ---------------------------------------------------------------------------------
 
 
-def list_nodes(s: Session, ident: ExecutionId) -> list[NodeExecution]:
+def list_node_executions(s: Session, ident: ExecutionId) -> list[NodeExecution]:
     """The execution's nodes in the workflow's order, each with its attempts."""
-    execution = _executions.get_row(s, ident)
+    execution = executions.get_row(s, ident)
     rows = s.scalars(select(NodeExecutionRow).where(
         NodeExecutionRow.execution_pk == execution.pk).order_by(
         NodeExecutionRow.position, NodeExecutionRow.node_id)).all()
@@ -125,8 +127,9 @@ def list_nodes(s: Session, ident: ExecutionId) -> list[NodeExecution]:
     return [_node_of(ident, r, attempts.get(r.node_id, [])) for r in rows]
 
 
-def get_node(s: Session, ident: ExecutionId, node_id: str) -> NodeExecution:
-    execution = _executions.get_row(s, ident)
+def get_node_execution(s: Session, ident: ExecutionId, node_id: str) -> NodeExecution:
+    """One node of the execution, with its attempts; NotFoundError until it is known."""
+    execution = executions.get_row(s, ident)
     row = None
     if isinstance(node_id, str) and len(node_id) <= _MAX_NODE_ID:
         row = s.scalar(select(NodeExecutionRow).where(
