@@ -106,6 +106,10 @@ def test_a_driver_lost_past_the_restart_budget_fails_the_execution(
                                       inputs={"marker_dir": str(markers), "seconds": 30.0})
             name = created["id"]["name"]
             wait_until(lambda: runs(markers, "started") == 1, what="the nap to start")
+            # Events reach the database in batches: n0's success must be recorded before
+            # the driver dies, or the expected phases below would be a race.
+            wait_until(lambda: nodes(client, name)["n0"]["phase"] == "SUCCEEDED",
+                       what="n0's success to be recorded")
             kill_driver(name)
             failed = wait_for(client, name, ("FAILED",), timeout_s=30)
             error = failed["closure"]["error"]
