@@ -116,7 +116,7 @@ def table(rows: list[Row], flytekit_width: int = 34) -> str:
 
 
 def markdown(rows: list[Row]) -> str:
-    """The table as Markdown, for the README; skip reasons are left to the notes."""
+    """The table as Markdown, for docs/benchmarks.md; skip reasons are left to the notes."""
     head = ("workload", "metric", "Flyray", "raw Ray, same run", "ratio", "flytekit", "target",
             "measured", "verdict")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

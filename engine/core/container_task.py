@@ -117,10 +117,11 @@ class ContainerTask:
         Args:
             image: the image reference, pulled by the runtime where it is missing.
             command: replaces the image's entrypoint; empty keeps it.
-            inputs, outputs: ``kwtypes(...)`` of str, int, float, bool, FlyteFile and
+            inputs: ``kwtypes(...)`` of str, int, float, bool, FlyteFile and
                 FlyteDirectory.
-            input_data_dir, output_data_dir: where the container sees its inputs and
-                leaves its outputs (None: ``/var/inputs``, ``/var/outputs``).
+            outputs: ``kwtypes(...)`` of the same types.
+            input_data_dir: where the container sees its inputs (None: ``/var/inputs``).
+            output_data_dir: where it leaves its outputs (None: ``/var/outputs``).
             requests: resources Ray reserves; ``limits`` also cap the container (cpu, mem).
             environment: variables set in the container.
             secret_requests: each given to the container as ``_FSEC_<GROUP>_<KEY>``.
