@@ -9,9 +9,8 @@ from typing import Any
 from engine.config import load_settings
 from engine.core.task import PythonFunctionTask
 from engine.dag.resources import Resources
-from engine.dag.run.context import EAGER_SUBMIT
+from engine.dag.run.context import EAGER_SUBMIT, current_node
 from engine.dag.run.executor import run
-from engine.dag.run.worker import current_node
 from engine.errors import FlyrayError
 from engine.exceptions.eager import EagerException
 

@@ -11,10 +11,11 @@ from typing import Any
 
 from engine.config import Settings, load_settings
 from engine.dag.compiler import CompiledWorkflow
+from engine.dag.run.context import current_node
 from engine.dag.run.executor import ExecutionResult, run
 from engine.dag.run.hooks import ExecutionHooks
 from engine.dag.run.state import ExecutionRecord
-from engine.dag.run.worker import current_node, report_children
+from engine.dag.run.worker import report_children
 
 
 class _ReportChildren(ExecutionHooks):

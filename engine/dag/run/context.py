@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.catalog.blob import BlobStore, StorageConfig
+from engine.catalog.memo import CacheSettings
 from engine.config import load_settings
 from engine.dag.run.checkpoint import Checkpoint
 from engine.dag.run.secrets import SecretsManager, provided_directory
@@ -71,8 +72,6 @@ class ExecutionParameters:
     @property
     def checkpoint(self) -> Checkpoint:
         """This node's checkpoints: write this attempt's, read the last earlier one's."""
-        from engine.dag.run.worker import current_node  # the worker imports this module
-
         node = current_node()
         storage = node[1].storage if node is not None else \
             StorageConfig.from_settings(load_settings())
@@ -85,6 +84,31 @@ class ExecutionParameters:
         provided = Path(self.secrets_dir) if self.secrets_dir else None
         return SecretsManager(load_settings().secrets_path, self.secret_requests, self.task_name,
                               provided)
+
+
+@dataclass(frozen=True)
+class NodeServices:
+    """How a node attempt reaches durable data and the control plane; plain data sent
+    with every node."""
+
+    storage: StorageConfig
+    cache: CacheSettings
+    # The admin API that reference nodes launch their entities on, and its bearer token:
+    # the settings of the process driving the execution, so that workers started before
+    # they changed need none of their own ("": the worker's own settings).
+    admin_endpoint: str = ""
+    admin_token: str | None = None
+
+
+# The node attempt running in this thread, for work it fans out (map tasks, child runs);
+# set by the worker around each attempt.
+NODE: contextvars.ContextVar[tuple[ExecutionParameters, NodeServices] | None] = \
+    contextvars.ContextVar("flyray_node", default=None)
+
+
+def current_node() -> tuple[ExecutionParameters, NodeServices] | None:
+    """Parameters and services of the node attempt being run here, if any."""
+    return NODE.get()
 
 
 _CURRENT: contextvars.ContextVar[ExecutionParameters | None] = contextvars.ContextVar(

@@ -29,6 +29,7 @@ from engine.dag.compiler import CompiledWorkflow
 from engine.dag.recovery import recoverable
 from engine.dag.run.branch_steps import BranchSteps
 from engine.dag.run.cluster import ensure_ray
+from engine.dag.run.context import NodeServices, current_node
 from engine.dag.run.hooks import ExecutionHooks
 from engine.dag.run.node_calls import NodeCalls, bind
 from engine.dag.run.on_failure import run_on_failure
@@ -43,7 +44,7 @@ from engine.dag.run.state import (
     NodePhase,
     NodeRecord,
 )
-from engine.dag.run.worker import AttemptInfo, NodeServices, current_node, fill
+from engine.dag.run.worker import AttemptInfo, fill
 from engine.dag.spec import WorkflowFailurePolicy
 from engine.errors import ErrorKind, ExecutionAbortedError, ExecutionError, NodeFailedError
 

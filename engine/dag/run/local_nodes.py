@@ -26,8 +26,8 @@ from ray.exceptions import RayError, RayTaskError
 
 from engine.catalog.blob import BlobStore
 from engine.catalog.memo import CacheStatus
-from engine.dag.run.context import ExecutionParameters, enter_context, exit_context
-from engine.dag.run.worker import AttemptInfo, NodeServices, attempt_prefix, fill, user_traceback
+from engine.dag.run.context import ExecutionParameters, NodeServices, enter_context, exit_context
+from engine.dag.run.worker import AttemptInfo, attempt_prefix, fill, user_traceback
 from engine.dag.trace import TaskLike
 from engine.errors import AttemptError, ErrorKind, InterfaceError
 from engine.types.interface import bind_inputs

@@ -18,11 +18,9 @@ import ray
 from ray.exceptions import RayError
 
 from engine.dag.run.cluster import ray_request
-from engine.dag.run.context import ExecutionParameters
+from engine.dag.run.context import ExecutionParameters, NodeServices, current_node
 from engine.dag.run.state import AttemptRecord, AttemptRow, NodePhase, NodeRow, attempt_row
 from engine.dag.run.worker import (
-    NodeServices,
-    current_node,
     execute_node,
     record_failure,
     record_success,

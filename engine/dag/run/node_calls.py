@@ -17,10 +17,10 @@ import ray
 
 from engine.dag.run import local_nodes
 from engine.dag.run.cluster import ray_request
-from engine.dag.run.context import ExecutionParameters
+from engine.dag.run.context import ExecutionParameters, NodeServices
 from engine.dag.run.run_graph import RunGraph
 from engine.dag.run.state import ExecutionRecord
-from engine.dag.run.worker import NodeServices, NodeUnit, Slot, ray_execute_node
+from engine.dag.run.worker import NodeUnit, Slot, ray_execute_node
 from engine.dag.spec import Binding, BindingList, BindingMap, Constant, Node, OutputRef
 from engine.dag.trace import TaskLike
 from engine.types.type_engine import TypeEngine, container_item_type

@@ -24,7 +24,8 @@ from engine.admin_client import AdminClient, AdminRequestError, AdminUnreachable
 from engine.catalog.blob import BlobStore, StorageConfig
 from engine.catalog.literals import load_value
 from engine.config import load_settings
-from engine.dag.run.worker import attempt_prefix, current_node, report_children
+from engine.dag.run.context import current_node
+from engine.dag.run.worker import attempt_prefix, report_children
 from engine.dag.spec import Identifier, Interface, ResourceType, Variable
 from engine.errors import ChildExecutionError, ErrorKind, FlyrayError, ReferenceEntityError
 from engine.types.interface import PythonInterface, to_spec_interface

@@ -26,8 +26,14 @@ from typing import Any
 import ray
 
 from engine.catalog.blob import BlobStore, StorageConfig
-from engine.catalog.memo import CacheSettings, CacheStatus, memoized
-from engine.dag.run.context import ExecutionParameters, enter_context, exit_context
+from engine.catalog.memo import CacheStatus, memoized
+from engine.dag.run.context import (
+    NODE,
+    ExecutionParameters,
+    NodeServices,
+    enter_context,
+    exit_context,
+)
 from engine.dag.run.state import AttemptRecord, NodePhase, NodeRecord, NodeRow, node_rows
 from engine.dag.trace import TaskLike
 from engine.errors import (
@@ -54,20 +60,6 @@ class Slot:
     """Placeholder in an input template for the i-th ObjectRef argument."""
 
     index: int
-
-
-@dataclass(frozen=True)
-class NodeServices:
-    """How a node attempt reaches durable data and the control plane; plain data sent
-    with every node."""
-
-    storage: StorageConfig
-    cache: CacheSettings
-    # The admin API that reference nodes launch their entities on, and its bearer token:
-    # the settings of the process driving the execution, so that workers started before
-    # they changed need none of their own ("": the worker's own settings).
-    admin_endpoint: str = ""
-    admin_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -222,23 +214,13 @@ def _run_at_boundary(task: TaskLike, inputs: dict[str, Any], ctx: DataContext,
     ]
 
 
-# The node attempt running in this thread, for work it fans out (map tasks).
-_NODE: contextvars.ContextVar[tuple[ExecutionParameters, NodeServices] | None] = \
-    contextvars.ContextVar("flyray_node", default=None)
-
-
-def current_node() -> tuple[ExecutionParameters, NodeServices] | None:
-    """Parameters and services of the node attempt being run here, if any."""
-    return _NODE.get()
-
-
 def execute_node(
     task: TaskLike, inputs: dict[str, Any], params: ExecutionParameters,
     services: NodeServices,
 ) -> tuple[list[Any], AttemptInfo]:
     """Run one attempt of ``task`` (or take its outputs from the data catalog);
     raise :class:`AttemptError` when it fails."""
-    node_token = _NODE.set((params, services))
+    node_token = NODE.set((params, services))
     children = _Children()
     children_token = _CHILDREN.set(children)
     try:
@@ -248,7 +230,7 @@ def execute_node(
         raise
     finally:
         _CHILDREN.reset(children_token)
-        _NODE.reset(node_token)
+        NODE.reset(node_token)
     if children.nodes or children.execution:
         info = dataclasses.replace(info, children=children.nodes,
                                    child_execution=children.execution)

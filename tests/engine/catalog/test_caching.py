@@ -23,10 +23,10 @@ from engine.catalog.keys import cache_key
 from engine.catalog.memo import CacheSettings
 from engine.catalog.store import CatalogStore
 from engine.config import Settings, load_settings
-from engine.dag.run.context import ExecutionParameters
+from engine.dag.run.context import ExecutionParameters, NodeServices
 from engine.dag.run.executor import ExecutionResult, run
 from engine.dag.run.state import ExecutionPhase
-from engine.dag.run.worker import NodeServices, execute_node
+from engine.dag.run.worker import execute_node
 from engine.types.file import FlyteFile
 from tests.conftest import create_database, drop_database, free_port
 from tests.fixtures import cached_wfs
