@@ -193,6 +193,18 @@ class StorageError(FlyrayError):
     unreachable endpoint); the message names the URI and the cause."""
 
 
+class EntityNotFoundError(LookupError, FlyrayError):
+    """The admin API holds no such task, workflow, launch plan (version) or execution."""
+
+
+class WaitTimeoutError(TimeoutError, FlyrayError):
+    """Waiting for a remote execution gave up before it ended (the execution runs on)."""
+
+
+class OutputsUnavailableError(FlyrayError):
+    """A remote execution's outputs were asked for while it runs, or after it failed."""
+
+
 class DataError(ValueError, FlyrayError):
     """A value does not fit its declared data type (missing file, wrong columns...)."""
 

@@ -6,8 +6,9 @@ from typing import Any
 
 import click
 
-from engine.cli import remote
-from engine.cli.common import admin_options, client, scope, scope_options, with_cli_errors
+from engine.cli.common import admin_options, scope_options, with_cli_errors
+from engine.cli.remote import flyte_remote
+from engine.remote import FlyteRemote, FlyteWorkflowExecution
 
 
 @click.group(help="Terminate, relaunch or recover an execution.")
@@ -15,10 +16,9 @@ def execution() -> None:
     pass
 
 
-def _report(verb: str, reply: dict[str, Any], endpoint: str) -> None:
-    ref = remote.ExecutionRef.of(reply)
-    click.echo(f"{verb} execution {ref.name} ({reply['closure']['phase']}): "
-               f"{remote.console_url(endpoint, ref)}")
+def _report(verb: str, execution: FlyteWorkflowExecution, remote: FlyteRemote) -> None:
+    click.echo(f"{verb} execution {execution.id.name} ({execution.closure.phase.value}): "
+               f"{remote.generate_console_url(execution)}")
 
 
 @execution.command(help="Stop an execution: it ends ABORTED with the cause.")
@@ -30,20 +30,8 @@ def _report(verb: str, reply: dict[str, Any], endpoint: str) -> None:
 @with_cli_errors
 def terminate(name: str, cause: str, project: str | None, domain: str | None,
               endpoint: str | None, token: str | None) -> None:
-    project, domain = scope(project, domain)
-    admin = client(endpoint, token)
-    reply = admin.delete(f"/api/v1/executions/{project}/{domain}/{name}", {"cause": cause})
-    _report("terminated", reply, admin.endpoint)
-
-
-def _again(path: str, verb: str, name: str, new_name: str | None, project: str | None,
-           domain: str | None, endpoint: str | None, token: str | None) -> None:
-    project, domain = scope(project, domain)
-    admin = client(endpoint, token)
-    body: dict[str, Any] = {"id": {"project": project, "domain": domain, "name": name}}
-    if new_name:
-        body["name"] = new_name
-    _report(verb, admin.post(f"/api/v1/executions/{path}", body).body, admin.endpoint)
+    remote = flyte_remote(endpoint, token, project, domain)
+    _report("terminated", remote.terminate(name, cause), remote)
 
 
 def _new_name(fn: Any) -> Any:
@@ -59,7 +47,8 @@ def _new_name(fn: Any) -> Any:
 @with_cli_errors
 def relaunch(name: str, new_name: str | None, project: str | None, domain: str | None,
              endpoint: str | None, token: str | None) -> None:
-    _again("relaunch", "relaunched as", name, new_name, project, domain, endpoint, token)
+    remote = flyte_remote(endpoint, token, project, domain)
+    _report("relaunched as", remote.relaunch(name, new_name), remote)
 
 
 @execution.command(help="Run an ended execution again, reusing the outputs of the nodes "
@@ -71,4 +60,5 @@ def relaunch(name: str, new_name: str | None, project: str | None, domain: str |
 @with_cli_errors
 def recover(name: str, new_name: str | None, project: str | None, domain: str | None,
             endpoint: str | None, token: str | None) -> None:
-    _again("recover", "recovered as", name, new_name, project, domain, endpoint, token)
+    remote = flyte_remote(endpoint, token, project, domain)
+    _report("recovered as", remote.recover(name, new_name), remote)

@@ -10,20 +10,18 @@ from typing import Any
 import click
 from rich.table import Table
 
-from engine.admin_client import AdminClient
 from engine.cli import remote
 from engine.cli.common import (
     admin_options,
-    client,
     console,
     echo_json,
-    scope,
     scope_options,
     short_time,
     with_cli_errors,
 )
 from engine.dag.spec import schedule_from_dict
 from engine.errors import ConfigError
+from engine.remote import FlyteLaunchPlan, FlyteRemote, FlyteWorkflowExecution
 
 _OUTPUT = click.option("--output", "-o", type=click.Choice(["table", "json"]),
                        default="table", show_default=True, help="Output format.")
@@ -37,21 +35,19 @@ def get() -> None:
     pass
 
 
-Context = Callable[[AdminClient, str, str, str | None], dict[str, Any]]
-Row = Callable[[dict[str, Any], dict[str, Any]], list[str]]
+# What the rows need besides the listing (given to ``row``, and added to the JSON output).
+Context = Callable[[FlyteRemote, str | None], dict[str, Any]]
+Row = Callable[[Any, dict[str, Any]], list[str]]
 
 
-def _no_context(_admin: AdminClient, _project: str, _domain: str,
-                _name: str | None) -> dict[str, Any]:
+def _no_context(_remote: FlyteRemote, _name: str | None) -> dict[str, Any]:
     return {}
 
 
-def _listing(kind: str, path: str, key: str, columns: list[str], row: Row,
+def _listing(kind: str, key: str, columns: list[str], row: Row,
              context: Context = _no_context) -> click.Command:
-    """``flyray get <kind> [NAME]``: every version (newest first), or those of NAME.
-
-    ``context`` fetches what the rows need besides the listing (given to ``row``, and
-    added to the JSON output)."""
+    """``flyray get <kind> [NAME]``: every version (newest first), or those of NAME; as
+    JSON, ``{key: [...]}`` with each item as the admin API gives it."""
 
     @click.argument("name", required=False)
     @scope_options
@@ -61,17 +57,15 @@ def _listing(kind: str, path: str, key: str, columns: list[str], row: Row,
     @with_cli_errors
     def command(name: str | None, project: str | None, domain: str | None, limit: int,
                 output: str, endpoint: str | None, token: str | None) -> None:
-        project, domain = scope(project, domain)
-        suffix = f"/{name}" if name else ""
-        admin = client(endpoint, token)
-        reply = admin.get(f"/api/v1/{path}/{project}/{domain}{suffix}", limit=limit)
-        extra = context(admin, project, domain, name)
+        client = remote.flyte_remote(endpoint, token, project, domain)
+        items = getattr(client, f"list_{key}")(name=name, limit=limit)
+        extra = context(client, name)
         if output == "json":
-            echo_json({**reply, **extra})
+            echo_json({key: [item.to_json() for item in items], **extra})
             return
-        items = reply[key]
-        table = Table(title=f"{len(items)} {kind} in {project}/{domain}"
-                      + (f" named {name}" if name else ""), title_justify="left")
+        table = Table(title=f"{len(items)} {kind} in {client.default_project}/"
+                      f"{client.default_domain}" + (f" named {name}" if name else ""),
+                      title_justify="left")
         for column in columns:
             table.add_column(column)
         for item in items:
@@ -82,15 +76,14 @@ def _listing(kind: str, path: str, key: str, columns: list[str], row: Row,
                          "of that one.")(command)
 
 
-def _entity_row(item: dict[str, Any], _extra: dict[str, Any]) -> list[str]:
-    return [item["id"]["name"], item["id"]["version"], short_time(item["created_at"])]
+def _entity_row(item: Any, _extra: dict[str, Any]) -> list[str]:
+    return [item.name, item.version, short_time(item.closure.created_at)]
 
 
-def _schedules(admin: AdminClient, project: str, domain: str,
-               name: str | None) -> dict[str, Any]:
+def _schedules(client: FlyteRemote, name: str | None) -> dict[str, Any]:
     """The active schedules (of NAME), with their next fire times and last execution."""
-    reply = admin.get(f"/api/v1/schedules/{project}/{domain}", name=name, limit=1000)
-    return {"schedules": reply["schedules"]}
+    return {"schedules": client.pages("schedules", client.default_project,
+                                      client.default_domain, 1000, name=name)}
 
 
 def _describe(schedule: dict[str, Any] | None) -> str:
@@ -102,46 +95,35 @@ def _describe(schedule: dict[str, Any] | None) -> str:
         return str(schedule)
 
 
-def _launch_plan_row(item: dict[str, Any], extra: dict[str, Any]) -> list[str]:
-    state = item["state"]
-    workflow = item["spec"]["workflow_id"]
+def _launch_plan_row(item: FlyteLaunchPlan, extra: dict[str, Any]) -> list[str]:
+    state = item.closure.state or ""
     fires = next((s for s in extra.get("schedules", ())
-                  if s["launch_plan"]["name"] == item["id"]["name"]
-                  and s["launch_plan"]["version"] == item["id"]["version"]), None)
+                  if s["launch_plan"]["name"] == item.name
+                  and s["launch_plan"]["version"] == item.version), None)
     upcoming = "\n".join(short_time(t) for t in fires["next_fire_times"]) if fires else ""
     last = fires["last_execution"]["name"] if fires and fires["last_execution"] else ""
-    return [item["id"]["name"], item["id"]["version"],
-            f"[green]{state}" if state == "ACTIVE" else state,
-            workflow["name"], _describe(item["spec"].get("schedule")), upcoming, last,
-            short_time(item["created_at"])]
+    return [item.name, item.version, f"[green]{state}" if state == "ACTIVE" else state,
+            item.workflow_id.name, _describe(item.to_json()["spec"].get("schedule")),
+            upcoming, last, short_time(item.closure.created_at)]
 
 
-get.add_command(_listing("workflows", "workflows", "workflows",
-                         ["name", "version", "created (UTC)"], _entity_row))
-get.add_command(_listing("tasks", "tasks", "tasks",
-                         ["name", "version", "created (UTC)"], _entity_row))
-get.add_command(_listing("launchplans", "launch_plans", "launch_plans",
+get.add_command(_listing("workflows", "workflows", ["name", "version", "created (UTC)"],
+                         _entity_row))
+get.add_command(_listing("tasks", "tasks", ["name", "version", "created (UTC)"], _entity_row))
+get.add_command(_listing("launchplans", "launch_plans",
                          ["name", "version", "state", "workflow", "schedule",
                           "next fires (UTC)", "last execution", "created (UTC)"],
                          _launch_plan_row, _schedules))
 
 
-def _target(execution: dict[str, Any]) -> tuple[str, str]:
-    spec = execution["spec"]
-    for kind in ("launch_plan", "task", "workflow"):
-        if spec.get(kind):
-            return spec[kind]["name"], spec[kind]["version"]
-    return "", ""
-
-
-def _execution_row(execution: dict[str, Any]) -> list[str]:
-    closure = execution["closure"]
-    name, version = _target(execution)
-    phase = closure["phase"]
-    duration = closure.get("duration_s")
-    return [execution["id"]["name"], name, version,
-            f"[{remote.PHASE_STYLE.get(phase, '')}]{phase}", short_time(closure["created_at"]),
-            f"{duration:.1f}s" if duration is not None else ""]
+def _execution_row(execution: FlyteWorkflowExecution) -> list[str]:
+    closure = execution.closure
+    name, version = remote.target_name(execution)
+    phase = closure.phase.value
+    duration = closure.duration
+    return [execution.id.name, name, version,
+            f"[{remote.PHASE_STYLE.get(phase, '')}]{phase}", short_time(closure.created_at),
+            f"{duration.total_seconds():.1f}s" if duration is not None else ""]
 
 
 @get.command(help="List executions (newest first); with NAME, one execution and its nodes.")
@@ -157,29 +139,28 @@ def _execution_row(execution: dict[str, Any]) -> list[str]:
 def executions(name: str | None, project: str | None, domain: str | None, limit: int,
                phase: tuple[str, ...], launch_plan: str | None, output: str,
                endpoint: str | None, token: str | None) -> None:
-    project, domain = scope(project, domain)
-    admin = client(endpoint, token)
+    client = remote.flyte_remote(endpoint, token, project, domain)
     if name:
-        ref = remote.ExecutionRef(project, domain, name)
-        execution = remote.get_execution(admin, ref)
-        nodes = remote.node_executions(admin, ref)
+        execution = client.sync(client.fetch_execution(name=name), sync_nodes=True)
         if output == "json":
-            echo_json({**execution, "node_executions": nodes})
+            echo_json({**execution.to_json(), "node_executions": [
+                n.to_json() for n in execution.node_executions.values()]})
             return
         out = console()
-        out.print(remote.node_table(execution, nodes, execution["closure"].get("duration_s")))
-        out.print(f"console: {remote.console_url(admin.endpoint, ref)}", soft_wrap=True)
-        if execution["closure"]["phase"] in ("FAILED", "ABORTED", "TIMED_OUT"):
+        duration = execution.closure.duration
+        out.print(remote.node_table(execution, duration.total_seconds()
+                                    if duration is not None else None))
+        out.print(f"console: {client.generate_console_url(execution)}", soft_wrap=True)
+        if execution.closure.phase.value in ("FAILED", "ABORTED", "TIMED_OUT"):
             out.print(remote.failure_message(execution), markup=False, soft_wrap=True)
         return
-    reply = admin.get(f"/api/v1/executions/{project}/{domain}", limit=limit,
-                      launch_plan=launch_plan, phase=list(phase) or None)
+    items = client.recent_executions(limit=limit, launch_plan=launch_plan,
+                                     phase=list(phase) or None)
     if output == "json":
-        echo_json(reply)
+        echo_json({"executions": [e.to_json() for e in items]})
         return
-    items = reply["executions"]
-    table = Table(title=f"{len(items)} executions in {project}/{domain}",
-                  title_justify="left")
+    table = Table(title=f"{len(items)} executions in {client.default_project}/"
+                  f"{client.default_domain}", title_justify="left")
     for column in ("name", "launch plan / task", "version", "phase", "created (UTC)",
                    "duration"):
         table.add_column(column)

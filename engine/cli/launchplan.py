@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import click
 
-from engine.admin_client import AdminClient
-from engine.cli.common import admin_options, client, scope, scope_options, with_cli_errors
-from engine.errors import FlyrayError
+from engine.cli.common import admin_options, scope_options, with_cli_errors
+from engine.cli.remote import flyte_remote
+from engine.dag.spec import Identifier, ResourceType
 
 
 @click.group(help="Activate or deactivate a launch plan version.")
@@ -15,24 +15,15 @@ def launchplan() -> None:
     pass
 
 
-def latest_version(admin: AdminClient, project: str, domain: str, name: str) -> str:
-    """The newest registered version of launch plan ``name``."""
-    reply = admin.get(f"/api/v1/launch_plans/{project}/{domain}/{name}", limit=1)
-    plans = reply["launch_plans"]
-    if not plans:
-        raise FlyrayError(f"launch plan '{name}' is not registered in {project}/{domain}; "
-                          "register it with 'flyray register'")
-    return str(plans[0]["id"]["version"])
-
-
 def _set_state(state: str, name: str, version: str | None, project: str | None,
                domain: str | None, endpoint: str | None, token: str | None) -> None:
-    project, domain = scope(project, domain)
-    admin = client(endpoint, token)
-    version = version or latest_version(admin, project, domain, name)
-    reply = admin.put(f"/api/v1/launch_plans/{project}/{domain}/{name}/{version}",
-                      {"state": state})
-    click.echo(f"launch plan {name} version {reply['id']['version']} is {reply['state']}")
+    remote = flyte_remote(endpoint, token, project, domain)
+    # A name alone is its newest registered version.
+    target: Identifier | str = name if version is None else Identifier(
+        ResourceType.LAUNCH_PLAN, remote.default_project, remote.default_domain, name, version)
+    plan = (remote.activate_launchplan(target) if state == "ACTIVE"
+            else remote.deactivate_launchplan(target))
+    click.echo(f"launch plan {name} version {plan.version} is {plan.closure.state}")
 
 
 def _command(state: str, verb: str) -> click.Command:

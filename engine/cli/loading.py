@@ -13,25 +13,9 @@ from ray import cloudpickle
 from engine.core.task import PythonFunctionTask
 from engine.core.workflow import PythonFunctionWorkflow
 from engine.errors import FlyrayError
+from engine.remote.packages import LoadError, module_name_for
 
-
-class LoadError(FlyrayError):
-    """The user's file cannot be imported."""
-
-
-def module_name_for(path: Path) -> tuple[Path, str]:
-    """The directory to put on sys.path and the dotted module name of ``path``.
-
-    As flytekit does, the file's package is found by walking up while the
-    directories hold an ``__init__.py``.
-    """
-    path = path.resolve()
-    parts = [path.stem]
-    root = path.parent
-    while (root / "__init__.py").is_file():
-        parts.insert(0, root.name)
-        root = root.parent
-    return root, ".".join(parts)
+__all__ = ["LoadError", "entities", "load_module", "module_name_for"]
 
 
 def load_module(file: str) -> ModuleType:

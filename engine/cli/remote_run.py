@@ -10,10 +10,9 @@ from typing import Any
 import click
 from rich.console import Console
 
-from engine.catalog.blob import BlobStore, StorageConfig
 from engine.cli import remote
-from engine.cli.common import client, settings
 from engine.cli.register import print_registration, register_or_fail
+from engine.remote import FlyteTask, FlyteWorkflow
 
 # Where ``flyray run`` (the group) leaves its options for the entity's command.
 OPTIONS_KEY = "flyray.run.remote"
@@ -46,20 +45,22 @@ def run_remote(file: str, entity: Any, inputs: dict[str, Any], options: RemoteOp
         click.echo(f"registered {len(registration.outcomes)} entities ({new} new) in "
                    f"{registration.project}/{registration.domain} at version "
                    f"{registration.version}", err=True)
-    admin = client(options.endpoint, options.token)
-    store = BlobStore(StorageConfig.from_settings(settings()))
-    literals = remote.input_literals(inputs, entity.python_interface, store)
+    client = remote.flyte_remote(options.endpoint, options.token, registration.project,
+                                 registration.domain)
     # A workflow runs as its default launch plan (same name and version), as in Flyte.
-    target = "launch_plan" if hasattr(entity, "compile") else "task"
-    execution = remote.launch(admin, registration.project, registration.domain, target,
-                              entity.name, registration.version, literals, overwrite_cache,
-                              options.name, options.timeout)
-    ref = remote.ExecutionRef.of(execution)
-    click.echo(f"execution {ref.name}: {remote.console_url(admin.endpoint, ref)}")
+    fetch = client.fetch_workflow if hasattr(entity, "compile") else client.fetch_task
+    registered: FlyteTask | FlyteWorkflow = fetch(name=entity.name,
+                                                  version=registration.version)
+    # The local types, not the guessed ones: the inputs are the file's Python values.
+    iface = entity.python_interface
+    execution = client.execute(registered, inputs, execution_name=options.name,
+                               overwrite_cache=overwrite_cache, timeout=options.timeout,
+                               type_hints={**iface.outputs, **iface.inputs})
+    click.echo(f"execution {execution.id.name}: {client.generate_console_url(execution)}")
     if not options.wait:
         return
-    execution = remote.follow(admin, ref, Console(stderr=True) if progress else None)
-    if remote.phase_of(execution) != "SUCCEEDED":
-        raise click.ClickException(f"execution {ref.name} "
+    execution = remote.follow(client, execution, Console(stderr=True) if progress else None)
+    if not execution.is_successful:
+        raise click.ClickException(f"execution {execution.id.name} "
                                    f"{remote.failure_message(execution)}")
-    click.echo(str(remote.outputs(admin, ref, entity.python_interface, store)))
+    click.echo(str(execution.outputs.as_python_native(iface)))

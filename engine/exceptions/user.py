@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.errors import FlyrayError
+from engine.errors import EntityNotFoundError, FlyrayError, WaitTimeoutError
 
 
 class FlyteUserException(FlyrayError):
@@ -11,3 +11,9 @@ class FlyteUserException(FlyrayError):
 
 class FlyteRecoverableException(FlyteUserException):
     """Raise it from a task to mark a failure worth retrying (within ``retries``)."""
+
+
+# What FlyteRemote raises, under flytekit's names: ``wait()`` timing out, and a fetch of
+# something the admin API does not hold.
+FlyteTimeout = WaitTimeoutError
+FlyteEntityNotExistException = EntityNotFoundError

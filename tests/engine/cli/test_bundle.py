@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.catalog.blob import BlobStore, StorageConfig
-from engine.cli.bundle import (
+from engine.remote.bundle import (
     MAX_BYTES,
     TOP_DIRECTORY,
     BundleError,
@@ -21,9 +21,8 @@ from engine.cli.bundle import (
     source_files,
     upload_bundle,
 )
-from engine.cli.packages import find_entities, load_package
-from engine.cli.register import _flyray_packages
-from engine.cli.registration import plan_registration
+from engine.remote.packages import find_entities, load_package
+from engine.remote.registration import flyray_packages, plan_registration
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -120,7 +119,7 @@ def test_upload_is_content_addressed_and_done_once(tmp_path: Path) -> None:
 def test_every_spec_module_imports_from_the_unpacked_bundle(tmp_path: Path) -> None:
     package = load_package(ROOT / "tests" / "fixtures" / "remote_pkg")
     steps = plan_registration(find_entities(package.modules))
-    bundle = build_bundle(package.root, _flyray_packages())
+    bundle = build_bundle(package.root, flyray_packages())
     assert bundle.root == ROOT
     assert not any(f.startswith(("engine/", "serve/")) for f in bundle.files)
     unpacked = tmp_path / "unpacked"

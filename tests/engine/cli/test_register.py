@@ -17,8 +17,8 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from engine.cli.bundle import TOP_DIRECTORY
 from engine.cli.main import cli
+from engine.remote.bundle import TOP_DIRECTORY
 from tests.engine.cli.conftest import AdminServer, Flyray, start_admin
 from tests.serve.remote import RecordingLauncher
 

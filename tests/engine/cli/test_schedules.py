@@ -8,9 +8,9 @@ import json
 import re
 
 from engine.admin_client import AdminClient
-from engine.cli.packages import Found
-from engine.cli.registration import plan_registration, register, with_version
 from engine.config import Settings
+from engine.remote.packages import Found
+from engine.remote.registration import plan_registration, register, with_version
 from serve.store import AdminStore
 from tests.engine.cli.conftest import AdminServer, Flyray
 from tests.fixtures import schedule_wfs

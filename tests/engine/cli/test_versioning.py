@@ -7,18 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli.bundle import build_bundle
-from engine.cli.loading import LoadError
-from engine.cli.packages import find_entities, load_package
-from engine.cli.registration import (
+from engine.dag.spec import ResourceType, TaskSpec, WorkflowSpec
+from engine.dag.validate import validate_workflow
+from engine.remote.bundle import build_bundle
+from engine.remote.packages import LoadError, find_entities, load_package
+from engine.remote.registration import (
     Step,
     content_version,
     modules_outside,
     plan_registration,
     with_version,
 )
-from engine.dag.spec import ResourceType, TaskSpec, WorkflowSpec
-from engine.dag.validate import validate_workflow
 from serve.store.specs import parse_launch_plan_spec, parse_task_spec, parse_workflow_spec
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -8,10 +8,10 @@ import datetime as dt
 import pytest
 
 from engine import CronSchedule, FixedRate, LaunchPlan
-from engine.cli.packages import Found
-from engine.cli.registration import plan_registration
 from engine.dag.spec import ResourceType, schedule_from_dict
 from engine.errors import ConfigError
+from engine.remote.packages import Found
+from engine.remote.registration import plan_registration
 from tests.fixtures import schedule_wfs
 
 UTC = dt.timezone.utc

@@ -22,13 +22,31 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from engine.cli.loading import LoadError, module_name_for
 from engine.core.launch_plan import LaunchPlan
 from engine.core.reference import ReferenceTask
 from engine.errors import FlyrayError
 
 # Files that are programs, not modules: importing them would run them.
 _NOT_IMPORTED = frozenset({"setup.py", "__main__.py", "conftest.py"})
+
+
+class LoadError(FlyrayError):
+    """The user's code cannot be imported, or what it defines cannot be registered."""
+
+
+def module_name_for(path: Path) -> tuple[Path, str]:
+    """The directory to put on sys.path and the dotted module name of ``path``.
+
+    As flytekit does, the file's package is found by walking up while the
+    directories hold an ``__init__.py``.
+    """
+    path = path.resolve()
+    parts = [path.stem]
+    root = path.parent
+    while (root / "__init__.py").is_file():
+        parts.insert(0, root.name)
+        root = root.parent
+    return root, ".".join(parts)
 
 
 @dataclass(frozen=True)
@@ -121,7 +139,8 @@ def load_package(path: str | os.PathLike[str]) -> LoadedPackage:
     return LoadedPackage(root, tuple(modules), target)
 
 
-def _kind(value: Any) -> str | None:
+def entity_kind(value: Any) -> str | None:
+    """'task', 'workflow' or 'launch_plan' for what registration takes, else None."""
     if isinstance(value, LaunchPlan):
         return "launch_plan"
     if isinstance(value, ReferenceTask) or not getattr(value, "_flyray_entity", False):
@@ -140,7 +159,7 @@ def find_entities(modules: tuple[ModuleType, ...] | list[ModuleType]) -> Found:
     found = Found()
     for module in modules:
         for attribute, value in sorted(vars(module).items()):
-            kind = _kind(value)
+            kind = entity_kind(value)
             if kind is None:
                 continue
             table: dict[str, Any] = {"task": found.tasks, "workflow": found.workflows,
@@ -152,3 +171,57 @@ def find_entities(modules: tuple[ModuleType, ...] | list[ModuleType]) -> Found:
                     f"is {module.__name__}.{attribute}); give one another name")
             table[value.name] = value
     return found
+
+
+def found_for(entity: Any) -> Found:
+    """One local task, workflow or launch plan, as registration takes it (what it uses
+    is planned with it)."""
+    kind = entity_kind(entity)
+    if kind is None:
+        raise LoadError(f"{entity!r} is not a task, workflow or launch plan that can be "
+                        "registered (a reference names one registered elsewhere: fetch it "
+                        "instead)")
+    found = Found()
+    {"task": found.tasks, "workflow": found.workflows,
+     "launch_plan": found.launch_plans}[kind][entity.name] = entity
+    return found
+
+
+def _defining_module(entity: Any) -> str:
+    owner = entity.workflow if isinstance(entity, LaunchPlan) else entity
+    fn = getattr(owner, "fn", None)
+    module = getattr(fn, "__module__", None)
+    if module is None and hasattr(owner, "spec"):
+        module = owner.spec().module
+    if not isinstance(module, str):
+        raise LoadError(f"cannot tell which module defines {entity!r}; register its package "
+                        "with register_package(path) instead")
+    return module
+
+
+def source_root_of(entity: Any, source_path: str | os.PathLike[str] | None = None) -> Path:
+    """The source root whose bundle holds the code of ``entity``: the directory it imports
+    from, ``source_path`` when given (it must then hold the entity's module)."""
+    name = _defining_module(entity)
+    what = f"'{entity.name}'"
+    if name == "__main__":
+        raise LoadError(f"{what} is defined in the script being run (__main__); the cluster "
+                        "imports code by module name, so define it in a module that the "
+                        "script imports")
+    where = getattr(sys.modules.get(name), "__file__", None)
+    if not where:
+        raise LoadError(f"{what} is defined in module '{name}', which has no source file to "
+                        "bundle")
+    file = Path(where).resolve()
+    if source_path is None:
+        root, dotted = module_name_for(file)
+    else:
+        root = Path(source_path).resolve()
+        if not file.is_relative_to(root):
+            raise LoadError(f"{what} is defined in {file}, outside source_path {root}")
+        parts = list(file.relative_to(root).with_suffix("").parts)
+        dotted = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    if dotted != name:
+        raise LoadError(f"module '{name}' ({file}) imports as '{dotted}' from the source root "
+                        f"{root}; pass as source_path the directory it is imported from")
+    return root

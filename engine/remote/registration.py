@@ -1,26 +1,29 @@
 """Fast registration: the specs of a package, under one version, sent to the admin API.
 
-:func:`plan_registration` serializes what :mod:`engine.cli.packages` found into the
+:func:`plan_registration` serializes what :mod:`engine.remote.packages` found into the
 order the admin API accepts them (tasks, then workflows, each after the launch plans it
 calls, then launch plans); :func:`with_version` moves every identifier to one project,
 domain and version, consistently (the tasks inside workflow specs and the workflow of
 each launch plan included); :func:`register` posts them with the bundle's ``code_uri``.
+:func:`fast_register` (a package, as ``flyray register PATH``) and :func:`register_found`
+(what ``FlyteRemote.register_script`` found) do all of it: bundle, upload, register.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from engine.admin_client import AdminClient
-from engine.cli.bundle import Bundle
-from engine.cli.loading import LoadError
-from engine.cli.packages import Found
+from engine.admin_client import AdminClient, AdminRequestError
+from engine.catalog.blob import BlobStore
+from engine.config import load_settings
 from engine.core.launch_plan import LaunchPlan
 from engine.dag.spec import (
     Identifier,
@@ -32,6 +35,9 @@ from engine.dag.spec import (
 )
 from engine.dag.validate import validate_workflow
 from engine.dag.versioning import Scope, moved_identifier, moved_task, moved_workflow
+from engine.errors import FlyrayError
+from engine.remote.bundle import Bundle, build_bundle, upload_bundle
+from engine.remote.packages import Found, LoadError, find_entities, load_package
 
 _PATHS = {ResourceType.TASK: "/api/v1/tasks", ResourceType.WORKFLOW: "/api/v1/workflows",
           ResourceType.LAUNCH_PLAN: "/api/v1/launch_plans"}
@@ -215,3 +221,77 @@ def modules_outside(steps: list[Step], bundle: Bundle) -> list[str]:
         if not _installed(module):
             missing.append(module)
     return missing
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What one fast registration did."""
+
+    found: Found
+    bundle: Bundle
+    code_uri: str
+    project: str
+    domain: str
+    version: str
+    outcomes: list[Outcome]
+    # Task modules neither bundled nor installed here: the cluster must provide them.
+    outside: list[str]
+
+
+class RegistrationError(FlyrayError):
+    """The admin API refused an entity; ``done`` lists what was registered before it."""
+
+    def __init__(self, refused: Step, cause: AdminRequestError, done: list[Outcome]) -> None:
+        ident = refused.id
+        super().__init__(
+            f"the admin API refused {ident.resource_type.value.replace('_', ' ')} "
+            f"'{ident.name}' at version {ident.version} ({cause.status} {cause.kind}): "
+            f"{cause.message}")
+        self.refused = refused
+        self.cause = cause
+        self.done = done
+
+
+def flyray_packages() -> list[Path]:
+    """Flyray's own packages: never bundled, the cluster runs its installed Flyray."""
+    found: list[Path] = []
+    for name in ("engine", "serve"):
+        spec = importlib.util.find_spec(name)
+        locations = (spec.submodule_search_locations if spec is not None else None) or []
+        found += [Path(p).resolve() for p in locations]
+    return found
+
+
+def fast_register(path: str | os.PathLike[str], admin: AdminClient, store: BlobStore,
+                  project: str, domain: str, version: str | None) -> Registration:
+    """Import the package at ``path``, bundle its source root into the blob store, and
+    register everything it defines under one version (default: a content hash)."""
+    package = load_package(path)
+    found = find_entities(package.modules)
+    return register_found(found, package.root, admin, store, project, domain, version,
+                          f"{path}")
+
+
+def register_found(found: Found, root: Path, admin: AdminClient, store: BlobStore,
+                   project: str, domain: str, version: str | None,
+                   what: str) -> Registration:
+    """Register ``found`` (and what it uses) with the source tree at ``root`` bundled, as
+    ``flyray register`` does; ``what`` names the source in errors. Flyray's own packages
+    and the Flyray home are never bundled.
+
+    Raises RegistrationError at the first refusal, BundleError, LoadError, FlyrayError."""
+    steps = plan_registration(found)
+    if not steps:
+        raise FlyrayError(f"{what} defines no task, workflow or launch plan to register")
+    bundle = build_bundle(root, [*flyray_packages(), load_settings().home])
+    outside = modules_outside(steps, bundle)
+    version = version or content_version(steps, bundle)
+    steps = with_version(steps, project, domain, version)
+    admin.check()  # before uploading: an unreachable admin is the likelier mistake
+    code_uri = upload_bundle(bundle, store)
+    done: list[Outcome] = []
+    try:
+        done.extend(register(admin, steps, code_uri))
+    except AdminRequestError as e:  # register() yields one outcome per step, in order
+        raise RegistrationError(steps[len(done)], e, done) from e
+    return Registration(found, bundle, code_uri, project, domain, version, done, outside)
