@@ -22,11 +22,13 @@ from engine.core.workflow import PythonFunctionWorkflow, workflow
 from engine.dag.conditional import conditional
 from engine.dag.run.context import ExecutionParameters, current_context
 from engine.dag.spec import WorkflowFailurePolicy
+from engine.dag.spec.labels import Annotations, Labels, RawOutputDataConfig
 from engine.extras.tasks.shell import ShellTask
 from engine.types.hashing import HashMethod
 from engine.types.interface import kwtypes
 
 __all__ = [
+    "Annotations",
     "ContainerTask",
     "CronSchedule",
     "DynamicTask",
@@ -36,9 +38,11 @@ __all__ = [
     "HashMethod",
     "ImageSpec",
     "LaunchPlan",
+    "Labels",
     "MapTask",
     "PythonFunctionTask",
     "PythonFunctionWorkflow",
+    "RawOutputDataConfig",
     "Resources",
     "Secret",
     "ShellTask",

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from engine.cli import remote
@@ -20,7 +21,8 @@ from engine.cli.common import (
     with_cli_errors,
 )
 from engine.dag.spec import schedule_from_dict
-from engine.errors import ConfigError
+from engine.dag.spec.labels import parse_pairs
+from engine.errors import ConfigError, SpecError
 from engine.remote import FlyteLaunchPlan, FlyteRemote, FlyteWorkflowExecution
 
 _OUTPUT = click.option("--output", "-o", type=click.Choice(["table", "json"]),
@@ -121,9 +123,11 @@ def _execution_row(execution: FlyteWorkflowExecution) -> list[str]:
     name, version = remote.target_name(execution)
     phase = closure.phase.value
     duration = closure.duration
+    labels = " ".join(f"{k}={v}" for k, v in sorted(execution.spec.labels.values.items()))
     return [execution.id.name, name, version,
             f"[{remote.PHASE_STYLE.get(phase, '')}]{phase}", short_time(closure.created_at),
-            f"{duration.total_seconds():.1f}s" if duration is not None else ""]
+            f"{duration.total_seconds():.1f}s" if duration is not None else "",
+            escape(labels)]
 
 
 @get.command(help="List executions (newest first); with NAME, one execution and its nodes.")
@@ -133,12 +137,14 @@ def _execution_row(execution: FlyteWorkflowExecution) -> list[str]:
 @click.option("--phase", multiple=True, type=click.Choice(sorted(remote.TERMINAL |
               {"QUEUED", "RUNNING"})), help="Only executions in this phase (repeatable).")
 @click.option("--launch-plan", default=None, help="Only executions of this launch plan.")
+@click.option("--label", multiple=True, metavar="KEY=VALUE",
+              help="Only executions with this label (repeatable: all of them).")
 @_OUTPUT
 @admin_options
 @with_cli_errors
 def executions(name: str | None, project: str | None, domain: str | None, limit: int,
-               phase: tuple[str, ...], launch_plan: str | None, output: str,
-               endpoint: str | None, token: str | None) -> None:
+               phase: tuple[str, ...], launch_plan: str | None, label: tuple[str, ...],
+               output: str, endpoint: str | None, token: str | None) -> None:
     client = remote.flyte_remote(endpoint, token, project, domain)
     if name:
         execution = client.sync(client.fetch_execution(name=name), sync_nodes=True)
@@ -154,15 +160,19 @@ def executions(name: str | None, project: str | None, domain: str | None, limit:
         if execution.closure.phase.value in ("FAILED", "ABORTED", "TIMED_OUT"):
             out.print(remote.failure_message(execution), markup=False, soft_wrap=True)
         return
+    try:
+        labels = parse_pairs(label, "--label")
+    except SpecError as e:
+        raise click.UsageError(str(e)) from None
     items = client.recent_executions(limit=limit, launch_plan=launch_plan,
-                                     phase=list(phase) or None)
+                                     phase=list(phase) or None, labels=labels)
     if output == "json":
         echo_json({"executions": [e.to_json() for e in items]})
         return
     table = Table(title=f"{len(items)} executions in {client.default_project}/"
                   f"{client.default_domain}", title_justify="left")
     for column in ("name", "launch plan / task", "version", "phase", "created (UTC)",
-                   "duration"):
+                   "duration", "labels"):
         table.add_column(column)
     for execution in items:
         table.add_row(*_execution_row(execution))

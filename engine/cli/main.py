@@ -10,7 +10,9 @@ from engine.cli.demo import demo
 from engine.cli.execution import execution
 from engine.cli.get import get
 from engine.cli.launchplan import launchplan
+from engine.cli.package import package, serialize
 from engine.cli.register import register_command
+from engine.cli.register_files import register_files
 from engine.cli.run import run
 
 
@@ -23,7 +25,10 @@ def cli() -> None:
 cli.add_command(run)
 cli.add_command(cluster)
 cli.add_command(cache)
+register_command.add_command(register_files)
 cli.add_command(register_command)
+cli.add_command(package)
+cli.add_command(serialize)
 cli.add_command(demo)
 cli.add_command(get)
 cli.add_command(launchplan)

@@ -4,7 +4,7 @@ it to the end and print its outputs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import click
@@ -31,6 +31,9 @@ class RemoteOptions:
     endpoint: str | None
     token: str | None
     timeout: float | None = None  # seconds the execution may run
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    raw_output_prefix: str | None = None  # where its raw outputs go
 
 
 def run_remote(file: str, entity: Any, inputs: dict[str, Any], options: RemoteOptions,
@@ -55,6 +58,8 @@ def run_remote(file: str, entity: Any, inputs: dict[str, Any], options: RemoteOp
     iface = entity.python_interface
     execution = client.execute(registered, inputs, execution_name=options.name,
                                overwrite_cache=overwrite_cache, timeout=options.timeout,
+                               labels=options.labels, annotations=options.annotations,
+                               raw_output_data_config=options.raw_output_prefix,
                                type_hints={**iface.outputs, **iface.inputs})
     click.echo(f"execution {execution.id.name}: {client.generate_console_url(execution)}")
     if not options.wait:

@@ -21,7 +21,8 @@ from engine.core.task import PythonFunctionTask
 from engine.core.workflow import PythonFunctionWorkflow
 from engine.dag.run.executor import run as run_compiled
 from engine.dag.run.hooks import ExecutionHooks
-from engine.errors import FlyrayError
+from engine.dag.spec.labels import launch_fields, parse_pairs
+from engine.errors import FlyrayError, SpecError
 from engine.types.type_engine import TypeEngine
 
 
@@ -171,7 +172,18 @@ def _keep_options(**options: Any) -> None:
         raise click.UsageError("--wait follows a remote execution: give --remote too")
     if options["timeout"] is not None and not options["remote"]:
         raise click.UsageError("--timeout limits a remote execution: give --remote too")
-    click.get_current_context().meta[OPTIONS_KEY] = RemoteOptions(**options)
+    for flag in ("label", "annotation", "raw_output_prefix"):
+        if options[flag] and not options["remote"]:
+            raise click.UsageError(f"--{flag.replace('_', '-')} is for a remote execution: "
+                                   "give --remote too")
+    try:
+        labels = parse_pairs(options.pop("label"), "--label")
+        annotations = parse_pairs(options.pop("annotation"), "--annotation")
+        launch_fields(labels, annotations, options["raw_output_prefix"], "flyray run")
+    except SpecError as e:
+        raise click.UsageError(str(e)) from None
+    click.get_current_context().meta[OPTIONS_KEY] = RemoteOptions(
+        **options, labels=labels, annotations=annotations)
 
 
 run = RunGroup(
@@ -199,6 +211,14 @@ run = RunGroup(
                      type=click.FloatRange(min=0, min_open=True),
                      help="With --remote: stop the execution once it has run this long "
                      "(it ends TIMED_OUT; default: no limit)."),
+        click.Option(["--label"], multiple=True, metavar="KEY=VALUE",
+                     help="With --remote: a label of the execution (repeatable), added to "
+                     "the launch plan's; list by it with flyray get executions --label."),
+        click.Option(["--annotation"], multiple=True, metavar="KEY=VALUE",
+                     help="With --remote: an annotation of the execution (repeatable)."),
+        click.Option(["--raw-output-prefix"], default=None, metavar="URI",
+                     help="With --remote: where the execution writes its raw outputs "
+                     "(files, dataframes, offloaded values), inside the blob store."),
         click.Option(["--endpoint"], default=None, metavar="URL",
                      help="With --remote: admin API URL (default: FLYRAY_ADMIN_ENDPOINT)."),
         click.Option(["--token"], default=None,

@@ -29,6 +29,16 @@ from engine.dag.spec import (
     TaskSpec,
     launch_plan_id,
 )
+from engine.dag.spec.labels import (
+    Annotations,
+    Labels,
+    RawOutputDataConfig,
+    check_annotations,
+    check_labels,
+    check_prefix,
+    prefix_of,
+    values_of,
+)
 from engine.dag.trace import is_compiling
 from engine.errors import ConfigError, InputValueError
 from engine.types.interface import PythonInterface, bind_inputs, to_spec_interface
@@ -46,14 +56,20 @@ class LaunchPlan:
 
     def __init__(self, name: str, workflow: PythonFunctionWorkflow,
                  default_inputs: dict[str, Any], fixed_inputs: dict[str, Any],
-                 schedule: Schedule | None = None) -> None:
+                 schedule: Schedule | None = None,
+                 labels: Labels | dict[str, str] | None = None,
+                 annotations: Annotations | dict[str, str] | None = None,
+                 raw_output_data_config: RawOutputDataConfig | str | None = None) -> None:
         self.name = name
         self.workflow = workflow
         self.default_inputs = dict(default_inputs)
         self.fixed_inputs = dict(fixed_inputs)
         self.schedule = schedule
-        iface = workflow.python_interface
         where = f"launch plan '{name}'"
+        self.labels = check_labels(values_of(labels), where)
+        self.annotations = check_annotations(values_of(annotations), where)
+        self.raw_output_prefix = check_prefix(prefix_of(raw_output_data_config), where)
+        iface = workflow.python_interface
         for kind, values in (("default", default_inputs), ("fixed", fixed_inputs)):
             for key, value in values.items():
                 if key not in iface.inputs:
@@ -106,24 +122,34 @@ class LaunchPlan:
     def get_or_create(cls, workflow: PythonFunctionWorkflow, name: str | None = None,
                       default_inputs: dict[str, Any] | None = None,
                       fixed_inputs: dict[str, Any] | None = None, schedule: Any = None,
+                      labels: Labels | dict[str, str] | None = None,
+                      annotations: Annotations | dict[str, str] | None = None,
+                      raw_output_data_config: RawOutputDataConfig | str | None = None,
                       **_: Any) -> LaunchPlan:
         """The launch plan ``name`` of ``workflow`` (by default the workflow's own).
 
         ``schedule`` (a ``CronSchedule`` or ``FixedRate``) makes the control plane launch
         it at those times (UTC) while its registered version is active; it needs a name
         of its own, and every input but the kickoff time needs a fixed or default value.
+        ``labels`` and ``annotations`` (``Labels``/``Annotations`` or dicts, checked as
+        Kubernetes does) and ``raw_output_data_config`` (where raw outputs go, inside the
+        control plane's blob store) are the defaults of its remote executions.
         """
         name = name or workflow.name
-        plan = cls(name, workflow, default_inputs or {}, fixed_inputs or {}, schedule)
+        plan = cls(name, workflow, default_inputs or {}, fixed_inputs or {}, schedule,
+                   labels, annotations, raw_output_data_config)
         known = cls._known.get(name)
         if known is not None:
             same = (known.workflow is workflow and known.default_inputs == plan.default_inputs
                     and known.fixed_inputs == plan.fixed_inputs
-                    and known.schedule == plan.schedule)
+                    and known.schedule == plan.schedule and known.labels == plan.labels
+                    and known.annotations == plan.annotations
+                    and known.raw_output_prefix == plan.raw_output_prefix)
             if not same:
                 raise ConfigError(f"launch plan '{name}' already exists with other inputs, "
-                                  "schedule or workflow; launch plans are immutable: give the "
-                                  "new one another name")
+                                  "schedule, labels, annotations, raw output prefix or "
+                                  "workflow; launch plans are immutable: give the new one "
+                                  "another name")
             return known
         cls._known[name] = plan
         return plan
@@ -141,7 +167,9 @@ class LaunchPlan:
         workflow = self.workflow.compile().spec
         return LaunchPlanSpec(launch_plan_id(workflow.id, self.name), workflow.id,
                               _literals(self.workflow, self.default_inputs),
-                              _literals(self.workflow, self.fixed_inputs), self.schedule)
+                              _literals(self.workflow, self.fixed_inputs), self.schedule,
+                              raw_output_prefix=self.raw_output_prefix,
+                              labels=dict(self.labels), annotations=dict(self.annotations))
 
     def _inputs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         names = list(self.python_interface.inputs)

@@ -17,6 +17,7 @@ from typing import Any
 
 from engine.dag.run.state import ExecutionPhase, NodePhase
 from engine.dag.spec import Identifier
+from engine.dag.spec.labels import Annotations, Labels, RawOutputDataConfig
 from engine.errors import ErrorKind, OutputsUnavailableError
 from engine.remote.data import LiteralsResolver
 from engine.remote.entities import parse_time
@@ -107,16 +108,24 @@ class ExecutionSpec:
     recovered_from: WorkflowExecutionIdentifier | None
     code_uri: str | None
     timeout: float | None  # seconds it may run; None: no limit
+    # As flytekit's: ``spec.labels.values`` (the launch plan's and the launch's).
+    labels: Labels = Labels()
+    annotations: Annotations = Annotations()
+    # Where its raw outputs go (None: the blob store's default place).
+    raw_output_data_config: RawOutputDataConfig | None = None
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> ExecutionSpec:
+        raw = data.get("raw_output_data_config")
         return cls(_ident(data.get("launch_plan")), _ident(data.get("workflow")),
                    _ident(data.get("task")), dict(data.get("inputs") or {}),
                    bool(data.get("overwrite_cache")), str(data.get("mode", "MANUAL")),
                    parse_time(data.get("scheduled_at")),
                    _exec_ident(data.get("relaunched_from")),
                    _exec_ident(data.get("recovered_from")), data.get("code_uri"),
-                   data.get("timeout"))
+                   data.get("timeout"), Labels(dict(data.get("labels") or {})),
+                   Annotations(dict(data.get("annotations") or {})),
+                   RawOutputDataConfig(raw["output_location_prefix"]) if raw else None)
 
 
 @dataclass(frozen=True)

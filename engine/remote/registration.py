@@ -39,7 +39,7 @@ from engine.errors import FlyrayError
 from engine.remote.bundle import Bundle, build_bundle, upload_bundle
 from engine.remote.packages import Found, LoadError, find_entities, load_package
 
-_PATHS = {ResourceType.TASK: "/api/v1/tasks", ResourceType.WORKFLOW: "/api/v1/workflows",
+ENTITY_PATHS = {ResourceType.TASK: "/api/v1/tasks", ResourceType.WORKFLOW: "/api/v1/workflows",
           ResourceType.LAUNCH_PLAN: "/api/v1/launch_plans"}
 
 
@@ -136,9 +136,9 @@ def plan_registration(found: Found) -> list[Step]:
     return tasks + planner.later
 
 
-def content_version(steps: list[Step], bundle: Bundle) -> str:
-    """The default version: a hash of the code bundle and of every spec."""
-    digest = hashlib.sha256(bundle.digest.encode())
+def content_version(steps: list[Step], bundle: Bundle | None) -> str:
+    """The default version: a hash of the code bundle (if any) and of every spec."""
+    digest = hashlib.sha256(bundle.digest.encode() if bundle is not None else b"")
     for step in steps:
         digest.update(json.dumps([step.kind.value, step.spec], sort_keys=True).encode())
     return digest.hexdigest()[:16]
@@ -177,7 +177,7 @@ def register(client: AdminClient, steps: list[Step], code_uri: str | None) -> It
             yield Outcome(step, workflow_status.get(step.id.name, "unchanged"))
             continue
         body = {"id": step.spec["id"], "spec": step.spec, "code_uri": code_uri}
-        reply = client.post(_PATHS[step.kind], body)
+        reply = client.post(ENTITY_PATHS[step.kind], body)
         status = "new" if reply.status == 201 else "unchanged"
         if step.kind is ResourceType.WORKFLOW:
             workflow_status[step.id.name] = status
@@ -227,9 +227,9 @@ def modules_outside(steps: list[Step], bundle: Bundle) -> list[str]:
 class Registration:
     """What one fast registration did."""
 
-    found: Found
-    bundle: Bundle
-    code_uri: str
+    found: Found  # empty when registered from files (``flyray register files``)
+    bundle: Bundle | None  # None: specs registered without code (``flyray serialize``)
+    code_uri: str | None
     project: str
     domain: str
     version: str
@@ -287,11 +287,22 @@ def register_found(found: Found, root: Path, admin: AdminClient, store: BlobStor
     outside = modules_outside(steps, bundle)
     version = version or content_version(steps, bundle)
     steps = with_version(steps, project, domain, version)
+    code_uri, done = register_steps(steps, bundle, admin, store)
+    return Registration(found, bundle, code_uri, project, domain, version, done, outside)
+
+
+def register_steps(steps: list[Step], bundle: Bundle | None, admin: AdminClient,
+                   store: BlobStore) -> tuple[str | None, list[Outcome]]:
+    """Upload ``bundle`` (if any) and post ``steps`` (already versioned) in order: the
+    bundle's URI and what each step did. Shared by ``flyray register`` and ``flyray
+    register files``.
+
+    Raises RegistrationError at the first refusal."""
     admin.check()  # before uploading: an unreachable admin is the likelier mistake
-    code_uri = upload_bundle(bundle, store)
+    code_uri = upload_bundle(bundle, store) if bundle is not None else None
     done: list[Outcome] = []
     try:
         done.extend(register(admin, steps, code_uri))
     except AdminRequestError as e:  # register() yields one outcome per step, in order
         raise RegistrationError(steps[len(done)], e, done) from e
-    return Registration(found, bundle, code_uri, project, domain, version, done, outside)
+    return code_uri, done

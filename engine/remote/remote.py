@@ -24,6 +24,7 @@ from engine.configuration import Config
 from engine.core.launch_plan import LaunchPlan
 from engine.dag.run.state import ExecutionPhase
 from engine.dag.spec import Identifier
+from engine.dag.spec.labels import Annotations, Labels, RawOutputDataConfig, launch_fields
 from engine.errors import (
     InputValueError,
     NotYetSupportedError,
@@ -237,10 +238,12 @@ class FlyteRemote(Lookup):
                           phase: str | ExecutionPhase | list[str | ExecutionPhase] | None = None,
                           launch_plan: str | None = None,
                           created_after: dt.datetime | None = None,
-                          created_before: dt.datetime | None = None
+                          created_before: dt.datetime | None = None,
+                          labels: dict[str, str] | None = None,
                           ) -> list[FlyteWorkflowExecution]:
         """Executions, newest first; only those in ``phase`` (one or several), of
-        ``launch_plan`` (a name), or created in the given window (UTC when naive)."""
+        ``launch_plan`` (a name), created in the given window (UTC when naive), or with
+        every one of ``labels``."""
         phases = [phase] if isinstance(phase, (str, ExecutionPhase)) else list(phase or ())
         known = {p.value for p in ExecutionPhase}
         unknown = [p for p in phases if p not in known]
@@ -251,7 +254,8 @@ class FlyteRemote(Lookup):
             "executions", *self._scope(project, domain), limit,
             phase=[ExecutionPhase(p).value for p in phases] or None, launch_plan=launch_plan,
             created_after=created_after.isoformat() if created_after else None,
-            created_before=created_before.isoformat() if created_before else None)
+            created_before=created_before.isoformat() if created_before else None,
+            label=[f"{k}:{v}" for k, v in (labels or {}).items()] or None)
         return [self._execution(r) for r in replies]
 
     # --- Running -----------------------------------------------------------------------
@@ -266,7 +270,11 @@ class FlyteRemote(Lookup):
                 serialization_settings: Any = None, envs: dict[str, str] | None = None,
                 tags: list[str] | None = None, cluster_pool: str | None = None,
                 interruptible: bool | None = None,
-                poll_interval: Seconds | None = None) -> FlyteWorkflowExecution:
+                poll_interval: Seconds | None = None,
+                labels: Labels | dict[str, str] | None = None,
+                annotations: Annotations | dict[str, str] | None = None,
+                raw_output_data_config: RawOutputDataConfig | str | None = None,
+                ) -> FlyteWorkflowExecution:
         """Launch a fetched launch plan, workflow (its default launch plan) or task, or a
         local ``@task``, ``@workflow`` or ``LaunchPlan``, registered first (see
         :meth:`register_script`; ``version`` is the version to register).
@@ -285,6 +293,11 @@ class FlyteRemote(Lookup):
             timeout: how long the execution may run once started (seconds or a
                 timedelta); past it, it ends TIMED_OUT. ``wait``'s own limit is
                 :meth:`wait`'s ``timeout``.
+            labels: ``Labels`` or a dict, added to (or overriding) the launch plan's;
+                checked as Kubernetes does.
+            annotations: ``Annotations`` or a dict, the same way.
+            raw_output_data_config: where its raw outputs go (a URI inside the server's
+                blob store); by default the launch plan's.
             image_config: accepted for flytekit's sake (the cluster runs the code bundle).
             options: accepted for flytekit's sake.
             serialization_settings: accepted for flytekit's sake.
@@ -313,12 +326,15 @@ class FlyteRemote(Lookup):
         if execution_name is None and execution_name_prefix:
             execution_name = f"{execution_name_prefix}-{uuid.uuid4().hex[:12]}"
         execution = self._launch(entity, inputs or {}, interface, execution_name,
-                                 bool(overwrite_cache), _seconds(timeout))
+                                 bool(overwrite_cache), _seconds(timeout), launch_fields(
+                                     labels, annotations, raw_output_data_config,
+                                     "FlyteRemote.execute"))
         return self.wait(execution, poll_interval=poll_interval) if wait else execution
 
     def _launch(self, entity: FlyteEntity, inputs: dict[str, Any],
                 interface: PythonInterface | None, execution_name: str | None,
-                overwrite_cache: bool, timeout_s: float | None) -> FlyteWorkflowExecution:
+                overwrite_cache: bool, timeout_s: float | None,
+                metadata: dict[str, Any]) -> FlyteWorkflowExecution:
         kind = "task" if isinstance(entity, FlyteTask) else "launch_plan"
         label = entity.id.resource_type.value.replace("_", " ")
         what = f"{label} '{entity.name}' version {entity.version}"
@@ -335,7 +351,7 @@ class FlyteRemote(Lookup):
             # A workflow runs as its default launch plan (same name and version), as in Flyte.
             kind: {"name": entity.name, "version": entity.version},
             "inputs": input_literals(inputs, checking, self.store, what, fixed),
-            "overwrite_cache": overwrite_cache}
+            "overwrite_cache": overwrite_cache, **metadata}
         if execution_name:
             body["name"] = execution_name
         if timeout_s is not None:

@@ -65,6 +65,15 @@ class EntityRef(RequestModel):
         return value if value is None else checked("version", value)
 
 
+class RawOutputDataConfigModel(RequestModel):
+    """Where an execution's raw outputs (files, directories, dataframes, offloaded
+    values) go, as Flyte's ``RawOutputDataConfig``."""
+
+    output_location_prefix: str = Field(max_length=2048, description=(
+        "A URI inside the server's blob store; the execution writes under "
+        "<prefix>/<project>/<domain>/<name>/."))
+
+
 class ExecutionCreate(RequestModel):
     """Launch a launch plan, a workflow (its default launch plan) or a task: give one."""
 
@@ -82,6 +91,13 @@ class ExecutionCreate(RequestModel):
         "Seconds the execution may run (from its start; queueing does not count): past "
         "them its running work is stopped and it ends TIMED_OUT. Relaunches and "
         "recoveries keep it. Omitted: no limit."))
+    labels: dict[str, str] = Field(default_factory=dict, description=(
+        "Kubernetes-style labels, added to (or overriding) the launch plan's; list "
+        "executions with ?label=key:value."))
+    annotations: dict[str, str] = Field(default_factory=dict, description=(
+        "Kubernetes-style annotations, added to (or overriding) the launch plan's."))
+    raw_output_data_config: RawOutputDataConfigModel | None = Field(default=None, description=(
+        "Where raw outputs go; omitted: the launch plan's, else the blob store's default."))
 
     @field_validator("project", "domain", "name")
     @classmethod
@@ -149,6 +165,10 @@ class ExecutionSpecModel(BaseModel):
     code_uri: str | None
     timeout: float | None = Field(default=None, description="Seconds it may run before it "
                                   "ends TIMED_OUT; null: no limit.")
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    raw_output_data_config: RawOutputDataConfigModel | None = Field(
+        default=None, description="null: the blob store's default place.")
 
 
 class ExecutionClosureModel(BaseModel):
@@ -185,7 +205,11 @@ class ExecutionModel(BaseModel):
                 if e.relaunched_from else None,
                 recovered_from=ExecutionIdModel.of(e.recovered_from)
                 if e.recovered_from else None,
-                code_uri=e.code_uri, timeout=e.timeout_s),
+                code_uri=e.code_uri, timeout=e.timeout_s, labels=e.labels,
+                annotations=e.annotations,
+                raw_output_data_config=RawOutputDataConfigModel(
+                    output_location_prefix=e.raw_output_prefix)
+                if e.raw_output_prefix is not None else None),
             closure=ExecutionClosureModel(
                 phase=e.phase.value, created_at=e.created_at, started_at=e.started_at,
                 ended_at=e.ended_at, duration_s=duration, error=ErrorModel.of(e.error),

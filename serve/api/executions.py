@@ -34,6 +34,7 @@ from serve.api.execution_schemas import (
     TerminateRequest,
 )
 from serve.store import ListOptions
+from serve.store.execution_labels import parse_filter
 from serve.store.execution_records import (
     ExecutionFilters,
     ExecutionId,
@@ -53,7 +54,9 @@ def create_execution(body: ExecutionCreate, response: Response,
     ref = getattr(body, kind.value)
     execution, created = executions.create(ExecutionRequest(
         body.project, body.domain, body.name, kind, ref.name, ref.version, body.inputs,
-        body.overwrite_cache, body.timeout))
+        body.overwrite_cache, body.timeout, body.labels, body.annotations,
+        body.raw_output_data_config.output_location_prefix
+        if body.raw_output_data_config is not None else None))
     response.status_code = 201 if created else 200
     return ExecutionModel.of(execution)
 
@@ -96,9 +99,12 @@ def list_executions(
         description="ISO 8601; without a zone, UTC.")] = None,
     created_before: Annotated[dt.datetime | None, Query(
         description="ISO 8601; without a zone, UTC.")] = None,
+    label: Annotated[list[str] | None, Query(description=(
+        "key:value; only executions with this label (repeat: all of them)."))] = None,
 ) -> ExecutionList:
     filters = ExecutionFilters(tuple(phase or ()), launch_plan, _utc(created_after),
-                               _utc(created_before))
+                               _utc(created_before),
+                               tuple(parse_filter(text) for text in label or ()))
     page = store.list_executions(project, domain, filters, options)
     return ExecutionList(executions=[ExecutionModel.of(e) for e in page.items],
                          token=page.token)

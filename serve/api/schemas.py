@@ -88,6 +88,13 @@ class LaunchPlanSpecModel(RequestModel):
             "and \"catch_up\" (true: fire every missed tick after downtime; false: only "
             "the latest). null: launched on request only."))
     max_parallel_executions: StrictInt | None = Field(default=None, ge=1)
+    raw_output_data_config: dict[str, Any] | None = Field(default=None, description=(
+        "{\"output_location_prefix\": \"s3://bucket/raw\"}: where its executions write "
+        "raw outputs (inside a configured blob store), unless a launch says otherwise."))
+    labels: dict[str, str] = Field(default_factory=dict, description=(
+        "Kubernetes-style labels its executions get (a launch may add or override)."))
+    annotations: dict[str, str] = Field(default_factory=dict, description=(
+        "Kubernetes-style annotations its executions get (a launch may add or override)."))
 
 
 class CodeLaunchPlanRegisterRequest(RequestModel):

@@ -19,9 +19,9 @@ from typing import Any
 from engine.core.workflow import PythonFunctionWorkflow
 from engine.dag.compiler import CompiledWorkflow
 from engine.dag.spec import TaskSpec, WorkflowSpec
+from engine.dag.spec.diff import json_diff
 from engine.dag.versioning import Scope, moved_task, moved_workflow
 from serve.errors import CodeLoadError
-from serve.store.diff import json_diff
 
 
 def compile_registered(workflow: dict[str, Any] | None, task: dict[str, Any] | None,

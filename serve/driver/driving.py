@@ -37,7 +37,7 @@ from serve.driver.event_writer import EventWriter
 from serve.driver.hooks import AdminHooks
 from serve.errors import CodeLoadError, DriverFencedError, StoreError
 from serve.store import AdminStore
-from serve.store.execution_records import DriverClaim, ErrorInfo
+from serve.store.execution_records import DriverClaim, ErrorInfo, Execution
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class DriverRun:
         settings = self.ticket.settings
         blobs = BlobStore(StorageConfig.from_settings(settings))
         ident = execution.id
-        prefix = blobs.uri("executions", ident.project, ident.domain, ident.name)
+        prefix = execution_prefix(execution, blobs)
         inputs, problem = _read_inputs(compiled, execution.inputs, blobs, prefix)
         if problem is not None:
             return ExecutionPhase.FAILED, ErrorInfo("USER", problem), None
@@ -139,7 +139,9 @@ class DriverRun:
         try:
             result = run(compiled, inputs, hooks=[hooks], settings=settings,
                          overwrite_cache=execution.overwrite_cache, stop=self.stop_cause,
-                         recovered=_read_outputs(compiled, stored, blobs))
+                         recovered=_read_outputs(compiled, stored, blobs),
+                         raw_output_prefix=f"{prefix}/raw"
+                         if execution.raw_output_prefix is not None else "")
             names = list(compiled.python_interface.outputs)
             values = compiled.python_interface.unpack_outputs(result.outputs, "the workflow")
             outputs = {
@@ -189,6 +191,19 @@ class Deadline:
     def message(self) -> str:
         return (f"the execution ran past its timeout of {self.timeout_s:g} s (it ran "
                 f"{self.ran():.1f} s); its running nodes were stopped (ABORTED)")
+
+
+def execution_prefix(execution: Execution, blobs: BlobStore) -> str:
+    """Where an execution's data goes: ``<raw output prefix>/<project>/<domain>/<name>``
+    when it has a raw-output prefix (its nodes' files, directories and dataframes under
+    ``raw/``, offloaded values under ``outputs/`` and ``nodes/``), else
+    ``executions/<project>/<domain>/<name>`` in the blob store (nodes' raw data then
+    under the store's ``raw/``)."""
+    ident = execution.id
+    if execution.raw_output_prefix is not None:
+        return "/".join((execution.raw_output_prefix.rstrip("/"), ident.project,
+                         ident.domain, ident.name))
+    return blobs.uri("executions", ident.project, ident.domain, ident.name)
 
 
 def _read_inputs(compiled: CompiledWorkflow, values: dict[str, Any], blobs: BlobStore,

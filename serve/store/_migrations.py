@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Table, insert, inspect, text
 from serve.store._models import (
     Base,
     DomainRow,
+    ExecutionLabelRow,
     ExecutionRow,
     LaunchPlanRow,
     NodeAttemptRow,
@@ -77,10 +78,23 @@ def _add_timeout_and_node_inputs(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column} {kind}"))
 
 
+def _add_labels_and_raw_output_prefix(conn: Connection) -> None:
+    """Executions get ``labels``, ``annotations`` and ``raw_output_prefix`` (NULL for
+    those made before: none), and their labels a table of their own."""
+    table = cast("Table", ExecutionRow.__table__)
+    present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    for column in ("labels", "annotations", "raw_output_prefix"):
+        if column not in present:  # a fresh database has them from migration 3
+            kind = table.c[column].type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column} {kind}"))
+    Base.metadata.create_all(conn, tables=[ExecutionLabelRow.__table__])  # type: ignore[list-item]
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _create_registry),
     (2, _add_default_project),
     (3, _create_executions),
     (4, _create_schedules),
     (5, _add_timeout_and_node_inputs),
+    (6, _add_labels_and_raw_output_prefix),
 ]

@@ -204,6 +204,28 @@ class ExecutionRow(Base):
                                                              nullable=True)
     # How often the reaper restarted a lost driver.
     driver_restarts: Mapped[int] = mapped_column(Integer)
+    # Its labels and annotations (JSON objects; NULL: none) and the URI its raw outputs
+    # go under (NULL: the blob store's default place): the launch plan's, overlaid by
+    # the request's; relaunches and recoveries copy them. Labels are also rows of
+    # ``admin_execution_labels``, for the listing's filter.
+    labels: Mapped[str | None] = mapped_column(Text, nullable=True)
+    annotations: Mapped[str | None] = mapped_column(Text, nullable=True)
+    raw_output_prefix: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ExecutionLabelRow(Base):
+    """One label of an execution (``ExecutionRow.labels`` holds them all): what
+    ``?label=key:value`` filters on, by index."""
+
+    __tablename__ = "admin_execution_labels"
+    __table_args__ = (
+        Index("admin_execution_labels_by_value", "key", "value"),
+    )
+    execution_pk: Mapped[int] = mapped_column(
+        ForeignKey("admin_executions.pk", ondelete="CASCADE"), primary_key=True)
+    # A Kubernetes label: key at most 253 + 1 + 63 characters, value at most 63.
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    value: Mapped[str] = mapped_column(String(63))
 
 
 class NodeExecutionRow(Base):

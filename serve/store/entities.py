@@ -29,11 +29,11 @@ from engine.dag.spec import (
     WorkflowSpec,
     default_launch_plan,
 )
+from engine.dag.spec.diff import json_diff
 from serve.errors import ConflictError, InvalidArgumentError, NotFoundError
 from serve.store import _paging
 from serve.store._models import LaunchPlanRow, TaskRow, WorkflowRow, _EntityColumns
 from serve.store.database import aware, now
-from serve.store.diff import json_diff
 from serve.store.identifiers import check_identifier, check_part, describe, resource_type
 from serve.store.projects import require_domain
 from serve.store.records import (

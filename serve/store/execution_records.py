@@ -64,6 +64,9 @@ class ExecutionRequest:
         inputs: input name -> JSON literal.
         timeout_s: seconds the execution may run before it ends TIMED_OUT (None: no
             limit).
+        labels, annotations: added to (or overriding) the launch plan's.
+        raw_output_prefix: where its raw outputs go (None: the launch plan's, else the
+            blob store's default place); it must lie inside the blob store.
     """
 
     project: str
@@ -75,14 +78,25 @@ class ExecutionRequest:
     inputs: dict[str, Any] = field(default_factory=dict)
     overwrite_cache: bool = False
     timeout_s: float | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    raw_output_prefix: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The form a repeated request with the same name is compared in."""
         form: dict[str, Any] = {"project": self.project, "domain": self.domain,
                 self.kind.value: {"name": self.entity, "version": self.version},
                 "inputs": self.inputs, "overwrite_cache": self.overwrite_cache}
-        if self.timeout_s is not None:  # absent otherwise, as in requests stored before it
+        # Each absent unless given, as in requests stored before it existed.
+        if self.timeout_s is not None:
             form["timeout"] = self.timeout_s
+        if self.labels:
+            form["labels"] = self.labels
+        if self.annotations:
+            form["annotations"] = self.annotations
+        if self.raw_output_prefix is not None:
+            form["raw_output_data_config"] = {"output_location_prefix":
+                                              self.raw_output_prefix}
         return form
 
 
@@ -124,6 +138,12 @@ class Execution:
     scheduled_at: dt.datetime | None = None
     # Seconds it may run (from started_at) before it ends TIMED_OUT; None: no limit.
     timeout_s: float | None = None
+    # Its labels and annotations: the launch plan's overlaid by the request's.
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    # The URI its raw outputs go under (its project, domain and name below it); None:
+    # the blob store's default place.
+    raw_output_prefix: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +154,8 @@ class ExecutionFilters:
     launch_plan: str | None = None  # launch plan name
     created_after: dt.datetime | None = None
     created_before: dt.datetime | None = None
+    # (key, value) labels the execution must all have.
+    labels: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

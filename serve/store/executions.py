@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session
 
 from engine.dag.run.state import ExecutionPhase, NodePhase
 from engine.dag.spec import Identifier, LaunchPlanSpec, ResourceType, TaskSpec, WorkflowSpec
+from engine.dag.spec.diff import json_diff
 from serve.errors import ConflictError, InvalidArgumentError, NotFoundError
-from serve.store import _paging, entities
+from serve.store import _paging, entities, execution_labels
 from serve.store._models import (
     ExecutionRow,
     LaunchPlanRow,
@@ -35,7 +36,6 @@ from serve.store._models import (
     WorkflowRow,
 )
 from serve.store.database import aware, db_now
-from serve.store.diff import json_diff
 from serve.store.execution_records import (
     ACTIVE_PHASES,
     ErrorInfo,
@@ -97,6 +97,7 @@ def record_of(s: Session, row: ExecutionRow) -> Execution:
 
     error = (ErrorInfo(row.error_kind or "SYSTEM", row.error_message)
              if row.error_message is not None else None)
+    labels, annotations, raw_output_prefix = execution_labels.read(row)
     return Execution(
         id_of(row), ids["launch_plan"], ids["workflow"], ids["task"], json.loads(row.inputs),
         row.overwrite_cache, ExecutionMode(row.mode), source(row.relaunched_from_pk),
@@ -105,7 +106,8 @@ def record_of(s: Session, row: ExecutionRow) -> Execution:
         aware(row.started_at) if row.started_at else None,
         aware(row.ended_at) if row.ended_at else None, row.driver_restarts,
         json.loads(row.outputs) if row.outputs is not None else None,
-        aware(row.scheduled_at) if row.scheduled_at else None, timeout_s=row.timeout_s)
+        aware(row.scheduled_at) if row.scheduled_at else None, timeout_s=row.timeout_s,
+        labels=labels, annotations=annotations, raw_output_prefix=raw_output_prefix)
 
 
 # --- create ------------------------------------------------------------------------------
@@ -156,6 +158,7 @@ def create_row(s: Session, request: ExecutionRequest,
         return existing, False
     columns = {**_resolve(s, request, blob_root), "timeout_s": timeout}
     row = _insert(s, ident, text, columns, request.overwrite_cache, ExecutionMode.MANUAL)
+    execution_labels.add_rows(s, row)
     return row, True
 
 
@@ -177,11 +180,13 @@ def _create_from(s: Session, source_id: ExecutionId, mode: ExecutionMode, name: 
         return existing, False
     columns = {k: getattr(source, k) for k in (
         "launch_plan_pk", "workflow_pk", "task_pk", "launch_plan_name", "target", "inputs",
-        "code_uri", "timeout_s")}
+        "code_uri", "timeout_s", *execution_labels.COLUMNS)}
     pk_column = ("relaunched_from_pk" if mode is ExecutionMode.RELAUNCH
                  else "recovered_from_pk")
     columns[pk_column] = source.pk
-    return _insert(s, ident, text, columns, cache, mode), True
+    row = _insert(s, ident, text, columns, cache, mode)
+    execution_labels.add_rows(s, row)
+    return row, True
 
 
 def _timeout(seconds: float | None) -> float | None:
@@ -235,7 +240,8 @@ def _resolve(s: Session, request: ExecutionRequest, blob_root: str | None) -> di
         inputs = resolve_task_inputs(spec.interface, request.inputs, where)
         check_input_uris(inputs, spec.interface, blob_root, where)
         return {"task_pk": task_row.pk, "target": _target(None, None, task_id),
-                "inputs": canonical_json(inputs), "code_uri": task_row.code_uri}
+                "inputs": canonical_json(inputs), "code_uri": task_row.code_uri,
+                **execution_labels.resolve(None, request, blob_root, where)}
     if request.kind is TargetKind.WORKFLOW:
         if request.version is None:
             raise InvalidArgumentError("workflow.version is required")
@@ -255,11 +261,13 @@ def _resolve(s: Session, request: ExecutionRequest, blob_root: str | None) -> di
     assert workflow_row is not None  # a foreign key
     workflow = WorkflowSpec.from_dict(json.loads(workflow_row.spec))
     inputs = resolve_launch_plan_inputs(plan, workflow, request.inputs)
-    check_input_uris(inputs, workflow.interface, blob_root, f"launch of {describe(plan.id)}")
+    where = f"launch of {describe(plan.id)}"
+    check_input_uris(inputs, workflow.interface, blob_root, where)
     return {"launch_plan_pk": plan_row.pk, "workflow_pk": workflow_row.pk,
             "launch_plan_name": plan.id.name,
             "target": _target(plan.id, workflow.id, None), "inputs": canonical_json(inputs),
-            "code_uri": plan_row.code_uri or workflow_row.code_uri}
+            "code_uri": plan_row.code_uri or workflow_row.code_uri,
+            **execution_labels.resolve(plan, request, blob_root, where)}
 
 
 def _latest_plan(s: Session, project: str, domain: str, name: str) -> LaunchPlanRow:
@@ -377,6 +385,7 @@ def list_executions(s: Session, project: str, domain: str,
         query = query.where(ExecutionRow.created_at > filters.created_after)
     if filters.created_before is not None:
         query = query.where(ExecutionRow.created_at < filters.created_before)
+    query = execution_labels.where_labelled(query, filters.labels)
     if options.name is not None:
         query = query.where(ExecutionRow.name == options.name)
     if options.name_contains is not None:

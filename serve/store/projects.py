@@ -13,11 +13,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.dag.spec.diff import json_diff
 from serve.errors import ConflictError, InvalidArgumentError, NotFoundError
 from serve.store import _paging
 from serve.store._models import DomainRow, ProjectRow
 from serve.store.database import aware, now
-from serve.store.diff import json_diff
 from serve.store.identifiers import check_part
 from serve.store.records import DEFAULT_DOMAINS, Domain, ListOptions, Page, Project, SortKey
 

@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import re
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ import ray
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from engine.admin_client import AdminClient
 from engine.config import Settings
 from serve.app import create_app
 from serve.control.launcher import NAMESPACE, RayLauncher, actor_name
@@ -146,14 +144,10 @@ def test_a_restarted_driver_counts_the_timeout_from_the_executions_start(
 
 
 def call(endpoint: str, method: str, route: str, body: Any = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{endpoint}{route}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as reply:
-            return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+    """Status and body of one admin API call; an error status raises AdminRequestError
+    with the server's message."""
+    reply = AdminClient(endpoint).request(method, route, body)
+    return reply.status, reply.body
 
 
 def test_executions_outlive_a_restart_of_the_admin_server(

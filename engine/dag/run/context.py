@@ -98,6 +98,10 @@ class NodeServices:
     # they changed need none of their own ("": the worker's own settings).
     admin_endpoint: str = ""
     admin_token: str | None = None
+    # Where node attempts write raw outputs (files, directories, dataframes): a URI in
+    # the blob store ("": its ``raw/`` area). Remote executions with a raw-output prefix
+    # set it (``serve.driver.driving``).
+    raw_output_prefix: str = ""
 
 
 # The node attempt running in this thread, for work it fans out (map tasks, child runs);

@@ -72,6 +72,7 @@ def run(
     services: NodeServices | None = None,
     stop: Callable[[], str | None] | None = None,
     recovered: Mapping[str, Mapping[str, Any]] | None = None,
+    raw_output_prefix: str = "",
 ) -> ExecutionResult:
     """Run ``compiled`` on Ray with already-checked ``inputs``; raise on failure.
 
@@ -84,7 +85,9 @@ def run(
     execution ends ABORTED with that cause; and ``recovered``, outputs of nodes that
     succeeded in an earlier execution (node id -> output name -> value): those nodes
     are not run but RECOVERED, downstream nodes read their outputs (see
-    :func:`engine.dag.recovery.recoverable` for which are taken).
+    :func:`engine.dag.recovery.recoverable` for which are taken); and
+    ``raw_output_prefix``, a URI in the blob store under which nodes write their raw
+    outputs (files, directories, dataframes) instead of the store's ``raw/`` area.
 
     Raises:
         ResourceRequestError: a node asks for resources no Ray node has.
@@ -97,7 +100,7 @@ def run(
         StorageConfig.from_settings(settings),
         CacheSettings(settings.catalog_url_or_default, settings.offload_threshold,
                       overwrite=overwrite_cache),
-        settings.admin_endpoint, settings.admin_token,
+        settings.admin_endpoint, settings.admin_token, raw_output_prefix,
     )
     return _Driver(compiled, inputs, list(hooks), services, stop, recovered).run()
 

@@ -108,7 +108,7 @@ def _run(task: TaskLike, fn: StandIn, inputs: dict[str, Any], params: ExecutionP
          services: NodeServices) -> list[Any]:
     """Inputs and outputs cross the task boundary as in a worker (files, dataframes)."""
     iface = task.python_interface
-    ctx = DataContext(BlobStore(services.storage), attempt_prefix(services.storage, params),
+    ctx = DataContext(BlobStore(services.storage), attempt_prefix(services, params),
                       params.scratch_path)
     where = f"task '{task.name}', node '{params.node_id}'"
     ready = {**iface.defaults, **{

@@ -109,7 +109,7 @@ def _context(ident: Identifier) -> tuple[AdminClient, BlobStore, str, str]:
     key = f"{params.execution_id}/{params.node_id}/{params.attempt_number}/{ident}"
     name = "r" + hashlib.sha256(key.encode()).hexdigest()[:19]
     return (AdminClient(endpoint, token), BlobStore(services.storage),
-            attempt_prefix(services.storage, params), name)
+            attempt_prefix(services, params), name)
 
 
 def _entity_path(ident: Identifier) -> str:

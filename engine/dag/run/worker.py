@@ -25,7 +25,7 @@ from typing import Any
 
 import ray
 
-from engine.catalog.blob import BlobStore, StorageConfig
+from engine.catalog.blob import BlobStore
 from engine.catalog.memo import CacheStatus, memoized
 from engine.dag.run.context import (
     NODE,
@@ -192,11 +192,13 @@ def user_traceback(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
 
 
-def attempt_prefix(storage: StorageConfig, params: ExecutionParameters) -> str:
-    """Raw output prefix of one node attempt: where the files it returns are uploaded."""
-    return BlobStore(storage).uri(
-        "raw", params.execution_id, params.node_id or "task", str(params.attempt_number)
-    )
+def attempt_prefix(services: NodeServices, params: ExecutionParameters) -> str:
+    """Raw output prefix of one node attempt: where the files it returns are uploaded
+    (under the services' raw-output prefix when set, else the blob store's ``raw/``)."""
+    parts = (params.execution_id, params.node_id or "task", str(params.attempt_number))
+    if services.raw_output_prefix:
+        return "/".join((services.raw_output_prefix.rstrip("/"), *parts))
+    return BlobStore(services.storage).uri("raw", *parts)
 
 
 def _run_at_boundary(task: TaskLike, inputs: dict[str, Any], ctx: DataContext,
@@ -251,7 +253,7 @@ def _execute(
             values, status = task.run_function(inputs), CacheStatus.DISABLED
         else:
             blobs = BlobStore(services.storage)
-            ctx = DataContext(blobs, attempt_prefix(services.storage, params), scratch)
+            ctx = DataContext(blobs, attempt_prefix(services, params), scratch)
             where = f"task '{task.name}', node '{params.node_id}'"
             with _environment(spec.metadata.environment), _deadline(timeout_s):
                 values, status = memoized(

@@ -10,6 +10,8 @@ Plain data (no Ray, no user code), one concept per module:
 - :mod:`~engine.dag.spec.task`: ``TaskSpec`` and its metadata.
 - :mod:`~engine.dag.spec.workflow`: ``WorkflowSpec``, its nodes and branches.
 - :mod:`~engine.dag.spec.launch_plan`: ``LaunchPlanSpec``.
+- :mod:`~engine.dag.spec.labels`: labels, annotations and raw-output prefixes, checked as
+  Kubernetes checks labels and annotations.
 - :mod:`~engine.dag.spec.schedule`: ``CronSchedule``, ``FixedRate`` (a launch plan's).
 
 ``WorkflowSpec.from_dict`` is loaded and validated by :func:`engine.dag.graph.load_workflow`.

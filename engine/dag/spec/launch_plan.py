@@ -1,5 +1,6 @@
 """The registered form of a launch plan: a workflow with default and fixed inputs, an
-optional schedule and a limit on concurrent executions.
+optional schedule, a limit on concurrent executions, and the defaults of its executions'
+raw-output prefix, labels and annotations.
 
 Plain, immutable data and its JSON contract, shared by the CLI (which builds it from an
 SDK ``LaunchPlan``) and the control plane (which stores it). ``from_dict`` checks the
@@ -10,17 +11,18 @@ for identifiers are the control plane's (``serve.store.specs``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.dag.spec.identifier import Identifier, ResourceType
+from engine.dag.spec.labels import check_annotations, check_labels, check_prefix
 from engine.dag.spec.schedule import Schedule, schedule_from_dict
 from engine.dag.spec.workflow import WorkflowSpec
 from engine.errors import ConfigError, SpecError
 
 # The fields of the JSON form, in the order ``to_dict`` writes them.
 _FIELDS = ("id", "workflow_id", "default_inputs", "fixed_inputs", "schedule",
-           "max_parallel_executions")
+           "max_parallel_executions", "raw_output_data_config", "labels", "annotations")
 _ID_PARTS = ("resource_type", "project", "domain", "name", "version")
 
 
@@ -42,9 +44,20 @@ class LaunchPlanSpec:
     schedule: Schedule | None = None
     # How many executions of this launch plan may run at once (None: no limit).
     max_parallel_executions: int | None = None
+    # Where its executions write raw outputs (files, directories, dataframes, offloaded
+    # values), a URI inside a blob store; None: the blob store's default place. JSON:
+    # ``raw_output_data_config.output_location_prefix``.
+    raw_output_prefix: str | None = None
+    # Kubernetes-style labels and annotations its executions get by default (a launch
+    # request may add to or override them).
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The JSON form. The prefix, labels and annotations are written only when set, so
+        that a launch plan without them keeps the JSON (and the version) it had before
+        they existed."""
+        data: dict[str, Any] = {
             "id": self.id.to_dict(),
             "workflow_id": self.workflow_id.to_dict(),
             "default_inputs": dict(self.default_inputs),
@@ -52,12 +65,20 @@ class LaunchPlanSpec:
             "schedule": self.schedule.to_dict() if self.schedule is not None else None,
             "max_parallel_executions": self.max_parallel_executions,
         }
+        if self.raw_output_prefix is not None:
+            data["raw_output_data_config"] = {"output_location_prefix": self.raw_output_prefix}
+        if self.labels:
+            data["labels"] = dict(self.labels)
+        if self.annotations:
+            data["annotations"] = dict(self.annotations)
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> LaunchPlanSpec:
         """Parse the JSON form, checking its shape: known fields only, identifiers of a
         launch plan and of a workflow, inputs as objects, a valid schedule, a limit of at
-        least 1, no input both fixed and default. Raises SpecError."""
+        least 1, no input both fixed and default, Kubernetes-valid labels and annotations,
+        a URI as raw-output prefix. Raises SpecError."""
         if not isinstance(data, dict):
             raise SpecError(f"launch plan spec must be a JSON object, got "
                             f"{type(data).__name__}")
@@ -77,7 +98,10 @@ class LaunchPlanSpec:
                             "input cannot be overridden, so it cannot have a default")
         return cls(ident, workflow_id, default_inputs, fixed_inputs,
                    _schedule(data.get("schedule"), where),
-                   _limit(data.get("max_parallel_executions"), where))
+                   _limit(data.get("max_parallel_executions"), where),
+                   raw_output_prefix_from_dict(data.get("raw_output_data_config"), where),
+                   check_labels(data.get("labels"), where),
+                   check_annotations(data.get("annotations"), where))
 
 
 def launch_plan_id(workflow_id: Identifier, name: str) -> Identifier:
@@ -91,6 +115,26 @@ def default_launch_plan(workflow: WorkflowSpec) -> LaunchPlanSpec:
     """The launch plan every workflow has: same name and version, no inputs of its own
     (a launch falls back to the workflow's own defaults)."""
     return LaunchPlanSpec(launch_plan_id(workflow.id, workflow.id.name), workflow.id)
+
+
+def with_registration_defaults(spec: LaunchPlanSpec,
+                               raw_output_prefix: str | None = None) -> LaunchPlanSpec:
+    """``spec`` with a registration's defaults (``register files
+    --output-location-prefix``): the prefix is set only on a launch plan without its own."""
+    if raw_output_prefix is None or spec.raw_output_prefix is not None:
+        return spec
+    where = f"launch plan {spec.id.project}/{spec.id.domain}/{spec.id.name}@{spec.id.version}"
+    return replace(spec, raw_output_prefix=check_prefix(raw_output_prefix, where))
+
+
+def raw_output_prefix_from_dict(data: Any, where: str) -> str | None:
+    """The prefix of a ``{"output_location_prefix": URI}`` object (None: no prefix)."""
+    if data is None:
+        return None
+    if not isinstance(data, dict) or set(data) - {"output_location_prefix"}:
+        raise SpecError(f"{where}: raw_output_data_config must be an object with only "
+                        f"output_location_prefix, got {data!r}")
+    return check_prefix(data.get("output_location_prefix"), where)
 
 
 def _identifier(data: Any, key: str, expected: ResourceType) -> Identifier:

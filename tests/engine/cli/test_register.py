@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import sys
-import urllib.request
 import uuid
 import zipfile
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
+from engine.admin_client import AdminClient
 from engine.cli.main import cli
 from engine.remote.bundle import TOP_DIRECTORY
 from tests.engine.cli.conftest import AdminServer, Flyray, start_admin
@@ -30,8 +30,7 @@ PROJECT, DOMAIN = "flytesnacks", "development"
 
 
 def api(server: AdminServer, path: str) -> Any:
-    with urllib.request.urlopen(f"{server.endpoint}/api/v1/{path}", timeout=30) as reply:
-        return json.loads(reply.read())
+    return AdminClient(server.endpoint).get(f"/api/v1/{path}")
 
 
 def rows(output: str) -> dict[tuple[str, str], tuple[str, str]]:

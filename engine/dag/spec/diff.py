@@ -1,4 +1,7 @@
-"""Where two JSON documents differ, as paths such as ``interface.inputs[0].type``."""
+"""Where two JSON documents differ, as paths such as ``interface.inputs[0].type``.
+
+The admin API names them when it refuses a spec under a taken identifier; the CLI when it
+compares specs with what is registered (``flyray register files --dry-run``)."""
 
 from __future__ import annotations
 
