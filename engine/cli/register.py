@@ -47,11 +47,12 @@ def print_registration(result: Registration) -> None:
 
 def register_or_fail(path: str, endpoint: str | None, token: str | None,
                      project: str | None, domain: str | None,
-                     version: str | None) -> Registration:
+                     version: str | None, raw_output_prefix: str | None = None
+                     ) -> Registration:
     """Fast registration for a command: a refusal prints what was registered, then fails."""
     remote = flyte_remote(endpoint, token, project, domain)
     try:
-        return remote.register_package(path, version)
+        return remote.register_package(path, version, raw_output_prefix=raw_output_prefix)
     except RegistrationError as e:
         if e.done:
             console().print(outcome_table(e.done, "registered before the refusal"))
@@ -99,8 +100,13 @@ def register_command(**_: Any) -> None:
 @scope_options
 @click.option("--version", "-v", default=None,
               help="Version of every entity (default: a hash of the code and the specs).")
+@click.option("--output-location-prefix", "raw_output_prefix", default=None, metavar="URI",
+              help="Raw-output prefix of every launch plan that sets none of its own (a URI "
+              "inside the admin's blob store).")
 @admin_options
 @with_cli_errors
 def register_package(path: str, project: str | None, domain: str | None,
-                     version: str | None, endpoint: str | None, token: str | None) -> None:
-    print_registration(register_or_fail(path, endpoint, token, project, domain, version))
+                     version: str | None, raw_output_prefix: str | None,
+                     endpoint: str | None, token: str | None) -> None:
+    print_registration(register_or_fail(path, endpoint, token, project, domain, version,
+                                        raw_output_prefix))

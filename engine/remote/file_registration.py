@@ -7,11 +7,10 @@ holds at that version, entity by entity.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from engine.admin_client import AdminClient, AdminRequestError
 from engine.catalog.blob import BlobStore
-from engine.dag.spec import LaunchPlanSpec, ResourceType
 from engine.dag.spec.diff import json_diff
 from engine.errors import InputValueError
 from engine.remote._admin import path_of
@@ -22,26 +21,9 @@ from engine.remote.registration import (
     Registration,
     Step,
     register_steps,
+    with_raw_output_prefix,
     with_version,
 )
-
-
-def with_raw_output_prefix(steps: list[Step], prefix: str) -> list[Step]:
-    """Every launch plan that sets no raw-output prefix of its own gets ``prefix``.
-
-    A workflow's default launch plan is left as it is: the admin API creates it from the
-    workflow, so it can hold no registration default."""
-    changed: list[Step] = []
-    for step in steps:
-        plan = (LaunchPlanSpec.from_dict(step.spec)
-                if step.kind is ResourceType.LAUNCH_PLAN and not step.default_plan else None)
-        if plan is None or plan.raw_output_prefix is not None:
-            changed.append(step)
-            continue
-        # Read back: the prefix is checked as any launch plan's is.
-        moved = LaunchPlanSpec.from_dict(replace(plan, raw_output_prefix=prefix).to_dict())
-        changed.append(replace(step, spec=moved.to_dict()))
-    return changed
 
 
 def planned_steps(artifact: Artifact, project: str, domain: str, version: str | None,

@@ -33,6 +33,7 @@ from engine.dag.spec import (
     WorkflowSpec,
     default_launch_plan,
 )
+from engine.dag.spec.launch_plan import with_registration_defaults
 from engine.dag.validate import validate_workflow
 from engine.dag.versioning import Scope, moved_identifier, moved_task, moved_workflow
 from engine.errors import FlyrayError
@@ -263,21 +264,24 @@ def flyray_packages() -> list[Path]:
 
 
 def fast_register(path: str | os.PathLike[str], admin: AdminClient, store: BlobStore,
-                  project: str, domain: str, version: str | None) -> Registration:
+                  project: str, domain: str, version: str | None,
+                  raw_output_prefix: str | None = None) -> Registration:
     """Import the package at ``path``, bundle its source root into the blob store, and
-    register everything it defines under one version (default: a content hash)."""
+    register everything it defines under one version (default: a content hash), its
+    launch plans with ``raw_output_prefix`` where they set none."""
     package = load_package(path)
     found = find_entities(package.modules)
     return register_found(found, package.root, admin, store, project, domain, version,
-                          f"{path}")
+                          f"{path}", raw_output_prefix)
 
 
 def register_found(found: Found, root: Path, admin: AdminClient, store: BlobStore,
                    project: str, domain: str, version: str | None,
-                   what: str) -> Registration:
+                   what: str, raw_output_prefix: str | None = None) -> Registration:
     """Register ``found`` (and what it uses) with the source tree at ``root`` bundled, as
     ``flyray register`` does; ``what`` names the source in errors. Flyray's own packages
-    and the Flyray home are never bundled.
+    and the Flyray home are never bundled; the version does not depend on
+    ``raw_output_prefix`` (a registration default, as ``register files`` sets it).
 
     Raises RegistrationError at the first refusal, BundleError, LoadError, FlyrayError."""
     steps = plan_registration(found)
@@ -286,9 +290,24 @@ def register_found(found: Found, root: Path, admin: AdminClient, store: BlobStor
     bundle = build_bundle(root, [*flyray_packages(), load_settings().home])
     outside = modules_outside(steps, bundle)
     version = version or content_version(steps, bundle)
-    steps = with_version(steps, project, domain, version)
+    steps = with_raw_output_prefix(with_version(steps, project, domain, version),
+                                   raw_output_prefix)
     code_uri, done = register_steps(steps, bundle, admin, store)
     return Registration(found, bundle, code_uri, project, domain, version, done, outside)
+
+
+def with_raw_output_prefix(steps: list[Step], prefix: str | None) -> list[Step]:
+    """Every launch plan that sets no raw-output prefix of its own gets ``prefix`` (a
+    registration's default; None: the steps as they are).
+
+    A workflow's default launch plan is left as it is: the admin API creates it from the
+    workflow, so it can hold no registration default."""
+    if prefix is None:
+        return steps
+    return [replace(step, spec=with_registration_defaults(
+                LaunchPlanSpec.from_dict(step.spec), prefix).to_dict())
+            if step.kind is ResourceType.LAUNCH_PLAN and not step.default_plan else step
+            for step in steps]
 
 
 def register_steps(steps: list[Step], bundle: Bundle | None, admin: AdminClient,

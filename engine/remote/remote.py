@@ -153,13 +153,15 @@ class FlyteRemote(Lookup):
                                 entity.name, registration.version)
 
     def register_package(self, path: str, version: str | None = None,
-                         project: str | None = None,
-                         domain: str | None = None) -> Registration:
+                         project: str | None = None, domain: str | None = None,
+                         raw_output_prefix: str | None = None) -> Registration:
         """Fast registration of a package, exactly as ``flyray register PATH``: every
-        task, workflow and launch plan it defines, under one version."""
+        task, workflow and launch plan it defines, under one version; launch plans that
+        set no raw-output prefix get ``raw_output_prefix``."""
         registration = fast_register(path, self.client, self.store,
                                      project or self.default_project,
-                                     domain or self.default_domain, version)
+                                     domain or self.default_domain, version,
+                                     raw_output_prefix)
         _admin.log_outside(registration)
         return registration
 

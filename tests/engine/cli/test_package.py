@@ -152,13 +152,15 @@ def test_serialize_writes_specs_without_code(flyray: Flyray, admin_server: Admin
     assert task["code_uri"] is None
 
 
+@pytest.mark.parametrize("form", ["files", "package"])
 def test_output_location_prefix_is_a_default_of_launch_plans(
-        flyray: Flyray, admin_server: AdminServer, tmp_path: Path) -> None:
+        flyray: Flyray, admin_server: AdminServer, tmp_path: Path, form: str) -> None:
+    """``register files`` and ``register PATH`` alike give the prefix to launch plans."""
     source, name = copy_package(tmp_path)
-    out = package_of(admin_server, source, tmp_path / "out")
+    what = ["files", str(package_of(admin_server, source, tmp_path / "out"))] \
+        if form == "files" else [str(source)]
     prefix = f"{Settings(home=tmp_path / 'server').blob_root_uri.rstrip('/')}/raw/ci"
-    result = flyray("register", "files", str(out), "--version", "p1",
-                    "--output-location-prefix", prefix)
+    result = flyray("register", *what, "--version", "p1", "--output-location-prefix", prefix)
     assert result.exit_code == 0, result.output
     plans = f"launch_plans/{PROJECT}/{DOMAIN}/{name}.workflows"
     assert api(admin_server, f"{plans}.pipeline_ten/p1")["spec"]["raw_output_data_config"] \
