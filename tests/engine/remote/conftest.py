@@ -1,5 +1,6 @@
 """Fixtures of FlyteRemote's tests: the real admin API on Ray Serve (the session's shared
-cluster), started once for every test of this directory, and the fixture package
+cluster), started once for the tests of this directory and shut down after them (other
+tests start Serve on ports of their own), and the fixture package
 ``tests/fixtures/remote_api`` copied under a fresh name into a source root of its own."""
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class Admin:
     config: Config
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
     """The admin API on Serve, on a free port of 127.0.0.1, running executions on the
     shared cluster; Serve is shut down and driver actors killed afterwards."""
@@ -71,7 +72,7 @@ class Package:
     workflows: ModuleType
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Package]:
     """``tests/fixtures/remote_api`` as package ``remote_api_<hex>`` under a source root of
     its own, imported; its modules are forgotten afterwards."""
