@@ -15,8 +15,8 @@ def artifact_table(artifact: Artifact, title: str) -> Table:
     for column in ("file", "kind", "name"):
         table.add_column(column)
     for index, step in enumerate(artifact.steps, 1):
-        kind = step.kind.value.replace("_", " ") + (" (default)" if step.default_plan else "")
-        table.add_row(spec_file_name(index, step, len(artifact.steps)), kind, step.id.name)
+        table.add_row(spec_file_name(index, step, len(artifact.steps)), step.label,
+                      step.id.name)
     return table
 
 

@@ -19,11 +19,8 @@ def outcome_table(outcomes: list[Outcome], title: str) -> Table:
     for column in ("kind", "name", "version", "status"):
         table.add_column(column)
     for outcome in outcomes:
-        kind = outcome.step.kind.value.replace("_", " ")
-        if outcome.step.default_plan:
-            kind += " (default)"
         style = "green" if outcome.status == "new" else "dim"
-        table.add_row(kind, outcome.step.id.name, outcome.step.id.version,
+        table.add_row(outcome.step.label, outcome.step.id.name, outcome.step.id.version,
                       f"[{style}]{outcome.status}")
     return table
 

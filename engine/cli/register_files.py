@@ -27,12 +27,9 @@ def comparison_table(comparisons: list[Comparison], title: str) -> Table:
     for column in ("kind", "name", "version", "registered"):
         table.add_column(column)
     for found in comparisons:
-        kind = found.step.kind.value.replace("_", " ")
-        if found.step.default_plan:
-            kind += " (default)"
         status = {"new": "no: new", "identical": "yes, identical"}.get(
             found.status, f"yes, differs at {', '.join(found.differences)}")
-        table.add_row(kind, found.step.id.name, found.step.id.version,
+        table.add_row(found.step.label, found.step.id.name, found.step.id.version,
                       f"[{_STATUS_STYLE[found.status]}]{status}")
     return table
 

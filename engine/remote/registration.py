@@ -60,6 +60,11 @@ class Step:
     def id(self) -> Identifier:
         return Identifier.from_dict(self.spec["id"])
 
+    @property
+    def label(self) -> str:
+        """The kind as tables show it: ``launch plan (default)``, ``task``, ..."""
+        return self.kind.value.replace("_", " ") + (" (default)" if self.default_plan else "")
+
 
 @dataclass(frozen=True)
 class Outcome:
