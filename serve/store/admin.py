@@ -3,13 +3,17 @@
 ``AdminStore`` is assembled from the resource modules of ``serve.store``: each method is
 a data function of one of them (taking a session first, same name, same arguments),
 bound by ``read_only`` or ``read_write`` (``serve.store.database``) to run as one short
-transaction, retried when the database asks for it. Methods take and return plain data
+transaction, retried when the database asks for it. Registration is written out: it
+parses and checks the spec first, outside the transaction. Methods take and return plain data
 (``serve.store.records``, ``execution_records``, ``schedule_records``, the engine's spec
 objects, JSON) and raise the errors of ``serve.errors``; ORM rows never leave the store.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from engine.dag.spec import LaunchPlanSpec, TaskSpec, WorkflowSpec
 from serve.store import (
     drivers,
     entities,
@@ -21,6 +25,8 @@ from serve.store import (
 )
 from serve.store._migrations import MIGRATIONS
 from serve.store.database import Database, read_only, read_write, select_one
+from serve.store.records import Entity, LaunchPlanEntity
+from serve.store.specs import parse_launch_plan_spec, parse_task_spec, parse_workflow_spec
 
 
 class AdminStore:
@@ -51,14 +57,42 @@ class AdminStore:
     list_projects = read_only(projects.list_projects)
 
     # Tasks and workflows, and the reads of every registered entity (serve.store.entities).
-    register_task = read_write(entities.register_task)
-    register_workflow = read_write(entities.register_workflow)
+    # Registration parses and checks the spec (a workflow's may be large) before its
+    # write transaction, so the database is locked only for the queries.
+    def register_task(self, spec: dict[str, Any] | TaskSpec,
+                      code_uri: str | None = None) -> tuple[Entity, bool]:
+        """Register a task spec (its JSON form or the object); see
+        ``serve.store.entities.register_task``."""
+        task = parse_task_spec(spec.to_dict() if isinstance(spec, TaskSpec) else spec)
+        entities.check_code_uri(code_uri)
+        return self.database.run(lambda s: entities.register_task(s, task, code_uri),
+                                 write=True)
+
+    def register_workflow(self, spec: dict[str, Any] | WorkflowSpec,
+                          code_uri: str | None = None) -> tuple[Entity, bool]:
+        """Register a workflow spec (its JSON form or the object) with its default launch
+        plan; see ``serve.store.entities.register_workflow``."""
+        workflow = parse_workflow_spec(spec.to_dict() if isinstance(spec, WorkflowSpec)
+                                       else spec)
+        entities.check_code_uri(code_uri)
+        return self.database.run(
+            lambda s: entities.register_workflow(s, workflow, code_uri), write=True)
+
     get = read_only(entities.get)
     list_entities = read_only(entities.list_entities)
     list_names = read_only(entities.list_names)
 
     # Launch plans (serve.store.launch_plans).
-    register_launch_plan = read_write(launch_plans.register_launch_plan)
+    def register_launch_plan(self, spec: dict[str, Any] | LaunchPlanSpec,
+                             code_uri: str | None = None) -> tuple[LaunchPlanEntity, bool]:
+        """Register a launch plan spec (its JSON form or the object), INACTIVE; see
+        ``serve.store.launch_plans.register_launch_plan``."""
+        plan = parse_launch_plan_spec(spec.to_dict() if isinstance(spec, LaunchPlanSpec)
+                                      else spec)
+        entities.check_code_uri(code_uri)
+        return self.database.run(
+            lambda s: launch_plans.register_launch_plan(s, plan, code_uri), write=True)
+
     set_launch_plan_state = read_write(launch_plans.set_launch_plan_state)
     active_launch_plans = read_only(launch_plans.active_launch_plans)
     active_launch_plan = read_only(launch_plans.active_launch_plan)

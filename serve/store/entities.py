@@ -45,7 +45,7 @@ from serve.store.records import (
     Page,
     SortKey,
 )
-from serve.store.specs import canonical_json, parse_task_spec, parse_workflow_spec
+from serve.store.specs import canonical_json
 
 AnyRow = TaskRow | WorkflowRow | LaunchPlanRow
 ROWS: dict[ResourceType, type[AnyRow]] = {
@@ -149,24 +149,20 @@ def register_launch_plan_row(s: Session, plan: LaunchPlanSpec, code_uri: str | N
 # --- tasks and workflows ---------------------------------------------------------------
 
 
-def register_task(s: Session, spec: dict[str, Any] | TaskSpec,
+def register_task(s: Session, task: TaskSpec,
                   code_uri: str | None = None) -> tuple[Entity, bool]:
-    """Register a task spec (its JSON form or the object); returns the entity and
-    whether it is new. Re-registering an identical spec is a no-op."""
-    task = parse_task_spec(spec.to_dict() if isinstance(spec, TaskSpec) else spec)
-    check_code_uri(code_uri)
+    """Register a parsed task spec (``AdminStore.register_task`` parses the JSON and
+    checks ``code_uri`` before the transaction); returns the entity and whether it is
+    new. Re-registering an identical spec is a no-op."""
     require_domain(s, task.id.project, task.id.domain, registering=True)
     row, created = register_row(s, task.id, task.to_dict(), code_uri)
     return entity_of(row), created
 
 
-def register_workflow(s: Session, spec: dict[str, Any] | WorkflowSpec,
+def register_workflow(s: Session, workflow: WorkflowSpec,
                       code_uri: str | None = None) -> tuple[Entity, bool]:
-    """Register a workflow whose every referenced entity is registered, with its default
-    launch plan (same name and version)."""
-    workflow = parse_workflow_spec(spec.to_dict() if isinstance(spec, WorkflowSpec)
-                                   else spec)
-    check_code_uri(code_uri)
+    """Register a parsed workflow spec whose every referenced entity is registered, with
+    its default launch plan (same name and version)."""
     require_domain(s, workflow.id.project, workflow.id.domain, registering=True)
     _check_references(s, workflow)
     row, created = register_row(s, workflow.id, workflow.to_dict(), code_uri)

@@ -24,16 +24,13 @@ from serve.store.identifiers import check_identifier, check_part, describe
 from serve.store.inputs import resolve_launch_plan_inputs
 from serve.store.projects import require_domain
 from serve.store.records import Entity, LaunchPlanEntity, LaunchPlanState, ListOptions, Page
-from serve.store.specs import check_against_workflow, parse_launch_plan_spec
+from serve.store.specs import check_against_workflow
 
 
-def register_launch_plan(s: Session, spec: dict[str, Any] | LaunchPlanSpec,
+def register_launch_plan(s: Session, plan: LaunchPlanSpec,
                          code_uri: str | None = None) -> tuple[LaunchPlanEntity, bool]:
-    """Register a launch plan version of a registered workflow (INACTIVE); returns it and
-    whether it is new."""
-    plan = parse_launch_plan_spec(spec.to_dict() if isinstance(spec, LaunchPlanSpec)
-                                  else spec)
-    entities.check_code_uri(code_uri)
+    """Register a parsed launch plan version of a registered workflow (INACTIVE); returns
+    it and whether it is new."""
     require_domain(s, plan.id.project, plan.id.domain, registering=True)
     workflow, workflow_spec = _workflow_of(s, plan)
     check_against_workflow(plan, workflow_spec)
