@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from engine.config import Settings
-from serve.api import entities, executions, launch_plans, projects, schedules
+from serve.api import entities, executions, executors, launch_plans, projects, schedules
 from serve.api import errors as api_errors
 from serve.api.schemas import Health
 from serve.api.security import RequestGuard
@@ -89,7 +89,7 @@ def create_app(settings: Settings, store: AdminStore | None = None,
         return Health(status="ok")
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (projects, entities, launch_plans, schedules, executions):
+    for module in (projects, entities, launch_plans, schedules, executions, executors):
         api.include_router(module.router)
     app.include_router(api)
     app.add_middleware(RequestGuard, token=settings.admin_token,

@@ -5,7 +5,7 @@
 - The compiled form (``engine/dag/`` outside ``run/``) never imports the runtime.
 - ``engine/dag/``, ``engine/catalog/`` and ``engine/types/`` never import the authoring
   API (``engine.core``).
-- In ``serve``, only the Serve deployment, the driver launcher and the driver actor import
+- In ``serve``, only the Serve deployment, the launcher and the executor actor import
   Ray; ``serve/deployment.py`` is also the one module of ``serve`` the SDK imports (the seam
   ``flyray demo`` uses).
 
@@ -66,9 +66,9 @@ RULES: list[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = [
      ("engine.dag",), ("engine.dag.run",), ("engine.dag.run",)),
     ("the compiled form, the runtime, the catalog and the type system never import the "
      "authoring API", ("engine.dag", "engine.catalog", "engine.types"), (), ("engine.core",)),
-    ("in serve, only the Serve deployment, the driver launcher and the driver actor use Ray; "
+    ("in serve, only the Serve deployment, the launcher and the executor actor use Ray; "
      "the admin app, its routers and its store run without it",
-     ("serve",), ("serve.deployment", "serve.control.launcher", "serve.driver.actor"),
+     ("serve",), ("serve.deployment", "serve.control.launcher", "serve.driver.executor"),
      ("ray",)),
     ("the SDK reaches the server only through serve.deployment",
      ("engine",), (), ("serve",)),

@@ -1,11 +1,11 @@
 """Launching, terminating, relaunching and recovering executions: the admin's side.
 
 The routers call this service; it stores the execution (the store resolves and checks
-what runs) and hands the driver to start to the supervisor's thread, which starts it
+what runs) and hands the driver to start to the supervisor's thread, which hands it to an executor
 through the :class:`~serve.control.launching.Launcher`: a request never waits for Ray, nor
-the admin for a run. Terminating asks the driver
-to stop and waits a little for it to confirm; a driver that does not answer is
-killed and the execution is ended ABORTED here.
+the admin for a run. Terminating asks the driver to stop and waits a little for it to
+confirm; a driver that does not answer is dropped and the execution is ended ABORTED
+here.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ class ExecutionService:
         self._pending: deque[LaunchTicket] = deque()
         # Set when there is something for the supervisor to do now.
         self.wakeup = threading.Event()
+        # Set by drain(): the cluster is about to stop; nothing more is launched here.
+        self.draining = False
 
     def create(self, request: ExecutionRequest) -> tuple[Execution, bool]:
         """Store the execution (QUEUED) and start its driver; returns it and whether it
@@ -83,6 +85,15 @@ class ExecutionService:
             execution = self.store.force_abort(ident)
         return execution
 
+    def drain(self, timeout_s: float) -> int:
+        """Before the cluster stops: launch nothing more from this admin, and hand back
+        every execution the executors drive (each resumes, from its recorded nodes, on
+        the next launch once an admin runs again); returns how many were handed back."""
+        self._require_launcher()
+        assert self.launcher is not None
+        self.draining = True
+        return self.launcher.drain(self.store.url, timeout_s)
+
     def launch(self, tickets: list[LaunchTicket]) -> None:
         """Hand drivers to start to the supervisor (see :meth:`start_drivers`), and wake
         it: an execution that could not launch yet gets its turn when a slot frees."""
@@ -96,7 +107,7 @@ class ExecutionService:
         if self.launcher is None:
             self._pending.clear()
             return
-        while self._pending:
+        while self._pending and not self.draining:
             ticket = self._pending.popleft()
             try:
                 self.launcher.launch(DriverTicket.of(ticket, self.store.url, self.settings,

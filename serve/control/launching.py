@@ -1,15 +1,15 @@
 """How the admin starts and stops execution drivers, without importing Ray.
 
 ``create_app`` takes a :class:`Launcher`; ``serve.deployment`` hands it the Ray one
-(``serve.control.launcher.RayLauncher``), which runs each execution's driver as a detached Ray
-actor (``serve.driver.actor``). :class:`Liveness` holds the timings of heartbeats and of the
-supervisor that restarts lost drivers.
+(``serve.control.launcher.RayLauncher``), which hands each execution's driver to a warm
+executor (``serve.driver.executor``: a long-lived Ray actor driving many executions, one
+thread each). :class:`Liveness` holds the timings of heartbeats, of the supervisor that
+restarts lost drivers, and of the executors.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from engine.config import Settings
@@ -25,18 +25,23 @@ class Liveness:
         stale_after_s: a driver whose heartbeat is older than this is presumed lost.
         start_grace_s: how long a launched driver may take to claim its execution (Ray
             may first fetch and unpack the code bundle).
-        missing_grace_s: how long after a launch a driver actor that Ray does not know
+        missing_grace_s: how long after a launch a driver that no executor drives
             counts as lost (covers the launch racing the supervisor).
         supervise_every_s: how often the supervisor looks for lost drivers.
         max_starting_drivers: how many drivers may be starting (launched, not yet
-            claimed) at once; more executions wait QUEUED meanwhile. Each driver is a new
-            process importing the engine (about a second of CPU): a burst of them at once
-            would starve the machine, the API with it. Default: half the CPUs of the
-            admin's machine, at least one.
+            claimed) at once; more executions wait QUEUED meanwhile. A driver is a thread
+            of a warm executor, but the first execution of a new code version waits for
+            its executor to start: this bounds what queues behind it.
         dispatch_every_s: how often the supervisor looks for a start slot while
             executions wait for one.
         max_driver_restarts: restarts of lost drivers before the execution FAILS.
         terminate_wait_s: how long a terminate request waits for the driver to confirm.
+        warm_executors: executors for the default project and domain (code on the
+            cluster's Python path) kept running while idle, so a first execution
+            starts without waiting for one.
+        executor_idle_s: an executor beyond the warm ones that drove nothing for this
+            long ends.
+        executor_capacity: executions one executor drives at once; more start another.
     """
 
     heartbeat_s: float = 5.0
@@ -44,21 +49,25 @@ class Liveness:
     start_grace_s: float = 180.0
     missing_grace_s: float = 10.0
     supervise_every_s: float = 5.0
-    max_starting_drivers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2))
+    max_starting_drivers: int = 64
     dispatch_every_s: float = 0.1
     max_driver_restarts: int = 3
     terminate_wait_s: float = 15.0
+    warm_executors: int = 1
+    executor_idle_s: float = 300.0
+    executor_capacity: int = 64
 
 
 @dataclass(frozen=True)
 class DriverTicket:
-    """Everything a driver actor is started with (plain data, pickled to the actor).
+    """Everything a driver is started with (plain data, pickled to its executor).
 
     Attributes:
         launch: which launch of the execution this driver is; names its actor.
         code_uri: zip of the registered code (Ray's ``working_dir``), if any.
         admin_db_url: the admin database, where the driver claims and records.
         settings: the admin server's settings (blob store, data catalog, ...).
+        liveness: the admin's timings (heartbeats) and executor policy.
     """
 
     execution: ExecutionId
@@ -66,13 +75,31 @@ class DriverTicket:
     code_uri: str | None
     admin_db_url: str
     settings: Settings
-    heartbeat_s: float
+    liveness: Liveness
 
     @classmethod
     def of(cls, ticket: LaunchTicket, admin_db_url: str, settings: Settings,
            liveness: Liveness) -> DriverTicket:
         return cls(ticket.execution, ticket.launch, ticket.code_uri, admin_db_url, settings,
-                   liveness.heartbeat_s)
+                   liveness)
+
+
+@dataclass(frozen=True)
+class ExecutorKey:
+    """What the executions one executor drives share: the admin database they are
+    recorded in, their project and domain, and their code bundle (None: the cluster's
+    Python path). Their tasks so share the executor's Ray runtime environment, and
+    with it warm Ray workers."""
+
+    admin_db_url: str
+    project: str
+    domain: str
+    code_uri: str | None
+
+    @classmethod
+    def of(cls, ticket: DriverTicket) -> ExecutorKey:
+        return cls(ticket.admin_db_url, ticket.execution.project, ticket.execution.domain,
+                   ticket.code_uri)
 
 
 class Launcher(Protocol):
@@ -89,4 +116,13 @@ class Launcher(Protocol):
         """Whether the driver exists (running, starting or being restarted)."""
 
     def kill(self, execution: ExecutionId, launch: int) -> None:
-        """End the driver at once, without restart; a no-op when it is gone."""
+        """Drop the driver at once (it is fenced out when it next writes); a no-op when
+        it is gone."""
+
+    def keep_warm(self, key: ExecutorKey, settings: Settings, liveness: Liveness) -> None:
+        """Have ``liveness.warm_executors`` executors of ``key`` running, idle or not."""
+
+    def drain(self, admin_db_url: str, timeout_s: float) -> int:
+        """Hand back every execution the executors of ``admin_db_url`` drive (each is
+        resumed by a later launch, not ended) and end those executors; returns how many
+        executions were handed back."""

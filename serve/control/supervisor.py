@@ -1,8 +1,9 @@
 """The admin's background loop: starts the drivers of new executions and of those
-waiting for a start slot or a launch plan slot, and finds drivers that are lost (actor
-gone, heartbeat stale, never started) and restarts them (they resume: nodes that
-succeeded are not run again) or, past the restart budget, fails the execution with a
-SYSTEM error. No execution stays RUNNING forever.
+waiting for a start slot or a launch plan slot, keeps the warm executors, and finds
+drivers that are lost (their executor gone, heartbeat stale, never started) and
+restarts them (they resume: nodes that succeeded are not run again) or, past the
+restart budget, fails the execution with a SYSTEM error. No execution stays RUNNING
+forever. A draining admin (the cluster is stopping) launches nothing.
 
 Several admin replicas may run it at once: every change is a conditional update on
 the execution's launch number, so a lost driver is replaced once."""
@@ -14,7 +15,7 @@ import threading
 import time
 
 from serve.control.executions import ExecutionService
-from serve.control.launching import Liveness
+from serve.control.launching import ExecutorKey, Liveness
 from serve.store.execution_records import DriverLease
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,9 @@ class Supervisor:
         while not self._stop.is_set():
             wakeup.clear()
             waiting = False
+            if self.service.draining:  # the cluster is stopping: launch nothing more
+                wakeup.wait(self.liveness.supervise_every_s)
+                continue
             try:
                 self.service.start_drivers()
                 waiting = self.dispatch()
@@ -70,10 +74,15 @@ class Supervisor:
         return store.executions_waiting()
 
     def tick(self) -> None:
-        """One pass: replace lost drivers."""
-        store, launcher = self.service.store, self.service.launcher
+        """One pass: keep the warm executors, forget the reports of executors that
+        stopped reporting, and replace lost drivers."""
+        store, launcher, settings = self.service.store, self.service.launcher, \
+            self.service.settings
         if launcher is None:
             return
+        launcher.keep_warm(ExecutorKey(store.url, settings.project, settings.domain, None),
+                           settings, self.liveness)
+        store.prune_executors(self.liveness.stale_after_s)
         for lease in store.driver_leases():
             reason = self.lost(lease, launcher.is_alive(lease.execution, lease.launch))
             if reason is None:
@@ -91,7 +100,7 @@ class Supervisor:
                         if lease.launched_at else float("inf"))
         if not alive and since_launch > self.liveness.missing_grace_s:
             # Died, was killed, or never started (a code bundle Ray could not set up).
-            return "its driver actor is gone"
+            return "its driver's executor is gone"
         if lease.heartbeat_at is None:
             if since_launch > self.liveness.start_grace_s:
                 return (f"its driver did not start within {self.liveness.start_grace_s:g} s "

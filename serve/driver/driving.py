@@ -1,11 +1,13 @@
-"""One driver process of a remote execution: claim it, load its code, run it, record.
+"""The driver of one launch of a remote execution: claim it, load its code, run it,
+record.
 
-Plain code that ``serve.driver.actor``'s actor runs in a thread. The SQL records are the
-source of truth: a driver (re)starting claims the execution (fencing out any older
-driver), takes the outputs of nodes that succeeded before as RECOVERED, and runs the
-rest with the engine's executor; hooks record what happens as it happens, and the
-final phase is written last, with the workflow's outputs stored durably. An execution
-with a timeout that runs past it is stopped as a terminated one is, and ends TIMED_OUT.
+Plain code that an executor (``serve.driver.executor``) runs in a thread of its own. The
+SQL records are the source of truth: a driver (re)starting claims the execution (fencing
+out any older driver), takes the outputs of nodes that succeeded before as RECOVERED,
+and runs the rest with the engine's executor; hooks record what happens as it happens,
+and the final phase is written last, with the workflow's outputs stored durably. An
+execution with a timeout that runs past it is stopped as a terminated one is, and ends
+TIMED_OUT.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class DriverRun:
         self._lock = threading.Lock()
         self._deadline: Deadline | None = None  # set once claimed, for a timeout
         self._timed_out = False  # the stop's cause is the deadline
+        self._released = False  # the stop hands the execution back instead of ending it
 
     def request_stop(self, cause: str, timed_out: bool = False) -> None:
         """Stop the execution (idempotent; the first cause is kept)."""
@@ -62,6 +65,15 @@ class DriverRun:
                 self._cause = cause
                 self._timed_out = timed_out
 
+    def request_release(self) -> None:
+        """Stop driving the execution without ending it: its running nodes are stopped
+        and the execution is handed back to be resumed by a later launch (the executor
+        is draining). A stop asked for earlier wins."""
+        with self._lock:
+            if self._cause is None:
+                self._cause = "its executor is draining; it resumes on the next launch"
+                self._released = True
+
     def stop_cause(self) -> str | None:
         """Why the execution must stop, if it must: asked by the executor's loop."""
         deadline = self._deadline
@@ -69,9 +81,10 @@ class DriverRun:
             self.request_stop(deadline.message(), timed_out=True)
         return self._cause
 
-    def main(self) -> None:
+    def main(self, store: AdminStore) -> None:
+        """Drive the execution to its end (or hand it back), writing to ``store`` (the
+        admin database of the ticket; the caller owns it)."""
         ticket = self.ticket
-        store = AdminStore(ticket.admin_db_url)
         try:
             claim = store.claim_driver(ticket.execution, ticket.launch)
             if claim is None:
@@ -79,7 +92,7 @@ class DriverRun:
                          ticket.execution)
                 return
             writer = EventWriter(store, ticket.execution, claim.incarnation,
-                                 ticket.heartbeat_s, self.request_stop)
+                                 ticket.liveness.heartbeat_s, self.request_stop)
             writer.start()
             try:
                 # The registered code was compiled for the execution's project and
@@ -88,12 +101,15 @@ class DriverRun:
                     outcome = self._execute(claim, writer)
             finally:
                 writer.close()
-            if writer.fenced is None:
+            if writer.fenced is not None:
+                return
+            if self._released and outcome[0] is ExecutionPhase.ABORTED:
+                store.release_driver(ticket.execution, claim.incarnation)
+                log.info("execution %s: handed back for a later launch", ticket.execution)
+            else:
                 self._finish(store, claim.incarnation, outcome)
         except DriverFencedError as e:
             log.info("execution %s: %s", ticket.execution, e)
-        finally:
-            store.close()
 
     def _finish(self, store: AdminStore, incarnation: int, outcome: Outcome) -> None:
         delay = 0.1

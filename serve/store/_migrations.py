@@ -18,6 +18,7 @@ from serve.store._models import (
     DomainRow,
     ExecutionLabelRow,
     ExecutionRow,
+    ExecutorRow,
     LaunchPlanRow,
     NodeAttemptRow,
     NodeExecutionRow,
@@ -90,6 +91,11 @@ def _add_labels_and_raw_output_prefix(conn: Connection) -> None:
     Base.metadata.create_all(conn, tables=[ExecutionLabelRow.__table__])  # type: ignore[list-item]
 
 
+def _create_executors(conn: Connection) -> None:
+    """Executors report themselves in a table of their own."""
+    Base.metadata.create_all(conn, tables=[ExecutorRow.__table__])  # type: ignore[list-item]
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _create_registry),
     (2, _add_default_project),
@@ -97,4 +103,5 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (4, _create_schedules),
     (5, _add_timeout_and_node_inputs),
     (6, _add_labels_and_raw_output_prefix),
+    (7, _create_executors),
 ]

@@ -320,3 +320,22 @@ class SchedulerLeaderRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     holder: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ExecutorRow(Base):
+    """A live executor (a Ray actor driving executions), as it last reported itself.
+    Each executor writes its own row every heartbeat and deletes it when it ends; the
+    supervisor deletes the rows of executors that stopped reporting (killed)."""
+
+    __tablename__ = "admin_executors"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    project: Mapped[str] = mapped_column(String(MAX_NAME))
+    domain: Mapped[str] = mapped_column(String(MAX_NAME))
+    code_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
+    warm: Mapped[bool] = mapped_column(Boolean)
+    node_ip: Mapped[str] = mapped_column(String(64))
+    pid: Mapped[int] = mapped_column(Integer)
+    in_flight: Mapped[int] = mapped_column(Integer)
+    completed: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -18,6 +18,7 @@ from serve.store import (
     drivers,
     entities,
     executions,
+    executors,
     launch_plans,
     node_executions,
     projects,
@@ -118,8 +119,15 @@ class AdminStore:
     claim_driver = read_write(drivers.claim_driver)
     heartbeat = read_write(drivers.heartbeat)
     finish_execution = read_write(drivers.finish_execution)
+    release_driver = read_write(drivers.release_driver)
     driver_leases = read_only(drivers.driver_leases)
     restart_driver = read_write(drivers.restart_driver)
+
+    # Executors' reports of themselves (serve.store.executors).
+    report_executor = read_write(executors.report_executor)
+    remove_executor = read_write(executors.remove_executor)
+    list_executors = read_only(executors.list_executors)
+    prune_executors = read_write(executors.prune_executors)
 
     # Schedules and the scheduler's leader lease (serve.store.schedules).
     scheduled_plans = read_only(schedules.scheduled_plans)

@@ -105,6 +105,17 @@ def finish_execution(s: Session, ident: ExecutionId, incarnation: int, phase: Ex
     executions.end(s, row, phase, error, outputs)
 
 
+def release_driver(s: Session, ident: ExecutionId, incarnation: int) -> None:
+    """Hand the execution back without ending it: its executor is draining (the cluster
+    is about to stop). The driver is fenced out, and the execution waits, RUNNING, for
+    the next launch, which resumes it and is not counted as a restart (a released
+    execution is one launched with no ``launched_at``)."""
+    row = fenced(s, ident, incarnation)
+    row.incarnation += 1
+    row.launched_at = None
+    row.heartbeat_at = None
+
+
 # --- the supervisor -----------------------------------------------------------------------
 
 
@@ -128,6 +139,8 @@ def restart_driver(s: Session, ident: ExecutionId, launch: int, max_restarts: in
     if row.abort_cause is not None:
         executions.end(s, row, ExecutionPhase.ABORTED)
         return None
+    if row.launched_at is None:  # released by a draining executor: not a loss
+        return executions.launch(row, db_now(s))
     if row.driver_restarts >= max_restarts:
         bundle = f" and its code bundle {row.code_uri}" if row.code_uri else ""
         executions.end(s, row, ExecutionPhase.FAILED, ErrorInfo(

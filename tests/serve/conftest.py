@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from engine.config import Settings
 from serve.app import create_app
-from serve.control.launcher import NAMESPACE, RayLauncher
+from serve.control.launcher import NAMESPACE, RayLauncher, executor_names
 from serve.control.launching import Liveness
 from serve.store import AdminStore
 from tests.conftest import create_database, drop_database
@@ -75,19 +75,19 @@ FAST = Liveness(heartbeat_s=0.5, stale_after_s=20.0, start_grace_s=60.0, missing
                 supervise_every_s=0.25, max_driver_restarts=3, terminate_wait_s=20.0)
 
 
-def kill_drivers() -> None:
-    """Kill every execution driver actor still there (a test's leftovers)."""
-    for actor in ray.util.list_named_actors(all_namespaces=True):
-        if actor["namespace"] == NAMESPACE and actor["name"].startswith("flyray-driver:"):
-            with contextlib.suppress(ValueError):
-                ray.kill(ray.get_actor(actor["name"], namespace=NAMESPACE), no_restart=True)
+def kill_executors() -> None:
+    """Kill every executor still there (a test's leftovers: each test has its own admin
+    database, and executors belong to one)."""
+    for name in executor_names():
+        with contextlib.suppress(ValueError):
+            ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
 
 
 @pytest.fixture
 def launcher(ray_cluster: None) -> Iterator[RayLauncher]:
-    """The Ray launcher; driver actors left when the test ends are killed."""
+    """The Ray launcher; executors left when the test ends are killed."""
     yield RayLauncher()
-    kill_drivers()
+    kill_executors()
 
 
 def _remote_client(store: AdminStore, home: Path, launcher: RayLauncher) -> TestClient:

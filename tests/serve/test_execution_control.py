@@ -13,6 +13,7 @@ import pytest
 import ray
 from fastapi.testclient import TestClient
 
+from serve.control.launcher import NAMESPACE, executor_names
 from tests.fixtures import remote_wfs
 from tests.fixtures.remote_wfs import runs
 from tests.serve.remote import (
@@ -35,9 +36,10 @@ def moment(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def driver_actors() -> list[str]:
-    return [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
-            if a["name"].startswith("flyray-driver:")]
+def driven() -> list[Any]:
+    """The launches the executors drive now."""
+    return [launch for name in executor_names()
+            for launch in ray.get(ray.get_actor(name, namespace=NAMESPACE).driving.remote())]
 
 
 def test_terminate_a_running_execution_stops_its_ray_work(
@@ -57,7 +59,7 @@ def test_terminate_a_running_execution_stops_its_ray_work(
     assert "did not confirm" not in caplog.text  # the driver stopped and recorded it
     by_id = nodes(remote, name)
     assert {n["phase"] for n in by_id.values()} == {"ABORTED"}
-    wait_until(lambda: not driver_actors(), what="the driver actor to end")
+    wait_until(lambda: not driven(), what="its driver to end")
     # The task was killed: past the end of its nap, it has not woken to leave its marker.
     time.sleep(max(0.0, nap_started + NAP_S + 1.0 - time.time()))
     assert runs(markers, "woke") == 0
@@ -77,7 +79,7 @@ def test_an_execution_past_its_timeout_is_stopped_and_ends_timed_out(
     assert closure["error"]["kind"] == "USER" and closure["abort_cause"] is None
     assert "ran past its timeout of 3 s (it ran " in closure["error"]["message"]
     assert {n["phase"] for n in nodes(remote, name).values()} == {"ABORTED"}
-    wait_until(lambda: not driver_actors(), what="the driver actor to end")
+    wait_until(lambda: not driven(), what="its driver to end")
     # The nap was killed (if it had started: on a busy machine the timeout may come
     # first): past its end, it has not woken to leave its marker.
     for started in markers.glob("started-*"):

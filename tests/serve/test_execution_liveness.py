@@ -1,13 +1,15 @@
-"""Executions survive what happens to the processes around them: a driver actor killed
-mid-run is found and replaced (the execution resumes without running its succeeded
-nodes again) or, past the restart budget, fails explicitly; an admin server restarted
-mid-run finds its executions still running and then done."""
+"""Executions survive what happens to the processes around them: an executor killed
+(SIGKILL) mid-run is found and its executions taken over by another (they resume without
+running their succeeded nodes again) or, past the restart budget, fail explicitly; an
+admin server restarted mid-run finds its executions still running and then done."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import re
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from sqlalchemy import select
 from engine.admin_client import AdminClient
 from engine.config import Settings
 from serve.app import create_app
-from serve.control.launcher import NAMESPACE, RayLauncher, actor_name
+from serve.control.launcher import NAMESPACE, RayLauncher, executor_names
 from serve.store import AdminStore
 from serve.store._models import ExecutionRow
 from serve.store.database import aware
@@ -40,9 +42,15 @@ from tests.serve.specs import (
 
 
 def kill_driver(name: str, launch: int = 1) -> None:
-    handle = ray.get_actor(actor_name(ExecutionId(PROJECT, DOMAIN, name), launch),
-                           namespace=NAMESPACE)
-    ray.kill(handle, no_restart=True)
+    """SIGKILL the process of the executor that drives launch ``launch`` of ``name``."""
+    wanted = (ExecutionId(PROJECT, DOMAIN, name), launch)
+    for executor in executor_names():
+        handle = ray.get_actor(executor, namespace=NAMESPACE)
+        if wanted in ray.get(handle.driving.remote()):
+            pid = ray.get(handle.__ray_call__.remote(lambda _: os.getpid()))
+            os.kill(pid, signal.SIGKILL)
+            return
+    raise AssertionError(f"no executor drives {wanted}")
 
 
 def test_a_killed_driver_is_replaced_and_the_execution_resumes(remote: TestClient,
@@ -112,7 +120,7 @@ def test_a_driver_lost_past_the_restart_budget_fails_the_execution(
             failed = wait_for(client, name, ("FAILED",), timeout_s=30)
             error = failed["closure"]["error"]
             assert error["kind"] == "SYSTEM"
-            assert "driver was lost (its driver actor is gone)" in error["message"]
+            assert "driver was lost (its driver's executor is gone)" in error["message"]
             phases = {n["id"]["node_id"]: n["phase"] for n in nodes(client, name).values()}
             assert phases == {"n0": "SUCCEEDED", "n1": "ABORTED", "n2": "ABORTED"}
     finally:

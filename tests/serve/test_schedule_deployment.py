@@ -17,7 +17,7 @@ from engine.config import Settings
 from serve.control.scheduler import ScaledClock
 from tests.conftest import free_port
 from tests.fixtures import schedule_wfs
-from tests.serve.conftest import kill_drivers
+from tests.serve.conftest import kill_executors
 from tests.serve.specs import launch_plan_body, path_of
 
 T0 = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
@@ -89,4 +89,4 @@ def test_the_serve_app_fires_a_fixed_rate_schedule(ray_cluster: None, tmp_path: 
         assert {b - a for a, b in itertools.pairwise(times)} == {dt.timedelta(minutes=1)}
     finally:
         serve.shutdown()
-        kill_drivers()
+        kill_executors()

@@ -21,7 +21,7 @@ from engine.config import Settings
 from engine.configuration import Config, DataConfig, PlatformConfig
 from engine.remote import FlyteRemote
 from tests.conftest import _start_shared, free_port
-from tests.serve.conftest import kill_drivers
+from tests.serve.conftest import kill_executors
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "remote_api"
 
@@ -53,7 +53,7 @@ def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
                                      DataConfig(settings.blob_root_uri)))
     finally:
         serve.shutdown()
-        kill_drivers()
+        kill_executors()
 
 
 @pytest.fixture
