@@ -84,6 +84,12 @@ class Settings:
     # Env: FLYRAY_ADMIN_MAX_REQUEST_BYTES.
     admin_max_request_bytes: int = 10 << 20
 
+    # Times a node is tried again after attempts lost to the infrastructure (its worker
+    # or Ray node died, its objects were lost), apart from its task's ``retries``, which
+    # count the failures attempts report: Flyte's max-node-retries-system-failures.
+    # Env: FLYRAY_MAX_SYSTEM_RETRIES.
+    max_system_retries: int = 3
+
     @property
     def secrets_path(self) -> Path:
         return Path(self.secrets_dir).expanduser() if self.secrets_dir else self.home / "secrets"
@@ -124,6 +130,7 @@ _ENV = {
     "admin_token": "FLYRAY_ADMIN_TOKEN",
     "admin_endpoint": "FLYRAY_ADMIN_ENDPOINT",
     "admin_max_request_bytes": "FLYRAY_ADMIN_MAX_REQUEST_BYTES",
+    "max_system_retries": "FLYRAY_MAX_SYSTEM_RETRIES",
 }
 # Standard variables read when Flyray's own are not set.
 _FALLBACK_ENV = {
@@ -149,6 +156,8 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
         if value < 1:
             raise ConfigError(f"{source}: {name} must be at least 1, got {value}")
         return value
+    if name == "max_system_retries":
+        return _retry_count(name, raw, source)
     if name == "log_to_driver":
         if isinstance(raw, bool):
             return raw
@@ -161,6 +170,19 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
     if not isinstance(raw, str) or not raw:
         raise ConfigError(f"{source}: {name} must be a non-empty string, got {raw!r}")
     return raw
+
+
+def _retry_count(name: str, raw: Any, source: str) -> int:
+    """``raw`` (a TOML integer, or text) as a count of retries: a whole number >= 0."""
+    if isinstance(raw, int) and not isinstance(raw, bool):  # a TOML true is no count
+        value = raw
+    else:  # text: digits only, as int() would also take "1_0" or " +1"
+        text = raw.strip() if isinstance(raw, str) else ""
+        value = int(text) if text.isascii() and text.isdigit() else -1
+    if value < 0:
+        raise ConfigError(f"{source}: {name} must be a whole number >= 0 (0 turns system "
+                          f"retries off), got {raw!r}")
+    return value
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:

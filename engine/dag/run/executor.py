@@ -33,7 +33,13 @@ from engine.dag.run.context import NodeServices, current_node
 from engine.dag.run.hooks import ExecutionHooks
 from engine.dag.run.node_calls import NodeCalls, bind
 from engine.dag.run.on_failure import run_on_failure
-from engine.dag.run.outcomes import Failure, record_failed, record_succeeded
+from engine.dag.run.outcomes import (
+    RECOVERABLE_RETRIES,
+    Failure,
+    RetryBudget,
+    record_failed,
+    record_succeeded,
+)
 from engine.dag.run.preflight import check_feasible, check_store, upload_inputs
 from engine.dag.run.run_graph import RunGraph
 from engine.dag.run.run_state import RunState, Submission
@@ -48,13 +54,12 @@ from engine.dag.run.worker import AttemptInfo, fill
 from engine.dag.spec import WorkflowFailurePolicy
 from engine.errors import ErrorKind, ExecutionAbortedError, ExecutionError, NodeFailedError
 
+# RECOVERABLE_RETRIES is read here too (it lives with the retry budgets in outcomes).
+__all__ = ["RECOVERABLE_RETRIES", "ExecutionResult", "run"]
+
 # How long the driver lets attempts end before it collects their outcomes together:
 # the delay before it sees a failure (and retries or stops), never that of a success.
 POLL_S = 0.05
-
-# Retries a FlyteRecoverableException gets beyond the task's own ``retries``: the user
-# says the failure is transient, as Flyte's budget for system failures.
-RECOVERABLE_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,8 @@ def run(
                       overwrite=overwrite_cache),
         settings.admin_endpoint, settings.admin_token, raw_output_prefix,
     )
-    return _Driver(compiled, inputs, list(hooks), services, stop, recovered).run()
+    return _Driver(compiled, inputs, list(hooks), services, settings.max_system_retries, stop,
+                   recovered).run()
 
 
 class _Driver:
@@ -114,7 +120,7 @@ class _Driver:
 
     def __init__(self, compiled: CompiledWorkflow, inputs: dict[str, Any],
                  hooks: list[ExecutionHooks], services: NodeServices,
-                 stop: Callable[[], str | None] | None = None,
+                 max_system_retries: int, stop: Callable[[], str | None] | None = None,
                  recovered: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.graph = RunGraph.of(compiled)
         self.state = RunState.of(self.graph, _new_record(self.graph), inputs)
@@ -122,6 +128,8 @@ class _Driver:
         self.hooks = hooks
         self.calls = NodeCalls(self.graph, services, self.state.record)
         self.branches = BranchSteps(self.state, self._set_phase)
+        # Retries of each node after attempts lost with their worker (the settings').
+        self.max_system_retries = max_system_retries
         # --- remote executions only (serve.driver.actor); local runs leave these empty ---
         # Asked between batches of outcomes: a cause once the execution must stop.
         self.stop = stop
@@ -263,17 +271,20 @@ class _Driver:
         return None
 
     def _failed(self, sub: Submission, failure: Failure) -> None:
-        """Retry the node if it has retries left, else fail it: the execution, or (under
-        FAIL_AFTER_EXECUTABLE_NODES_COMPLETE) the nodes that depend on it."""
+        """Retry the node if the budget of its failure's sort has retries left, else fail
+        it: the execution, or (under FAIL_AFTER_EXECUTABLE_NODES_COMPLETE) the nodes
+        that depend on it."""
         attempt = sub.attempt
         self._attempt_end(sub.node_id, attempt)
-        extra = RECOVERABLE_RETRIES if failure.recoverable else 0
-        if attempt.attempt <= self.graph.metadata(sub.node_id).retries + extra:
+        budget = RetryBudget(self.graph.metadata(sub.node_id).retries, self.max_system_retries)
+        if budget.allows(failure, self.state.count_failure(sub.node_id, failure.lost)):
             self._retry(sub.node_id)
             return
         self._set_phase(sub.node_id, failure.outcome)
+        spent = budget.spent(failure)
         error = NodeFailedError(self.graph.name, sub.node_id, self.graph.nodes[sub.node_id].task,
-                                attempt.attempt, failure.kind, failure.message)
+                                attempt.attempt, failure.kind,
+                                f"{failure.message}\n{spent}" if spent else failure.message)
         policy = self.graph.spec.failure_policy
         if policy is not WorkflowFailurePolicy.FAIL_AFTER_EXECUTABLE_NODES_COMPLETE:
             raise error

@@ -17,6 +17,7 @@ from typing import Any
 import ray
 from ray.exceptions import RayError
 
+from engine.config import load_settings
 from engine.dag.run.cluster import ray_request
 from engine.dag.run.context import ExecutionParameters, NodeServices, current_node
 from engine.dag.run.state import AttemptRecord, AttemptRow, NodePhase, NodeRow, attempt_row
@@ -141,7 +142,7 @@ def _run_on_ray(task: TaskLike, elements: list[dict[str, Any]], concurrency: int
     remote = _run_batch.options(**options)
     key = f"{params.execution_id}/{task.name}"
     box = [ray.put(task)]
-    retries = task.spec().metadata.retries
+    system_retries: int | None = None  # read from the settings once a batch is lost
     todo = list(range(len(batches)))
     tries = [0] * len(batches)
     running: dict[ray.ObjectRef, int] = {}
@@ -157,10 +158,17 @@ def _run_on_ray(task: TaskLike, elements: list[dict[str, Any]], concurrency: int
             try:
                 results.extend(ray.get(ref))
             except RayError as e:  # the batch's worker died: a system failure
-                if tries[b] <= retries:
+                if system_retries is None:
+                    # The settings where the map node runs: the driver's do not travel
+                    # with the node (nor does any setting but its services').
+                    system_retries = load_settings().max_system_retries
+                if tries[b] <= system_retries:
                     todo.append(b)
                 else:
-                    message = f"SYSTEM: {type(e).__name__}: {e}"
+                    message = (f"SYSTEM: {type(e).__name__}: {e}\nIts batch of elements "
+                               f"was lost with its worker on try {tries[b]} of "
+                               f"{system_retries + 1}: the system retries are spent "
+                               f"(max_system_retries={system_retries}).")
                     now = time.time()
                     lost = attempt_row(AttemptRecord(tries[b], now, now, NodePhase.FAILED,
                                                      ErrorKind.SYSTEM, message))

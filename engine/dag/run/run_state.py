@@ -8,6 +8,7 @@ talk to Ray themselves.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +72,10 @@ class RunState:
     # Nodes failed for good, under FAIL_AFTER_EXECUTABLE_NODES_COMPLETE; the run raises
     # the first once every other node has ended.
     failures: list[NodeFailedError] = field(default_factory=list)
+    # Failed attempts of each node so far, by (node id, lost): attempts lost with their
+    # worker draw on the system retry budget, the failures attempts report on the task's
+    # retries (see engine.dag.run.outcomes.RetryBudget). Attempt numbers count both.
+    failed: Counter[tuple[str, bool]] = field(default_factory=Counter)
 
     @classmethod
     def of(cls, graph: RunGraph, record: ExecutionRecord, inputs: dict[str, Any]) -> RunState:
@@ -165,6 +170,12 @@ class RunState:
         attempts = self.record.nodes[node_id].attempts
         if attempts and attempts[-1].outcome is None:
             attempts.pop()
+
+    def count_failure(self, node_id: str, lost: bool) -> int:
+        """Count a failed attempt of ``node_id``; how many of its sort (``lost`` with its
+        worker, or reported by the attempt) the node has had, this one included."""
+        self.failed[node_id, lost] += 1
+        return self.failed[node_id, lost]
 
     def add_node(self, node: NodeRecord) -> None:
         """Record a node that is not in the graph: the workflow's on_failure handler."""
