@@ -65,12 +65,14 @@ def start() -> None:
 @with_cli_errors
 def stop() -> None:
     current = settings()
-    state = sandbox.stop(current)
+    state, released = sandbox.stop(current)
     if state is None:
         click.echo("Flyray demo is not running.")
         return
+    resumed = (f" {released} running execution(s) resume after `flyray demo start`."
+               if released else "")
     click.echo(f"Flyray demo stopped (Ray head pid {state.pid}); data kept under "
-               f"{current.home}.")
+               f"{current.home}.{resumed}")
 
 
 @demo.command(help="Show whether each part of the demo is running and ready; exit status "

@@ -33,12 +33,16 @@ from engine.config import Settings
 from engine.dag.run.spilling import local_cluster_options
 from engine.errors import FlyrayError
 
+log = logging.getLogger(__name__)
+
 _LOOPBACK = ("127.0.0.1", "localhost")
 # Ray's socket paths (<temp>/session_<time>_<pid>/sockets/plasma_store) must fit in 107
 # bytes; a temp dir longer than this moves to /tmp.
 _MAX_TEMP_DIR = 40
 _READY_TIMEOUT_S = 120.0
 _STOP_GRACE_S = 3.0
+# How long stopping waits for running executions to be handed back.
+_DRAIN_TIMEOUT_S = 30.0
 
 
 class DemoError(FlyrayError):
@@ -338,17 +342,36 @@ def start(settings: Settings) -> tuple[DemoState, bool]:
     return state, True
 
 
-def stop(settings: Settings) -> DemoState | None:
-    """Stop the running demo (Serve with its cluster); the state it stopped, or None."""
+def stop(settings: Settings) -> tuple[DemoState | None, int]:
+    """Stop the running demo (Serve with its cluster); the state it stopped (or None) and
+    how many running executions were handed back first, to resume after the next
+    start (none is lost or failed by the stop)."""
     state = DemoState.load(state_path(settings))
     if state is None:
-        return None
+        return None, 0
     was_running = _alive(state)
+    released = 0
     if was_running:
+        released = drain(settings)
         stop_head(state)
     state_path(settings).unlink(missing_ok=True)
     (Path(state.temp_dir) / "ray_current_cluster").unlink(missing_ok=True)
-    return state if was_running else None
+    return (state if was_running else None), released
+
+
+def drain(settings: Settings) -> int:
+    """Ask the admin to hand back its running executions (``POST
+    /api/v1/executors/drain``); how many it handed back. An admin that does not answer
+    is stopped all the same: its executions are then found lost after the next start
+    and resumed, each counting one driver restart."""
+    try:
+        client = AdminClient(settings.admin_endpoint, settings.admin_token,
+                             timeout=_DRAIN_TIMEOUT_S + 15)
+        reply = client.post("/api/v1/executors/drain", {"timeout_s": _DRAIN_TIMEOUT_S})
+    except FlyrayError as e:
+        log.warning("the admin did not drain its executions: %s", e)
+        return 0
+    return int(reply.body["released"])
 
 
 def _admin_ready(settings: Settings) -> bool:
@@ -375,12 +398,28 @@ def checks(settings: Settings) -> list[Check]:
     db = make_url(settings.admin_db_url_or_default).render_as_string(hide_password=True)
     rows.append(Check("database", "ready" if admin_ok else "unknown (admin API down)",
                       admin_ok, db))
+    if admin_ok:
+        rows.append(_executors(settings))
     try:
         BlobStore(StorageConfig.from_settings(settings)).check()
         rows.append(Check("blob store", "ready", True, settings.blob_root_uri))
     except FlyrayError as e:
         rows.append(Check("blob store", f"unreachable: {e}", False, settings.blob_root_uri))
     return rows
+
+
+def _executors(settings: Settings) -> Check:
+    """The executors row: how many, how many warm, executions in flight."""
+    try:
+        client = AdminClient(settings.admin_endpoint, settings.admin_token, timeout=5)
+        executors = client.get("/api/v1/executors")["executors"]
+    except FlyrayError as e:
+        return Check("executors", f"unknown: {e}", False, "-")
+    live = [e for e in executors if not e["stale"]]
+    warm = sum(1 for e in live if e["warm"])
+    flight = sum(e["in_flight"] for e in live)
+    return Check("executors", f"{len(live)} running ({warm} warm), {flight} execution(s) "
+                              "in flight", True, "GET /api/v1/executors")
 
 
 def urls(settings: Settings) -> dict[str, str]:

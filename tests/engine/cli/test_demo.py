@@ -24,6 +24,7 @@ from engine.admin_client import AdminClient
 from engine.cli import sandbox
 from engine.config import load_settings
 from tests.conftest import free_port
+from tests.fixtures.remote_wfs import runs
 
 ROOT = Path(__file__).resolve().parents[3]
 FLYRAY = str(Path(sys.executable).parent / "flyray")
@@ -105,9 +106,10 @@ def start_and_check(demo: Demo) -> None:
     started = demo.flyray("demo", "start")
     assert started.returncode == 0, started.stdout + started.stderr
     table = rows(started.stdout)
-    assert {k: v[0] for k, v in table.items() if k != "component"} == {
+    assert {k: v[0] for k, v in table.items() if k not in ("component", "executors")} == {
         "Ray head": "running", "admin API": "ready", "database": "ready",
         "blob store": "ready"}, started.stdout
+    assert re.match(r"\d+ running \(\d+ warm\)", table["executors"][0]), started.stdout
     assert table["admin API"][1] == demo.endpoint
     assert table["database"][1] == f"sqlite:///{demo.home}/admin.db"
     assert table["blob store"][1] == f"file://{demo.home}/blobs"
@@ -180,6 +182,67 @@ def list_and_relaunch(demo: Demo, name: str, version: str) -> None:
     assert demo.wait(again)["closure"]["phase"] == "SUCCEEDED"
 
 
+# A user's script in a scratch directory: a quick counted node, then a long nap.
+RESUMABLE = """
+import time, uuid
+from pathlib import Path
+from engine import task, workflow
+
+def mark(marker_dir: str, label: str) -> None:
+    Path(marker_dir).mkdir(parents=True, exist_ok=True)
+    (Path(marker_dir) / f"{label}-{uuid.uuid4().hex[:8]}").touch()
+
+@task
+def first(marker_dir: str) -> int:
+    mark(marker_dir, "a")
+    return 1
+
+@task
+def nap(x: int, seconds: float, marker_dir: str) -> int:
+    mark(marker_dir, "started")
+    time.sleep(seconds)
+    mark(marker_dir, "woke")
+    return x + 1
+
+@workflow
+def resumable(marker_dir: str, seconds: float) -> int:
+    return nap(x=first(marker_dir=marker_dir), seconds=seconds, marker_dir=marker_dir)
+"""
+
+
+def stop_mid_run_and_resume(demo: Demo) -> None:
+    """``flyray demo stop`` while an execution runs hands it back; after ``flyray demo
+    start`` it resumes from its succeeded node and succeeds: the stop cost it nothing."""
+    markers = demo.home / "markers"
+    script = demo.home / "scratch" / "resumable.py"
+    script.parent.mkdir()
+    script.write_text(RESUMABLE)
+    ran = demo.flyray("run", "--remote", str(script), "resumable",
+                      "--marker_dir", str(markers), "--seconds", "20")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    name = found(r"execution (\S+):", ran.stdout)
+    deadline = time.monotonic() + 120
+    nodes = f"/api/v1/node_executions/{PROJECT}/{DOMAIN}/{name}"
+
+    def first_done() -> bool:
+        listed = demo.call("GET", nodes)[1]["node_executions"]
+        return any(n["id"]["node_id"] == "n0" and n["phase"] == "SUCCEEDED" for n in listed)
+
+    while runs(markers, "started") == 0 or not first_done():
+        assert time.monotonic() < deadline, "the nap did not start"
+        time.sleep(0.5)
+    stopped = demo.flyray("demo", "stop")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert "1 running execution(s) resume after `flyray demo start`" in stopped.stdout
+    restarted = demo.flyray("demo", "start")
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    finished = demo.wait(name, timeout=180)
+    assert finished["closure"]["phase"] == "SUCCEEDED", finished["closure"]
+    assert finished["closure"]["driver_restarts"] == 0
+    # The first node ran once; the nap, stopped with the cluster, ran again to its end.
+    assert (runs(markers, "a"), runs(markers, "started"), runs(markers, "woke")) == (1, 2, 1)
+
+
 def stop_and_check(demo: Demo) -> None:
     head = sandbox.current(load_settings(demo.env))
     assert head is not None and sandbox.session_members(head.pid)
@@ -194,7 +257,7 @@ def stop_and_check(demo: Demo) -> None:
     assert unreachable.returncode == 1 and "flyray demo start" in unreachable.stderr
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_demo_register_launch_run_and_stop(demo: Demo) -> None:
     start_and_check(demo)
     registered = demo.flyray("register", "tests/fixtures/remote_pkg")
@@ -203,4 +266,5 @@ def test_demo_register_launch_run_and_stop(demo: Demo) -> None:
     name = launch_over_http(demo, version)
     run_remote(demo)
     list_and_relaunch(demo, name, version)
+    stop_mid_run_and_resume(demo)
     stop_and_check(demo)
