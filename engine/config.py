@@ -90,6 +90,14 @@ class Settings:
     # Env: FLYRAY_MAX_SYSTEM_RETRIES.
     max_system_retries: int = 3
 
+    # Executors of the admin: long-lived Ray actors, each driving many executions. How
+    # many are kept running for the default project and domain while idle; how long
+    # another one may idle before it ends (seconds); how many executions one drives at
+    # once. Env: FLYRAY_WARM_EXECUTORS, FLYRAY_EXECUTOR_IDLE_S, FLYRAY_EXECUTOR_CAPACITY.
+    warm_executors: int = 1
+    executor_idle_s: float = 300.0
+    executor_capacity: int = 64
+
     @property
     def secrets_path(self) -> Path:
         return Path(self.secrets_dir).expanduser() if self.secrets_dir else self.home / "secrets"
@@ -131,6 +139,9 @@ _ENV = {
     "admin_endpoint": "FLYRAY_ADMIN_ENDPOINT",
     "admin_max_request_bytes": "FLYRAY_ADMIN_MAX_REQUEST_BYTES",
     "max_system_retries": "FLYRAY_MAX_SYSTEM_RETRIES",
+    "warm_executors": "FLYRAY_WARM_EXECUTORS",
+    "executor_idle_s": "FLYRAY_EXECUTOR_IDLE_S",
+    "executor_capacity": "FLYRAY_EXECUTOR_CAPACITY",
 }
 # Standard variables read when Flyray's own are not set.
 _FALLBACK_ENV = {
@@ -157,7 +168,13 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
             raise ConfigError(f"{source}: {name} must be at least 1, got {value}")
         return value
     if name == "max_system_retries":
-        return _retry_count(name, raw, source)
+        return _count(name, raw, source, 0, "0 turns system retries off")
+    if name == "warm_executors":
+        return _count(name, raw, source, 0, "0 keeps none while idle")
+    if name == "executor_capacity":
+        return _count(name, raw, source, 1, "executions one executor drives at once")
+    if name == "executor_idle_s":
+        return _seconds(name, raw, source)
     if name == "log_to_driver":
         if isinstance(raw, bool):
             return raw
@@ -172,16 +189,28 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
     return raw
 
 
-def _retry_count(name: str, raw: Any, source: str) -> int:
-    """``raw`` (a TOML integer, or text) as a count of retries: a whole number >= 0."""
+def _count(name: str, raw: Any, source: str, minimum: int, hint: str) -> int:
+    """``raw`` (a TOML integer, or text) as a whole number >= ``minimum``."""
     if isinstance(raw, int) and not isinstance(raw, bool):  # a TOML true is no count
         value = raw
     else:  # text: digits only, as int() would also take "1_0" or " +1"
         text = raw.strip() if isinstance(raw, str) else ""
         value = int(text) if text.isascii() and text.isdigit() else -1
-    if value < 0:
-        raise ConfigError(f"{source}: {name} must be a whole number >= 0 (0 turns system "
-                          f"retries off), got {raw!r}")
+    if value < minimum:
+        raise ConfigError(f"{source}: {name} must be a whole number >= {minimum} ({hint}), "
+                          f"got {raw!r}")
+    return value
+
+
+def _seconds(name: str, raw: Any, source: str) -> float:
+    """``raw`` (a TOML number, or text) as a positive number of seconds."""
+    try:
+        value = float(raw) if not isinstance(raw, bool) else -1.0
+    except (TypeError, ValueError):
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{source}: {name} must be a positive number of seconds, "
+                          f"got {raw!r}")
     return value
 
 

@@ -49,7 +49,7 @@ def create_app(settings: Settings, store: AdminStore | None = None,
             admin.close()
         raise
 
-    service = ExecutionService(admin, launcher, settings, liveness or Liveness())
+    service = ExecutionService(admin, launcher, settings, liveness or Liveness.of(settings))
     supervisor = Supervisor(service) if launcher is not None else None
     clock = clock or utc_now
     scheduler = Scheduler(service, clock) if launcher is not None else None

@@ -57,6 +57,13 @@ class Liveness:
     executor_idle_s: float = 300.0
     executor_capacity: int = 64
 
+    @classmethod
+    def of(cls, settings: Settings) -> Liveness:
+        """The default timings with the executor policy of ``settings``."""
+        return cls(warm_executors=settings.warm_executors,
+                   executor_idle_s=settings.executor_idle_s,
+                   executor_capacity=settings.executor_capacity)
+
 
 @dataclass(frozen=True)
 class DriverTicket:
