@@ -13,6 +13,9 @@ where the two differ.
 from __future__ import annotations
 
 import importlib
+import json
+import threading
+from collections import OrderedDict
 from types import ModuleType
 from typing import Any
 
@@ -23,11 +26,36 @@ from engine.dag.spec.diff import json_diff
 from engine.dag.versioning import Scope, moved_task, moved_workflow
 from serve.errors import CodeLoadError
 
+# Compiled workflows kept, most recently used last.
+_KEEP = 256
+_COMPILED: OrderedDict[tuple[str | None, str], CompiledWorkflow] = OrderedDict()
+_LOCK = threading.Lock()
+
 
 def compile_registered(workflow: dict[str, Any] | None, task: dict[str, Any] | None,
                        code_uri: str | None) -> CompiledWorkflow:
     """The compiled form of the registered ``workflow`` spec, or of ``task`` run alone
-    (a one-node workflow). CodeLoadError says what cannot be loaded and how to fix it."""
+    (a one-node workflow). CodeLoadError says what cannot be loaded and how to fix it.
+
+    An executor drives many executions of one version: what compiled once is kept (by
+    the spec's text and the code bundle; a compiled workflow is plain data, which runs
+    only read) and not loaded, compiled and compared again."""
+    key = (code_uri, json.dumps([workflow, task], sort_keys=True))
+    with _LOCK:
+        compiled = _COMPILED.get(key)
+        if compiled is not None:
+            _COMPILED.move_to_end(key)
+            return compiled
+    compiled = _compile(workflow, task, code_uri)
+    with _LOCK:
+        _COMPILED[key] = compiled
+        while len(_COMPILED) > _KEEP:
+            _COMPILED.popitem(last=False)
+    return compiled
+
+
+def _compile(workflow: dict[str, Any] | None, task: dict[str, Any] | None,
+             code_uri: str | None) -> CompiledWorkflow:
     where = f"the code bundle {code_uri}" if code_uri else "the cluster's Python path"
     if task is not None:
         spec = TaskSpec.from_dict(task)
