@@ -76,19 +76,22 @@ class RayLauncher:
         key, liveness = ExecutorKey.of(ticket), ticket.liveness
         for slot in range(_MAX_SLOTS):
             name = executor_name(key, slot)
-            handle = self._executor(key, slot, ticket.settings, liveness)
-            try:
-                # A new executor answers once started: the one wait of a new version.
-                handoff = ray.get(handle.drive.remote(ticket),
-                                  timeout=liveness.start_grace_s)
-            except GetTimeoutError:
-                log.warning("executor %s did not start within %g s", name,
-                            liveness.start_grace_s)
-                continue
-            except RayError as e:  # it died or was ending: its slot is taken anew
-                log.info("executor %s is gone (%s); trying again", name, type(e).__name__)
-                handoff = ray.get(self._executor(key, slot, ticket.settings, liveness)
-                                  .drive.remote(ticket), timeout=liveness.start_grace_s)
+            for _ in range(2):  # a second try when the slot's executor was just ending
+                try:
+                    # A new executor answers once started: the one wait of a new version.
+                    handoff = ray.get(self._executor(key, slot, ticket.settings, liveness)
+                                      .drive.remote(ticket), timeout=liveness.start_grace_s)
+                    break
+                except GetTimeoutError:
+                    # The call stays queued at that executor, which may still start and
+                    # take it: handing it to another one could drive it twice. The
+                    # supervisor relaunches it if it never claims its execution.
+                    log.warning("executor %s did not start within %g s", name,
+                                liveness.start_grace_s)
+                    return
+                except RayError as e:  # it died meanwhile: the slot gets a new one
+                    log.info("executor %s is gone (%s)", name, type(e).__name__)
+                    handoff = Handoff.ENDING
             if handoff is Handoff.ACCEPTED:
                 with self._lock:
                     self._drivers[(ticket.execution, ticket.launch)] = name
