@@ -3,7 +3,9 @@
 of ``serve`` (``tests/test_layers.py`` holds both sides to that).
 
 ``build(settings)`` returns the bound application; ``start(settings)`` runs it where
-``settings.admin_endpoint`` says (default http://127.0.0.1:30080: loopback only). The
+``settings.admin_endpoint`` says (default http://127.0.0.1:30080: loopback only);
+``app(args)`` is the application builder that a Serve config file (``serve deploy``,
+``deploy/serve-config.yaml``) names as its ``import_path``. The
 FastAPI app is built in each replica from the settings (which travel to it), so no
 database connection is ever pickled; the host and port are Serve's HTTP options. An
 optional scheduler clock (``serve.control.scheduler.ScaledClock``, plain data) travels the same
@@ -35,7 +37,7 @@ APP_NAME = "flyray-admin"
                   max_ongoing_requests=64)
 @serve.ingress()
 class AdminDeployment:
-    """One replica of the admin API; it launches executions as detached driver actors
+    """One replica of the admin API; it hands executions to warm executor actors
     and fires schedules (by ``clock``, default the machine's)."""
 
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
@@ -51,8 +53,26 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Appli
     """The admin API as a Serve application, bound to ``settings`` (default: loaded) and
     the scheduler's ``clock`` (default: the machine's, UTC; it is pickled to the
     replicas)."""
-    app: Application = AdminDeployment.bind(settings or load_settings(), clock)  # type: ignore[attr-defined]
-    return app
+    bound: Application = AdminDeployment.bind(settings or load_settings(), clock)  # type: ignore[attr-defined]
+    return bound
+
+
+def app(args: dict[str, str]) -> Application:
+    """The application builder of ``import_path: serve.deployment:app`` in a Serve config
+    file (or ``serve run serve.deployment:app``): the admin API bound to the settings of
+    this process's environment.
+
+    Serve calls it with the config's ``args``; the settings come from the environment
+    instead (the application's ``runtime_env.env_vars``: ``FLYRAY_ADMIN_DB_URL``,
+    ``FLYRAY_BLOB_ROOT``, ...), as everywhere in Flyray, so ``args`` must be empty. The
+    host and port are the config's ``http_options``, not the settings.
+    """
+    if args:
+        raise ConfigError(
+            f"the flyray admin application takes no args, got {sorted(args)}; give its "
+            "settings as environment variables in the application's runtime_env.env_vars "
+            "(e.g. FLYRAY_ADMIN_DB_URL, FLYRAY_BLOB_ROOT; see docs/deploy.md)")
+    return build(load_settings())
 
 
 def bind_address(settings: Settings) -> tuple[str, int]:
