@@ -25,6 +25,8 @@ from benchmarks import (
     cli_run,
     compile_large,
     dataframe_handoff,
+    executions,
+    executions_mixed,
     fanout,
     map_tiny,
     parallel_sleep,
@@ -47,7 +49,7 @@ class Workload:
 
 WORKLOADS = {m.NAME: Workload(m.NAME, m.measure, m.REPEATS) for m in (
     parallel_sleep, fanout, map_tiny, chain, dataframe_handoff, cached_rerun, compile_large,
-    cli_run, admin_api, schedules)}
+    cli_run, admin_api, executions, executions_mixed, schedules)}
 
 
 @dataclass(frozen=True)

@@ -2,38 +2,41 @@
 clients, and how many executions start per second.
 
 The admin app runs on Ray Serve in the run's cluster (as ``flyray demo start`` runs
-it), on loopback; clients are threads speaking plain HTTP. Each execution runs a
-one-node workflow, driven by its own detached actor as every remote execution is.
-Targets (issue #7): p50 <= 20 ms, p99 <= 100 ms. The raw Ray peer is a bare FastAPI
-app on the same Serve instance doing each request's core work (one SQLite row written
-or read: ``benchmarks/_raw_serve.py``), loaded the same way just before.
+it), on loopback; clients are threads speaking plain HTTP (``benchmarks/_admin_http.py``).
+Each execution runs a one-node workflow; executions go to the admin's warm executor
+(one long-lived actor driving many executions), so the requests share the CPUs with
+executions running. Targets (issue #14, item 5): p50 <= 1.2x the raw Serve peer. The
+peer is a bare FastAPI app on the same Serve instance doing each request's core work
+(one SQLite row written or read: ``benchmarks/_raw_serve.py``), loaded the same way
+just before. Issue #7's absolute targets (p50 <= 20 ms, p99 <= 100 ms) are in the note.
 
     python -m benchmarks --only admin_api
 """
 
 from __future__ import annotations
 
-import dataclasses
-import http.client
-import json
-import socket
 import statistics
-import threading
-import time
-import urllib.parse
-from collections.abc import Callable
 from typing import Any
 
+from benchmarks._admin_http import (
+    CLIENTS,
+    AdminOnServe,
+    epoch,
+    execution_body,
+    load,
+    percentile,
+    register,
+    wait_done,
+)
 from benchmarks._config import RunConfig
-from benchmarks._measure import BenchmarkError
 from benchmarks._report import Figure, Outcome, Row
 from engine import task, workflow
 
 NAME = "admin_api"
 REPEATS = 1
-CLIENTS = 8
-P50_TARGET_MS = 20.0
-P99_TARGET_MS = 100.0
+TARGET_RATIO = 1.2  # p50 against the raw Serve peer's, issue #14
+P50_ABSOLUTE_MS = 20.0  # issue #7
+P99_ABSOLUTE_MS = 100.0
 
 
 @task
@@ -46,176 +49,52 @@ def echo_wf(x: int) -> int:
     return echo(x=x)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-_connections = threading.local()
-
-
-def _call(method: str, url: str, body: Any = None) -> tuple[int, Any]:
-    """One request on this thread's kept-alive connection (as an HTTP client library
-    keeps one per session); reconnects when the server closed it."""
-    parts = urllib.parse.urlsplit(url)
-    data = json.dumps(body).encode() if body is not None else None
-    target = parts.path + (f"?{parts.query}" if parts.query else "")
-    for attempt in (1, 2):
-        conn: http.client.HTTPConnection | None = getattr(_connections, parts.netloc, None)
-        if conn is None:
-            conn = http.client.HTTPConnection(parts.netloc, timeout=60)
-            setattr(_connections, parts.netloc, conn)
-        try:
-            conn.request(method, target, body=data,
-                         headers={"Content-Type": "application/json"})
-            response = conn.getresponse()
-            payload = response.read()
-        except (http.client.HTTPException, ConnectionError):
-            conn.close()
-            delattr(_connections, parts.netloc)
-            if attempt == 2:
-                raise
-            continue
-        if response.status >= 400:
-            raise BenchmarkError(f"{NAME}: {method} {url} answered {response.status}: "
-                                 f"{payload[:300]!r}")
-        return response.status, json.loads(payload)
-    raise AssertionError("unreachable")
-
-
-def _register(api: str) -> dict[str, Any]:
-    compiled = echo_wf.compile()
-    for spec in compiled.spec.tasks.values():
-        _call("POST", f"{api}/tasks", {"id": spec.id.to_dict(), "spec": spec.to_dict()})
-    ident = compiled.spec.id.to_dict()
-    _call("POST", f"{api}/workflows", {"id": ident, "spec": compiled.spec.to_dict()})
-    return ident
-
-
-def _load(create_url: str, body_of: Callable[[int, int], dict[str, Any]],
-          get_url: Callable[[str], str], per_client: int) -> tuple[list[float], list[float],
-                                                                  list[str]]:
-    """Each of ``CLIENTS`` threads creates ``per_client`` resources (POST ``create_url``
-    with ``body_of(client, i)``), getting each once after creating it; returns the
-    create and get latencies (ms) and the names created."""
-    creates: list[float] = []
-    gets: list[float] = []
-    names: list[str] = []
-    lock = threading.Lock()
-    errors: list[BaseException] = []
-
-    def client(k: int) -> None:
-        try:
-            for i in range(per_client):
-                start = time.perf_counter()
-                status, created = _call("POST", create_url, body_of(k, i))
-                took = time.perf_counter() - start
-                if status != 201:
-                    raise BenchmarkError(f"{NAME}: create answered {status}")
-                name = created["id"]["name"]
-                start = time.perf_counter()
-                _call("GET", get_url(name))
-                got = time.perf_counter() - start
-                with lock:
-                    creates.append(took * 1000)
-                    gets.append(got * 1000)
-                    names.append(name)
-        except BaseException as e:  # reported after the threads end
-            errors.append(e)
-
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return creates, gets, names
-
-
-def _wait_done(api: str, ident: dict[str, Any], names: list[str],
-               timeout_s: float) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout_s
-    base = f"{api}/executions/{ident['project']}/{ident['domain']}"
-    while True:
-        executions = [_call("GET", f"{base}/{n}")[1] for n in names]
-        phases = {e["closure"]["phase"] for e in executions}
-        if phases <= {"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"}:
-            failed = [e for e in executions if e["closure"]["phase"] != "SUCCEEDED"]
-            if failed:
-                raise BenchmarkError(f"{NAME}: {len(failed)} executions did not succeed: "
-                                     f"{failed[0]['closure']}")
-            return executions
-        if time.monotonic() > deadline:
-            raise BenchmarkError(f"{NAME}: executions still {sorted(phases)} after "
-                                 f"{timeout_s:g} s")
-        time.sleep(0.5)
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
-def _epoch(text: str) -> float:
-    import datetime as dt
-
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+def _latency_row(what: str, values: list[float], peer: list[float]) -> Row:
+    p50, p99 = statistics.median(values), percentile(values, 0.99)
+    raw_p50, raw_p99 = statistics.median(peer), percentile(peer, 0.99)
+    ratio = p50 / raw_p50
+    absolute = "met" if p50 <= P50_ABSOLUTE_MS and p99 <= P99_ABSOLUTE_MS else "missed"
+    return Row(NAME, f"{what}, {CLIENTS} concurrent clients",
+               Figure(p50, min(values), max(values), "ms", len(values),
+                      text=f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"),
+               Figure(raw_p50, min(peer), max(peer), "ms", len(peer),
+                      text=f"p50 {raw_p50:.1f} ms, p99 {raw_p99:.1f} ms"),
+               f"p50 <= {TARGET_RATIO:g}x raw Serve", f"p50 {ratio:.2f}x raw Serve",
+               ratio <= TARGET_RATIO,
+               note=f"{len(values)} requests while the executions they create run; raw "
+                    "Ray: a bare FastAPI app on Serve writing or reading one SQLite row per "
+                    f"request. Issue #7's p50 <= {P50_ABSOLUTE_MS:g} ms, p99 <= "
+                    f"{P99_ABSOLUTE_MS:g} ms: {absolute}")
 
 
 def measure(cfg: RunConfig) -> Outcome:
-    from ray import serve
-
     from benchmarks import _raw_serve
-    from serve.deployment import start
 
-    port = _free_port()
-    settings = dataclasses.replace(cfg.settings, admin_endpoint=f"http://127.0.0.1:{port}")
-    start(settings)
-    _raw_serve.run(settings.home)
-    root = f"http://127.0.0.1:{port}"
-    api = f"{root}/api/v1"
-    per_client = 2 if cfg.quick else 4
-    try:
-        ident = _register(api)
-        base = f"{api}/executions/{ident['project']}/{ident['domain']}"
-        raw = f"{root}{_raw_serve.ROUTE_PREFIX}/rows"
+    count = CLIENTS * (2 if cfg.quick else 4)
+    with AdminOnServe(cfg.settings, NAME) as admin:
+        _raw_serve.run(admin.settings.home)
+        ident = register(admin.api, echo_wf.compile().spec)
+        base = f"{admin.api}/executions/{ident['project']}/{ident['domain']}"
+        raw = f"{admin.root}{_raw_serve.ROUTE_PREFIX}/rows"
 
-        def body(k: int, i: int) -> dict[str, Any]:
-            return {"project": ident["project"], "domain": ident["domain"],
-                    "workflow": {"name": ident["name"], "version": ident["version"]},
-                    "inputs": {"x": k * 1000 + i}}
+        def body(i: int) -> dict[str, Any]:
+            return execution_body(ident, {"x": i})
 
-        _load(raw, body, lambda n: f"{raw}/{n}", 1)  # warm-up of the peer
-        raw_creates, raw_gets, _ = _load(raw, body, lambda n: f"{raw}/{n}", per_client)
-        began = time.time()
-        creates, gets, names = _load(f"{api}/executions", body, lambda n: f"{base}/{n}",
-                                     per_client)
-        executions = _wait_done(api, ident, names, timeout_s=600)
-    finally:
-        serve.shutdown()
-    started = sorted(_epoch(e["closure"]["started_at"]) for e in executions)
-    rate = len(started) / max(1e-9, started[-1] - began)
-    rows = []
-    for what, values, peer in (("create execution", creates, raw_creates),
-                               ("get execution", gets, raw_gets)):
-        p50, p99 = statistics.median(values), _percentile(values, 0.99)
-        figure = Figure(p50, min(values), max(values), "ms", len(values),
-                        text=f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-        raw_p50 = statistics.median(peer)
-        raw_figure = Figure(raw_p50, min(peer), max(peer), "ms", len(peer),
-                            text=f"p50 {raw_p50:.1f} ms, p99 {_percentile(peer, 0.99):.1f} ms")
-        rows.append(Row(NAME, f"{what}, {CLIENTS} concurrent clients", figure, raw_figure,
-                        f"p50 <= {P50_TARGET_MS:g} ms, p99 <= {P99_TARGET_MS:g} ms",
-                        f"p50 {p50:.1f}, p99 {p99:.1f} ms",
-                        p50 <= P50_TARGET_MS and p99 <= P99_TARGET_MS,
-                        note=f"{len(values)} requests while the executions they create "
-                             "start; raw Ray: a bare FastAPI app on Serve writing or "
-                             "reading one SQLite row per request"))
-    rows.append(Row(NAME, "executions started per second", Figure(rate, rate, rate, "/s", 1,
-                                                                  text=f"{rate:.2f} /s"),
-                    None, "none in #7", f"{rate:.2f} /s", None,
-                    note=f"{len(started)} one-node executions, each its own driver actor"))
-    return Outcome(rows, {"create_ms": creates, "get_ms": gets, "raw_create_ms": raw_creates,
-                          "raw_get_ms": raw_gets, "started_per_s": rate})
+        load(raw, body, CLIENTS, lambda n: f"{raw}/{n}")  # warm-up of the peer
+        peer = load(raw, body, count, lambda n: f"{raw}/{n}")
+        ours = load(f"{admin.api}/executions", body, count, lambda n: f"{base}/{n}")
+        executions = wait_done(admin.api, ident["project"], ident["domain"], ours.names,
+                               timeout_s=600)
+    started = sorted(epoch(e["closure"]["started_at"]) for e in executions)
+    rate = len(started) / max(1e-9, started[-1] - ours.began)
+    rows = [_latency_row("create execution", ours.creates_ms, peer.creates_ms),
+            _latency_row("get execution", ours.gets_ms, peer.gets_ms),
+            Row(NAME, "executions started per second",
+                Figure(rate, rate, rate, "/s", 1, text=f"{rate:.2f} /s"), None,
+                "none in #7", f"{rate:.2f} /s", None,
+                note=f"{len(started)} one-node executions created by {CLIENTS} clients; "
+                     "first create sent -> last started_at; all go to the admin's warm "
+                     "executor (see the executions workload for their ends)")]
+    return Outcome(rows, {"create_ms": ours.creates_ms, "get_ms": ours.gets_ms,
+                          "raw_create_ms": peer.creates_ms, "raw_get_ms": peer.gets_ms,
+                          "started_per_s": rate})
