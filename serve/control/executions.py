@@ -44,6 +44,8 @@ class ExecutionService:
         self.wakeup = threading.Event()
         # Set by drain(): the cluster is about to stop; nothing more is launched here.
         self.draining = False
+        # Held by the supervisor through each pass: drain() waits for the one under way.
+        self.passing = threading.Lock()
 
     def create(self, request: ExecutionRequest) -> tuple[Execution, bool]:
         """Store the execution (QUEUED) and start its driver; returns it and whether it
@@ -92,6 +94,8 @@ class ExecutionService:
         self._require_launcher()
         assert self.launcher is not None
         self.draining = True
+        with self.passing:  # a pass under way may relaunch; the next ones do nothing
+            pass
         return self.launcher.drain(self.store.url, timeout_s)
 
     def launch(self, tickets: list[LaunchTicket]) -> None:

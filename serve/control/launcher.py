@@ -33,7 +33,7 @@ from ray.exceptions import GetTimeoutError, RayError
 from engine.config import Settings, load_settings
 from engine.dag.run.cluster import ensure_ray
 from serve.control.launching import DriverTicket, ExecutorKey, Liveness
-from serve.driver.executor import Executor, ExecutorSpec, Handoff
+from serve.driver.executor import Executor, ExecutorSpec, Handoff, prestart
 from serve.store.execution_records import ExecutionId
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ class RayLauncher:
         # launch -> name of the executor driving it, and when that picture was taken.
         self._drivers: dict[Launch, str] = {}
         self._taken = 0.0
+        self._handles: dict[str, Any] = {}  # executor name -> its actor handle
 
     def launch(self, ticket: DriverTicket) -> None:
         self._connect()
@@ -91,6 +92,7 @@ class RayLauncher:
                     return
                 except RayError as e:  # it died meanwhile: the slot gets a new one
                     log.info("executor %s is gone (%s)", name, type(e).__name__)
+                    self._handles.pop(name, None)
                     handoff = Handoff.ENDING
             if handoff is Handoff.ACCEPTED:
                 with self._lock:
@@ -129,6 +131,8 @@ class RayLauncher:
     def keep_warm(self, key: ExecutorKey, settings: Settings, liveness: Liveness) -> None:
         self._connect()
         for slot in range(liveness.warm_executors):
+            # Looked up afresh: a warm executor may have been killed since.
+            self._handles.pop(executor_name(key, slot), None)
             self._executor(key, slot, settings, liveness)
 
     def drain(self, admin_db_url: str, timeout_s: float) -> int:
@@ -150,16 +154,29 @@ class RayLauncher:
 
     def _executor(self, key: ExecutorKey, slot: int, settings: Settings,
                   liveness: Liveness) -> Any:
-        """The executor of ``key``'s ``slot``, started if there is none."""
+        """The executor of ``key``'s ``slot``, started if there is none (with a worker of
+        its runtime environment booting alongside: see ``serve.driver.executor.prestart``)."""
         name = executor_name(key, slot)
-        spec = ExecutorSpec(name, key, warm=_is_default(key, settings)
-                            and slot < liveness.warm_executors,
-                            capacity=liveness.executor_capacity,
-                            idle_s=liveness.executor_idle_s, heartbeat_s=liveness.heartbeat_s)
-        return Executor.options(  # type: ignore[attr-defined]
-            name=name, namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
-            runtime_env=_runtime_env(key, settings), max_concurrency=32,
-        ).remote(spec)
+        handle = self._handles.get(name)
+        if handle is not None:
+            return handle
+        env = _runtime_env(key, settings)
+        try:
+            handle = ray.get_actor(name, namespace=NAMESPACE)
+        except ValueError:
+            prestart.options(runtime_env=env).remote()
+            spec = ExecutorSpec(name, key, warm=_is_default(key, settings)
+                                and slot < liveness.warm_executors,
+                                capacity=liveness.executor_capacity,
+                                idle_s=liveness.executor_idle_s,
+                                heartbeat_s=liveness.heartbeat_s)
+            # get_if_exists: another admin replica may be starting the same slot.
+            handle = Executor.options(  # type: ignore[attr-defined]
+                name=name, namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
+                runtime_env=env, max_concurrency=32,
+            ).remote(spec)
+        self._handles[name] = handle
+        return handle
 
     def _refresh(self) -> None:
         """Ask every executor what it drives. One that does not answer in time keeps

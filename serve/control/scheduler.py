@@ -39,6 +39,9 @@ from serve.store.schedule_records import Fired, ScheduledPlan
 
 log = logging.getLogger(__name__)
 
+# Launch plans fired in one transaction when a tick is due for many at once.
+_BATCH = 50
+
 # The scheduler's clock: the current time, timezone-aware (UTC).
 Clock = Callable[[], dt.datetime]
 
@@ -160,32 +163,57 @@ class Scheduler:
             self._last_pass = self._wake_at = None
             return []
         anchor = self._anchor(now)
-        fired: list[Fired] = []
         memo = self._next
         self._next = {}
-        for plan in store.scheduled_plans():
-            if self._due(plan, now, memo):
-                result = self._fire(plan, now, anchor)
-                if result is not None and result.times:
-                    fired.append(result)
+        due = [plan for plan in store.scheduled_plans() if self._due(plan, now, memo)]
+        results: list[Fired | None] = []
+        for start in range(0, len(due), _BATCH):
+            results += self._fire_batch(due[start:start + _BATCH], now, anchor)
+        fired = [r for r in results if r is not None and r.times]
         self._last_pass = now
         self._wake_at = min(self._next.values(), default=None)
         return fired
+
+    def _fire_batch(self, plans: list[ScheduledPlan], now: dt.datetime,
+                    anchor: dt.datetime) -> list[Fired | None]:
+        """Fire the due ticks of ``plans`` in one transaction; when that fails, one plan
+        at a time, so one broken schedule does not stop the others."""
+        if len(plans) > 1:
+            try:
+                results = self.service.store.fire_schedules(
+                    plans, now, anchor, self.max_catch_up,
+                    self.service.settings.blob_root_uri,
+                    self.service.liveness.max_starting_drivers)
+            except AdminError:
+                log.warning("scheduler: firing %d launch plans together failed; firing "
+                            "them one by one", len(plans))
+            else:
+                return [self._fired(plan, result) for plan, result in zip(plans, results,
+                                                                           strict=True)]
+        return [self._fire(plan, now, anchor) for plan in plans]
 
     def _fire(self, plan: ScheduledPlan, now: dt.datetime,
               anchor: dt.datetime) -> Fired | None:
         """Fire ``plan``'s due ticks and hand their drivers over to be started; None when
         the store failed (the next pass tries again)."""
-        state = plan.current
-        if state is not None:  # its due tick is fired now: no longer the next one
-            self._next.pop((plan.pk, plan.activation, state.origin), None)
         try:
             result = self.service.store.fire_schedule(
                 plan, now, anchor, self.max_catch_up, self.service.settings.blob_root_uri,
                 self.service.liveness.max_starting_drivers)
         except AdminError:  # one broken schedule does not stop the others
             log.exception("scheduler: firing launch plan %s failed", plan.id)
+            self._forget_next(plan)
             return None
+        return self._fired(plan, result)
+
+    def _forget_next(self, plan: ScheduledPlan) -> None:
+        state = plan.current
+        if state is not None:  # its due tick was fired (or tried): no longer the next one
+            self._next.pop((plan.pk, plan.activation, state.origin), None)
+
+    def _fired(self, plan: ScheduledPlan, result: Fired) -> Fired:
+        """Note what firing ``plan`` did, and hand its drivers over to be started."""
+        self._forget_next(plan)
         if result.times:
             log.info("scheduler: launch plan %s fired %s as %s", plan.id,
                      ", ".join(t.isoformat() for t in result.times),

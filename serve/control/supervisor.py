@@ -45,17 +45,20 @@ class Supervisor:
         while not self._stop.is_set():
             wakeup.clear()
             waiting = False
-            if self.service.draining:  # the cluster is stopping: launch nothing more
+            with self.service.passing:
+                draining = self.service.draining  # the cluster is stopping: launch nothing
+                if not draining:
+                    try:
+                        self.service.start_drivers()
+                        waiting = self.dispatch()
+                        if time.monotonic() >= next_tick:
+                            next_tick = time.monotonic() + self.liveness.supervise_every_s
+                            self.tick()
+                    except Exception:  # a failed pass (database or Ray down): tried later
+                        log.exception("execution supervisor: this pass failed")
+            if draining:
                 wakeup.wait(self.liveness.supervise_every_s)
                 continue
-            try:
-                self.service.start_drivers()
-                waiting = self.dispatch()
-                if time.monotonic() >= next_tick:
-                    next_tick = time.monotonic() + self.liveness.supervise_every_s
-                    self.tick()
-            except Exception:  # a failed pass (database or Ray down) is tried again later
-                log.exception("execution supervisor: this pass failed")
             pause = (self.liveness.dispatch_every_s if waiting
                      else max(0.0, next_tick - time.monotonic()))
             wakeup.wait(pause)

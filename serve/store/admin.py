@@ -133,6 +133,7 @@ class AdminStore:
     scheduled_plans = read_only(schedules.scheduled_plans)
     list_schedules = read_only(schedules.list_schedules)
     fire_schedule = read_write(schedules.fire_schedule)
+    fire_schedules = read_write(schedules.fire_schedules)
     resign_scheduler = read_write(schedules.resign_scheduler)
 
     def lead_scheduler(self, holder: str, lease_s: float) -> bool:

@@ -118,6 +118,29 @@ def fire_schedule(s: Session, plan: ScheduledPlan, now: dt.datetime, anchor: dt.
     Due ticks are those after the last fired one up to ``now``: the latest ``limit`` of
     them (catch-up) or only the latest (skip), oldest first.
     """
+    fired = _fire(s, plan, now, anchor, limit, blob_root)
+    if fired.times:
+        s.flush()
+        fired.tickets.extend(executions.dispatch_waiting(s, max_starting))
+    return fired
+
+
+def fire_schedules(s: Session, plans: list[ScheduledPlan], now: dt.datetime,
+                   anchor: dt.datetime, limit: int, blob_root: str | None = None,
+                   max_starting: int | None = None) -> list[Fired]:
+    """:func:`fire_schedule` for each of ``plans``, in one transaction (a tick due for
+    many launch plans at once is fired in a few writes, not one each); the drivers to
+    start are on the last result. Any failure fails them all: fire them one by one then."""
+    results = [_fire(s, plan, now, anchor, limit, blob_root) for plan in plans]
+    if any(r.times for r in results):
+        s.flush()
+        results[-1].tickets.extend(executions.dispatch_waiting(s, max_starting))
+    return results
+
+
+def _fire(s: Session, plan: ScheduledPlan, now: dt.datetime, anchor: dt.datetime,
+          limit: int, blob_root: str | None) -> Fired:
+    """The ticks of ``plan`` due at ``now``, fired; see :func:`fire_schedule`."""
     row = s.scalar(select(LaunchPlanRow).where(LaunchPlanRow.pk == plan.pk)
                    .with_for_update())
     if row is None or row.state != _ACTIVE or row.schedule is None \
@@ -136,9 +159,6 @@ def fire_schedule(s: Session, plan: ScheduledPlan, now: dt.datetime, anchor: dt.
         fired.times.append(moment)
         state.last_fired_at = moment
         state.last_execution = fired.executions[-1].name
-    if times:
-        s.flush()
-        fired.tickets.extend(executions.dispatch_waiting(s, max_starting))
     return fired
 
 

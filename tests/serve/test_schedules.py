@@ -254,7 +254,13 @@ def test_a_schedule_whose_launch_fails_does_not_stop_the_others(
             raise StoreError("the database said no")
         return original(p, *args, **kwargs)
 
+    def failing_together(plans: list[Any], *args: Any, **kwargs: Any) -> Any:
+        if any(p.id.name == "bad" for p in plans):
+            raise StoreError("the database said no")
+        raise AssertionError("not reached: 'bad' is due with 'good'")
+
     monkeypatch.setattr(store, "fire_schedule", failing)
+    monkeypatch.setattr(store, "fire_schedules", failing_together)
     clock.tick(T0 + HOUR)
     assert ticks(store, "good") == [T0 + HOUR] and ticks(store, "bad") == []
     monkeypatch.undo()
@@ -285,3 +291,25 @@ def test_a_scaled_clock_runs_faster_than_real_time() -> None:
     assert T0 + 2 * MINUTE <= clock() < T0 + 3 * MINUTE
     with pytest.raises(ValueError, match="timezone-aware"):
         ScaledClock(start=T0.replace(tzinfo=None))
+
+
+def test_a_tick_due_for_many_launch_plans_fires_them_in_a_few_transactions(
+        store: AdminStore, workflow_id: Identifier, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    names = [f"many_{i:02d}" for i in range(60)]
+    for name in names:
+        plan(store, workflow_id, HOURLY, name=name)
+    clock = scheduler(store, tmp_path)
+    clock.tick(T0)
+    calls: list[int] = []
+    original = store.fire_schedules
+
+    def counted(plans: list[Any], *args: Any, **kwargs: Any) -> Any:
+        calls.append(len(plans))
+        return original(plans, *args, **kwargs)
+
+    monkeypatch.setattr(store, "fire_schedules", counted)
+    fired = clock.tick(T0 + HOUR)
+    assert sorted(calls) == [10, 50]  # batches of 50, not one transaction per plan
+    assert len(fired) == 60
+    assert all(ticks(store, name) == [T0 + HOUR] for name in names)
