@@ -308,3 +308,20 @@ def test_a_killed_executor_takes_down_only_its_own_executions(
         assert (runs(marked["spared"], "a"), runs(marked["spared"], "started")) == (1, 1)
         assert drivers["spared"] in executor_names()
         assert actual_pid(drivers["spared"]) == by_name[drivers["spared"]]["pid"]
+
+
+@pytest.mark.timeout(120)
+def test_a_task_worker_killed_mid_run_costs_a_system_retry_not_the_execution(
+        remote_sqlite: TestClient, tmp_path: Path) -> None:
+    markers = tmp_path / "markers"
+    created = launch_workflow(remote_sqlite, executor_wfs.survives_a_lost_worker,
+                              inputs={"x": 21, "marker_dir": str(markers)})
+    name = created["id"]["name"]
+    done = wait_for(remote_sqlite, name, timeout_s=90)
+    assert done["closure"]["phase"] == "SUCCEEDED", done["closure"]
+    assert outputs(remote_sqlite, name) == {"o0": 42}
+    attempts = nodes(remote_sqlite, name)["n0"]["attempts"]
+    kinds = [(a["outcome"], a["error"] and a["error"]["kind"]) for a in attempts]
+    assert kinds == [("FAILED", "SYSTEM"), ("SUCCEEDED", None)], attempts
+    assert "WorkerCrashedError" in attempts[0]["error"]["message"], attempts[0]
+    assert runs(markers, "died") == 2
