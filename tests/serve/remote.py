@@ -76,6 +76,13 @@ def nodes(client: TestClient, name: str) -> dict[str, dict[str, Any]]:
     return {n["id"]["node_id"]: n for n in response.json()["node_executions"]}
 
 
+def node_phase(client: TestClient, name: str, node_id: str) -> str | None:
+    """The node's phase, or None while it has no record yet (its driver writes events in
+    batches: a task may be running before its node is recorded)."""
+    node = nodes(client, name).get(node_id)
+    return None if node is None else str(node["phase"])
+
+
 class RecordingLauncher:
     """Records the drivers it is asked to start and runs nothing: for tests whose subject
     is not the drivers (their executions stay QUEUED)."""

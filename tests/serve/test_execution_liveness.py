@@ -30,7 +30,15 @@ from tests.conftest import free_port
 from tests.fixtures import remote_wfs
 from tests.fixtures.remote_wfs import runs
 from tests.serve.conftest import FAST
-from tests.serve.remote import launch, launch_workflow, nodes, outputs, wait_for, wait_until
+from tests.serve.remote import (
+    launch,
+    launch_workflow,
+    node_phase,
+    nodes,
+    outputs,
+    wait_for,
+    wait_until,
+)
 from tests.serve.specs import (
     DOMAIN,
     PROJECT,
@@ -62,7 +70,7 @@ def test_a_killed_driver_is_replaced_and_the_execution_resumes(remote: TestClien
     wait_until(lambda: runs(markers, "started") == 1, what="the nap to start")
     # Events reach the database in batches: the first node counts as done once its
     # success is recorded (a node whose success was not recorded runs again, rightly).
-    wait_until(lambda: nodes(remote, name)["n0"]["phase"] == "SUCCEEDED",
+    wait_until(lambda: node_phase(remote, name, "n0") == "SUCCEEDED",
                what="the first node's success to be recorded")
     kill_driver(name)
     done = wait_for(remote, name, timeout_s=90)
@@ -114,7 +122,7 @@ def test_a_driver_lost_past_the_restart_budget_fails_the_execution(
             wait_until(lambda: runs(markers, "started") == 1, what="the nap to start")
             # Events reach the database in batches: n0's success must be recorded before
             # the driver dies, or the expected phases below would be a race.
-            wait_until(lambda: nodes(client, name)["n0"]["phase"] == "SUCCEEDED",
+            wait_until(lambda: node_phase(client, name, "n0") == "SUCCEEDED",
                        what="n0's success to be recorded")
             kill_driver(name)
             failed = wait_for(client, name, ("FAILED",), timeout_s=30)

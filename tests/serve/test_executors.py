@@ -36,6 +36,7 @@ from tests.serve.remote import (
     get,
     launch,
     launch_workflow,
+    node_phase,
     nodes,
     outputs,
     wait_for,
@@ -194,7 +195,7 @@ def test_a_drained_execution_waits_running_and_the_next_admin_resumes_it(
         name = created["id"]["name"]
         wait_until(lambda: runs(markers, "started") == 1, what="the nap to start")
         # Events reach the database in batches: n0 counts as done once recorded.
-        wait_until(lambda: nodes(client, name)["n0"]["phase"] == "SUCCEEDED",
+        wait_until(lambda: node_phase(client, name, "n0") == "SUCCEEDED",
                    what="the first node's success to be recorded")
         drained = client.post(f"{EXECUTORS}/drain", json={"timeout_s": 30})
         assert drained.status_code == 200, drained.text
@@ -276,7 +277,7 @@ def launch_napping(client: TestClient, target: dict[str, Any], markers: Path,
         "marker_dir": str(markers), "seconds": seconds})["id"]["name"]
     wait_until(lambda: runs(markers, "started") == 1, what=f"{name}'s nap to start")
     # Events reach the database in batches: n0 counts as done once recorded.
-    wait_until(lambda: nodes(client, name)["n0"]["phase"] == "SUCCEEDED",
+    wait_until(lambda: node_phase(client, name, "n0") == "SUCCEEDED",
                what=f"{name}'s first node's success to be recorded")
     return name, executor_driving(name)
 
