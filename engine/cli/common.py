@@ -1,21 +1,31 @@
-"""Options and error handling shared by the commands that talk to the admin API."""
+"""What the CLI's commands share: the options and error handling of those that talk to
+the admin API, and their output (tables, ``-o json|yaml``). rich is imported only when a
+command prints, not by ``--help``."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import json
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
+import yaml
 
 from engine.admin_client import AdminClient
 from engine.config import Settings, load_settings
 from engine.errors import FlyrayError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+# What ``-o/--output`` of the commands that show the admin API's data takes.
+OUTPUT_FORMATS = ("table", "json", "yaml")
 
 
 def admin_options(fn: F) -> F:
@@ -67,13 +77,53 @@ def with_cli_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def console() -> Console:
-    """Where tables go: stdout, wide enough that ids are not cut."""
-    return Console(width=200, highlight=False)
+def output_option(fn: F) -> F:
+    """``-o/--output table|json|yaml``: a table, or the admin API's JSON as JSON or YAML."""
+    return click.option("--output", "-o", type=click.Choice(OUTPUT_FORMATS), default="table",
+                        show_default=True, help="Output format: a table, or the admin API's "
+                        "data as JSON or YAML.")(fn)
+
+
+def show_progress(progress: bool | None) -> bool:
+    """``--progress/--no-progress``: on by default when stderr is a terminal."""
+    return sys.stderr.isatty() if progress is None else progress
+
+
+def console(stderr: bool = False) -> Console:
+    """Where tables go: stdout (or stderr, for live displays), wide enough that ids are
+    not cut."""
+    from rich.console import Console  # rich is imported by commands that print, not by --help
+
+    return Console(stderr=True) if stderr else Console(width=200, highlight=False)
+
+
+def table(title: str, columns: Iterable[str]) -> Table:
+    """An empty table with a left-aligned title and these columns."""
+    from rich.table import Table  # rich is imported by commands that print, not by --help
+
+    shown = Table(title=title, title_justify="left")
+    for column in columns:
+        shown.add_column(column)
+    return shown
+
+
+def plain(text: str) -> str:
+    """``text`` shown as it is in a table cell (square brackets are not rich markup)."""
+    from rich.markup import escape  # rich is imported by commands that print, not by --help
+
+    return escape(text)
 
 
 def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=False))
+
+
+def echo_data(value: Any, output: str) -> None:
+    """``value`` (the admin API's JSON) as ``output``: ``json`` or ``yaml``."""
+    if output == "yaml":
+        click.echo(yaml.safe_dump(value, sort_keys=False, allow_unicode=True), nl=False)
+    else:
+        echo_json(value)
 
 
 def short_time(value: Any) -> str:

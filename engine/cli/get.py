@@ -1,40 +1,50 @@
-"""``flyray get executions|workflows|tasks|launchplans [NAME]``: what the admin API holds,
-as tables (``-o json``: the API's JSON). Launch plans show their schedule and, for the
-active version, its next fire times (UTC) and last execution."""
+"""``flyray get projects|executions|workflows|tasks|launchplans [NAME]``: what the admin
+API holds, as tables (``-o json`` or ``-o yaml``: the API's data). Launch plans show their
+schedule and, for the active version, its next fire times (UTC) and last execution; one
+execution shows its nodes, inputs and outputs."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.markup import escape
-from rich.table import Table
 
 from engine.cli import remote
 from engine.cli.common import (
     admin_options,
     console,
-    echo_json,
+    echo_data,
+    output_option,
+    plain,
     scope_options,
     short_time,
+    table,
     with_cli_errors,
 )
+from engine.cli.project import projects
 from engine.dag.spec import schedule_from_dict
 from engine.dag.spec.labels import parse_pairs
 from engine.errors import ConfigError, SpecError
 from engine.remote import FlyteLaunchPlan, FlyteRemote, FlyteWorkflowExecution
 
-_OUTPUT = click.option("--output", "-o", type=click.Choice(["table", "json"]),
-                       default="table", show_default=True, help="Output format.")
+if TYPE_CHECKING:
+    from rich.table import Table
+
+# A value longer than this is cut in the table of an execution's inputs and outputs.
+_VALUE_WIDTH = 120
 _LIMIT = click.option("--limit", type=click.IntRange(1, 1000), default=100,
                       show_default=True, help="At most this many items.")
 
 
-@click.group(help="List or show what the admin API holds: executions, workflows, tasks, "
-             "launch plans.")
+@click.group(help="List or show what the admin API holds: projects, executions, workflows, "
+             "tasks, launch plans.")
 def get() -> None:
     pass
+
+
+get.add_command(projects)
 
 
 # What the rows need besides the listing (given to ``row``, and added to the JSON output).
@@ -54,7 +64,7 @@ def _listing(kind: str, key: str, columns: list[str], row: Row,
     @click.argument("name", required=False)
     @scope_options
     @_LIMIT
-    @_OUTPUT
+    @output_option
     @admin_options
     @with_cli_errors
     def command(name: str | None, project: str | None, domain: str | None, limit: int,
@@ -62,17 +72,14 @@ def _listing(kind: str, key: str, columns: list[str], row: Row,
         client = remote.flyte_remote(endpoint, token, project, domain)
         items = getattr(client, f"list_{key}")(name=name, limit=limit)
         extra = context(client, name)
-        if output == "json":
-            echo_json({key: [item.to_json() for item in items], **extra})
+        if output != "table":
+            echo_data({key: [item.to_json() for item in items], **extra}, output)
             return
-        table = Table(title=f"{len(items)} {kind} in {client.default_project}/"
-                      f"{client.default_domain}" + (f" named {name}" if name else ""),
-                      title_justify="left")
-        for column in columns:
-            table.add_column(column)
+        shown = table(f"{len(items)} {kind} in {client.default_project}/"
+                      f"{client.default_domain}" + (f" named {name}" if name else ""), columns)
         for item in items:
-            table.add_row(*row(item, extra))
-        console().print(table)
+            shown.add_row(*row(item, extra))
+        console().print(shown)
 
     return click.command(kind, help=f"List {kind} (newest first); with NAME, the versions "
                          "of that one.")(command)
@@ -127,10 +134,47 @@ def _execution_row(execution: FlyteWorkflowExecution) -> list[str]:
     return [execution.id.name, name, version,
             f"[{remote.PHASE_STYLE.get(phase, '')}]{phase}", short_time(closure.created_at),
             f"{duration.total_seconds():.1f}s" if duration is not None else "",
-            escape(labels)]
+            plain(labels)]
 
 
-@get.command(help="List executions (newest first); with NAME, one execution and its nodes.")
+def _data(execution: FlyteWorkflowExecution) -> dict[str, dict[str, Any]]:
+    """Its inputs and (once it SUCCEEDED) outputs as the admin API stores them: JSON
+    values, files and dataframes as URIs, large values as references to the blob store."""
+    outputs = execution.outputs.literals if execution.is_successful else {}
+    return {"inputs": execution.inputs.literals, "outputs": outputs}
+
+
+def _data_table(data: dict[str, dict[str, Any]]) -> Table:
+    shown = table("inputs and outputs", ("", "name", "value"))
+    for label, values in (("input", data["inputs"]), ("output", data["outputs"])):
+        for name, value in values.items():
+            text = json.dumps(value)
+            if len(text) > _VALUE_WIDTH:
+                text = text[:_VALUE_WIDTH - 1] + "…"
+            shown.add_row(label, name, plain(text))
+    return shown
+
+
+def _show_execution(client: FlyteRemote, name: str, output: str) -> None:
+    execution = client.sync(client.fetch_execution(name=name), sync_nodes=True)
+    data = _data(execution)
+    if output != "table":
+        echo_data({**execution.to_json(), **data, "node_executions": [
+            n.to_json() for n in execution.node_executions.values()]}, output)
+        return
+    out = console()
+    duration = execution.closure.duration
+    out.print(remote.node_table(execution, duration.total_seconds()
+                                if duration is not None else None))
+    if data["inputs"] or data["outputs"]:
+        out.print(_data_table(data))
+    out.print(f"console: {client.generate_console_url(execution)}", soft_wrap=True)
+    if execution.closure.phase.value in ("FAILED", "ABORTED", "TIMED_OUT"):
+        out.print(remote.failure_message(execution), markup=False, soft_wrap=True)
+
+
+@get.command(help="List executions (newest first); with NAME, one execution: its nodes, "
+             "inputs and outputs.")
 @click.argument("name", required=False)
 @scope_options
 @_LIMIT
@@ -139,7 +183,7 @@ def _execution_row(execution: FlyteWorkflowExecution) -> list[str]:
 @click.option("--launch-plan", default=None, help="Only executions of this launch plan.")
 @click.option("--label", multiple=True, metavar="KEY=VALUE",
               help="Only executions with this label (repeatable: all of them).")
-@_OUTPUT
+@output_option
 @admin_options
 @with_cli_errors
 def executions(name: str | None, project: str | None, domain: str | None, limit: int,
@@ -147,18 +191,7 @@ def executions(name: str | None, project: str | None, domain: str | None, limit:
                output: str, endpoint: str | None, token: str | None) -> None:
     client = remote.flyte_remote(endpoint, token, project, domain)
     if name:
-        execution = client.sync(client.fetch_execution(name=name), sync_nodes=True)
-        if output == "json":
-            echo_json({**execution.to_json(), "node_executions": [
-                n.to_json() for n in execution.node_executions.values()]})
-            return
-        out = console()
-        duration = execution.closure.duration
-        out.print(remote.node_table(execution, duration.total_seconds()
-                                    if duration is not None else None))
-        out.print(f"console: {client.generate_console_url(execution)}", soft_wrap=True)
-        if execution.closure.phase.value in ("FAILED", "ABORTED", "TIMED_OUT"):
-            out.print(remote.failure_message(execution), markup=False, soft_wrap=True)
+        _show_execution(client, name, output)
         return
     try:
         labels = parse_pairs(label, "--label")
@@ -166,14 +199,13 @@ def executions(name: str | None, project: str | None, domain: str | None, limit:
         raise click.UsageError(str(e)) from None
     items = client.recent_executions(limit=limit, launch_plan=launch_plan,
                                      phase=list(phase) or None, labels=labels)
-    if output == "json":
-        echo_json({"executions": [e.to_json() for e in items]})
+    if output != "table":
+        echo_data({"executions": [e.to_json() for e in items]}, output)
         return
-    table = Table(title=f"{len(items)} executions in {client.default_project}/"
-                  f"{client.default_domain}", title_justify="left")
-    for column in ("name", "launch plan / task", "version", "phase", "created (UTC)",
-                   "duration", "labels"):
-        table.add_column(column)
+    shown = table(f"{len(items)} executions in {client.default_project}/"
+                  f"{client.default_domain}", ("name", "launch plan / task", "version",
+                                               "phase", "created (UTC)", "duration",
+                                               "labels"))
     for execution in items:
-        table.add_row(*_execution_row(execution))
-    console().print(table)
+        shown.add_row(*_execution_row(execution))
+    console().print(shown)

@@ -8,8 +8,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ray import cloudpickle
-
 from engine.core.task import PythonFunctionTask
 from engine.core.workflow import PythonFunctionWorkflow
 from engine.errors import FlyrayError
@@ -38,6 +36,8 @@ def load_module(file: str) -> ModuleType:
         raise
     except Exception as e:
         raise LoadError(f"importing {file} failed: {type(e).__name__}: {e}") from e
+    from ray import cloudpickle  # Ray: imported by a run, not by the CLI's import
+
     cloudpickle.register_pickle_by_value(module)
     return module
 

@@ -1,6 +1,7 @@
 """What the commands that talk to the admin API share: their :class:`FlyteRemote` (the
 one client of the control plane), and the rendering of remote executions: the live node
-table of ``flyray run --remote --wait`` and ``flyray get executions NAME``, and failures.
+table of ``--wait`` (``flyray run --remote``, ``launch``, ``execution relaunch|recover``)
+and of ``flyray get executions NAME``, and failures.
 """
 
 from __future__ import annotations
@@ -8,14 +9,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
+import click
 
-from engine.cli.common import cli_errors
+from engine.cli.common import cli_errors, console, table
 from engine.configuration import Config
 from engine.remote import FlyteRemote, FlyteWorkflowExecution
+from engine.types.interface import PythonInterface
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"})
 PHASE_STYLE = {"QUEUED": "dim", "RUNNING": "cyan", "SUCCEEDED": "green",
@@ -53,29 +58,30 @@ def node_table(execution: FlyteWorkflowExecution, elapsed: float | None = None) 
         plain += f"  {elapsed:.1f}s"
     style = PHASE_STYLE.get(phase, "")
     title = plain.replace(f"  {phase}", f"  [{style}]{phase}[/]", 1)
-    # As wide as the title: rich would wrap it to the width of the columns.
-    table = Table(title=title, title_justify="left", min_width=len(plain))
-    for column in ("node", "task", "phase", "attempts", "cache", "duration"):
-        table.add_column(column)
+    nodes = table(title, ("node", "task", "phase", "attempts", "cache", "duration"))
+    nodes.min_width = len(plain)  # as wide as the title: rich would wrap it to the columns
     for node in execution.node_executions.values():
         cache = node.closure.cache_status or ""
         duration = node.closure.duration
         node_phase = node.closure.phase.value
-        table.add_row(node.node_id, node.task,
+        nodes.add_row(node.node_id, node.task,
                       f"[{PHASE_STYLE.get(node_phase, '')}]{node_phase}",
                       str(len(node.attempts)), "" if cache == "DISABLED" else cache,
                       f"{duration.total_seconds():.2f}s" if duration is not None else "")
-    return table
+    return nodes
 
 
-def follow(remote: FlyteRemote, execution: FlyteWorkflowExecution, console: Console | None,
+def follow(remote: FlyteRemote, execution: FlyteWorkflowExecution, live_on: Console | None,
            interval_s: float = 0.5,
            sleep: Callable[[float], None] = time.sleep) -> FlyteWorkflowExecution:
-    """Poll the execution until it ends; with ``console``, show its nodes live."""
+    """Poll the execution until it ends; with a console (``live_on``), show its nodes
+    live there."""
+    from rich.live import Live  # rich is imported by commands that print, not by --help
+
     began = time.monotonic()
     live = None
-    if console is not None:
-        live = Live(node_table(execution), console=console, refresh_per_second=4)
+    if live_on is not None:
+        live = Live(node_table(execution), console=live_on, refresh_per_second=4)
         live.start()
     try:
         while True:
@@ -98,3 +104,17 @@ def failure_message(execution: FlyteWorkflowExecution) -> str:
     if closure.abort_cause:
         return f"{phase}: {closure.abort_cause}"
     return phase
+
+
+def finish(remote: FlyteRemote, execution: FlyteWorkflowExecution, progress: bool,
+           interface: PythonInterface | None = None) -> None:
+    """``--wait``: follow the execution to its end (its nodes live with ``progress``), then
+    print its outputs, as ``interface`` packs them (default: by name); a failure is a CLI
+    error (exit 1) saying how it ended."""
+    execution = follow(remote, execution, console(stderr=True) if progress else None)
+    if not execution.is_successful:
+        raise click.ClickException(f"execution {execution.id.name} "
+                                   f"{failure_message(execution)}")
+    outputs = execution.outputs
+    click.echo(str(outputs.as_python_native(interface) if interface is not None
+                   else dict(outputs.items())))

@@ -4,41 +4,25 @@ it to the end and print its outputs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import click
-from rich.console import Console
 
 from engine.cli import remote
+from engine.cli.common import show_progress
 from engine.cli.register import print_registration, register_or_fail
+from engine.cli.run_options import RunOptions
 from engine.remote import FlyteTask, FlyteWorkflow
 
-# Where ``flyray run`` (the group) leaves its options for the entity's command.
-OPTIONS_KEY = "flyray.run.remote"
 
-
-@dataclass(frozen=True)
-class RemoteOptions:
-    """The options of ``flyray run`` that make a run remote."""
-
-    remote: bool
-    wait: bool
-    project: str | None
-    domain: str | None
-    version: str | None
-    name: str | None
-    endpoint: str | None
-    token: str | None
-    timeout: float | None = None  # seconds the execution may run
-    labels: dict[str, str] = field(default_factory=dict)
-    annotations: dict[str, str] = field(default_factory=dict)
-    raw_output_prefix: str | None = None  # where its raw outputs go
-
-
-def run_remote(file: str, entity: Any, inputs: dict[str, Any], options: RemoteOptions,
-               overwrite_cache: bool, progress: bool) -> None:
+def run_remote(file: str, entity: Any, inputs: dict[str, Any], options: RunOptions) -> None:
     """Register, launch, and (with ``--wait``) follow one entity of ``file``."""
+    if options.envvars:
+        raise click.UsageError(
+            "--envvars sets variables for a local run; the admin API takes none for an "
+            "execution yet. Set them in the task (@task(environment={...})) and register "
+            "it, or run without --remote")
+    progress = show_progress(options.progress)
     registration = register_or_fail(file, options.endpoint, options.token, options.project,
                                     options.domain, options.version)
     if progress:
@@ -57,15 +41,11 @@ def run_remote(file: str, entity: Any, inputs: dict[str, Any], options: RemoteOp
     # The local types, not the guessed ones: the inputs are the file's Python values.
     iface = entity.python_interface
     execution = client.execute(registered, inputs, execution_name=options.name,
-                               overwrite_cache=overwrite_cache, timeout=options.timeout,
-                               labels=options.labels, annotations=options.annotations,
+                               overwrite_cache=options.overwrite_cache,
+                               timeout=options.timeout, labels=options.labels,
+                               annotations=options.annotations,
                                raw_output_data_config=options.raw_output_prefix,
                                type_hints={**iface.outputs, **iface.inputs})
     click.echo(f"execution {execution.id.name}: {client.generate_console_url(execution)}")
-    if not options.wait:
-        return
-    execution = remote.follow(client, execution, Console(stderr=True) if progress else None)
-    if not execution.is_successful:
-        raise click.ClickException(f"execution {execution.id.name} "
-                                   f"{remote.failure_message(execution)}")
-    click.echo(str(execution.outputs.as_python_native(iface)))
+    if options.wait:
+        remote.finish(client, execution, progress, iface)

@@ -21,6 +21,7 @@ from engine.remote.executions import (
     WorkflowExecutionIdentifier,
     WorkflowExecutionPhase,
 )
+from engine.remote.projects import FlyteProject
 from engine.remote.registration import Registration, RegistrationError
 from engine.remote.remote import FlyteRemote
 
@@ -31,6 +32,7 @@ __all__ = [
     "ExecutionSpec",
     "FlyteLaunchPlan",
     "FlyteNodeExecution",
+    "FlyteProject",
     "FlyteRemote",
     "FlyteTask",
     "FlyteWorkflow",

@@ -64,14 +64,20 @@ class Lookup:
 
     def pages(self, plural: str, project: str, domain: str, limit: int,
               **query: Any) -> list[dict[str, Any]]:
-        """Up to ``limit`` items of a listing, newest first, following its page tokens."""
+        """Up to ``limit`` items of a listing of a project and domain, newest first."""
+        return self.paged(f"/api/v1/{plural}/{path_of(project)}/{path_of(domain)}", plural,
+                          f"project/domain {project}/{domain}", limit, **query)
+
+    def paged(self, path: str, key: str, what: str, limit: int,
+              **query: Any) -> list[dict[str, Any]]:
+        """Up to ``limit`` items (under ``key`` in each reply) of the listing at ``path``,
+        following its page tokens; ``what`` names it when the answer is 404."""
         items: list[dict[str, Any]] = []
         token = ""
         while len(items) < limit:
-            reply = self.get(f"/api/v1/{plural}/{path_of(project)}/{path_of(domain)}",
-                             f"project/domain {project}/{domain}",
-                             limit=min(limit - len(items), _MAX_PAGE), token=token, **query)
-            items += reply[plural]
+            reply = self.get(path, what, limit=min(limit - len(items), _MAX_PAGE),
+                             token=token, **query)
+            items += reply[key]
             token = reply.get("token") or ""
             if not token:
                 break

@@ -2,7 +2,8 @@
 
 Fetch registered entities and executions, register local code (bundled as ``flyray
 register`` bundles it), launch, follow, read typed inputs and outputs, terminate,
-relaunch and recover, activate launch plans. Every call goes over HTTP through
+relaunch and recover, activate launch plans, list and create projects (the calls of
+:class:`~engine.remote.projects.Projects`). Every call goes over HTTP through
 :class:`~engine.admin_client.AdminClient`: nothing answering is an
 ``AdminUnreachableError`` saying how to start a demo; a refusal is an
 ``AdminRequestError`` with the server's message (a missing entity an
@@ -31,7 +32,7 @@ from engine.errors import (
     WaitTimeoutError,
 )
 from engine.remote import _admin
-from engine.remote._admin import Lookup, full_interface, path_of
+from engine.remote._admin import full_interface, path_of
 from engine.remote.data import input_literals
 from engine.remote.entities import FlyteEntity, FlyteLaunchPlan, FlyteTask, FlyteWorkflow
 from engine.remote.executions import (
@@ -40,6 +41,7 @@ from engine.remote.executions import (
     WorkflowExecutionIdentifier,
 )
 from engine.remote.packages import entity_kind, found_for, source_root_of
+from engine.remote.projects import Projects
 from engine.remote.registration import Registration, fast_register, register_found
 from engine.types.interface import PythonInterface
 
@@ -52,7 +54,7 @@ def _seconds(value: Seconds | None) -> float | None:
     return value.total_seconds() if isinstance(value, dt.timedelta) else value
 
 
-class FlyteRemote(Lookup):
+class FlyteRemote(Projects):
     """A client of the Flyray control plane (the admin API).
 
     Args:
