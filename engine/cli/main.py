@@ -28,6 +28,8 @@ class LazyCommand:
 COMMANDS: dict[str, LazyCommand] = {
     "run": LazyCommand("engine.cli.run", "run",
                        "Run a task or workflow of a Python file, locally or --remote."),
+    "init": LazyCommand("engine.cli.init", "init",
+                        "Create a project from a template (basic, classification)."),
     "launch": LazyCommand("engine.cli.launch", "launch",
                           "Run a registered launch plan on the admin API."),
     "get": LazyCommand("engine.cli.get", "get",

@@ -6,7 +6,8 @@ display (rich) and the admin client are imported when a run starts."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import contextlib
+from typing import Any
 
 import click
 from click.core import ParameterSource
@@ -21,9 +22,6 @@ from engine.config import load_settings
 from engine.core.task import PythonFunctionTask
 from engine.core.workflow import PythonFunctionWorkflow
 from engine.errors import FlyrayError
-
-if TYPE_CHECKING:
-    from engine.dag.run.hooks import ExecutionHooks
 
 
 class EntityCommand(click.Command):
@@ -97,11 +95,13 @@ def _run_local(entity: PythonFunctionTask | PythonFunctionWorkflow, values: dict
     else:
         compiled = entity.compile_as_workflow()
     bound = entity.bind_inputs((), values)
-    hooks: list[ExecutionHooks] = []
-    if show_progress(options.progress):
-        hooks.append(LiveProgress(console(stderr=True)))
-    with task_environment(options.envvars, load_settings().ray_address):
-        result = run_compiled(compiled, bound, hooks, overwrite_cache=options.overwrite_cache)
+    # Used as a context, the live table says what the run waits for while Ray starts,
+    # and closes if starting it fails.
+    progress = LiveProgress(console(stderr=True)) if show_progress(options.progress) else None
+    with task_environment(options.envvars, load_settings().ray_address), \
+            (progress or contextlib.nullcontext()):
+        result = run_compiled(compiled, bound, [progress] if progress else [],
+                              overwrite_cache=options.overwrite_cache)
     click.echo(str(result.outputs))
     for node in result.record.nodes.values():
         if node.cache_status not in (None, "DISABLED"):

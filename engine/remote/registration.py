@@ -222,8 +222,9 @@ def modules_outside(steps: list[Step], bundle: Bundle) -> list[str]:
         where = Path(getattr(loaded, "__file__", None) or "")
         if where.is_absolute() and where.resolve().is_relative_to(bundle.root):
             raise LoadError(f"task '{step.id.name}' is defined in {where}, which the code "
-                            "bundle leaves out (hidden, ignored or excluded); move it or "
-                            "remove it from .flyrayignore")
+                            "bundle leaves out (hidden, or ignored by .gitignore or "
+                            ".flyrayignore); move it, or bring it back with a '!' line in "
+                            ".flyrayignore")
         if not _installed(module):
             missing.append(module)
     return missing
@@ -268,6 +269,20 @@ def flyray_packages() -> list[Path]:
     return found
 
 
+def bundle_excludes() -> list[Path]:
+    """What no code bundle holds: Flyray's own packages and the Flyray home."""
+    return [*flyray_packages(), load_settings().home]
+
+
+def package_bundle(path: str | os.PathLike[str]) -> tuple[Found, Bundle]:
+    """What :func:`fast_register` would register and upload for the package at ``path``,
+    the bundle built but not uploaded: what ``flyray register --dry-run`` shows.
+
+    Raises LoadError (the package does not import), BundleError."""
+    package = load_package(path)
+    return find_entities(package.modules), build_bundle(package.root, bundle_excludes())
+
+
 def fast_register(path: str | os.PathLike[str], admin: AdminClient, store: BlobStore,
                   project: str, domain: str, version: str | None,
                   raw_output_prefix: str | None = None) -> Registration:
@@ -292,7 +307,7 @@ def register_found(found: Found, root: Path, admin: AdminClient, store: BlobStor
     steps = plan_registration(found)
     if not steps:
         raise FlyrayError(f"{what} defines no task, workflow or launch plan to register")
-    bundle = build_bundle(root, [*flyray_packages(), load_settings().home])
+    bundle = build_bundle(root, bundle_excludes())
     outside = modules_outside(steps, bundle)
     version = version or content_version(steps, bundle)
     steps = with_raw_output_prefix(with_version(steps, project, domain, version),
