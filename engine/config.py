@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, fields
@@ -31,9 +31,10 @@ class Settings:
 
     # Directory for Flyray's own files (config, local data). Env: FLYRAY_HOME.
     home: Path
-    # Ray cluster to use: "auto" finds a running local cluster, "local" always starts
-    # one in-process, "ray://..." or "host:port" connects. Env: FLYRAY_RAY_ADDRESS,
-    # then RAY_ADDRESS.
+    # Ray cluster to use: "auto" the local cluster of this Flyray home (`flyray cluster
+    # start`, or the warm runtime below), never another cluster of the machine; "local"
+    # always starts a private one in-process; "ray://..." or "host:port" connects.
+    # Env: FLYRAY_RAY_ADDRESS, then RAY_ADDRESS.
     ray_address: str = "auto"
     # CPUs of a local cluster that Flyray starts itself (None: all). Env: FLYRAY_RAY_NUM_CPUS.
     ray_num_cpus: int | None = None
@@ -98,6 +99,14 @@ class Settings:
     executor_idle_s: float = 300.0
     executor_capacity: int = 64
 
+    # The warm local runtime: with ``ray_address="auto"`` and no cluster recorded for this
+    # Flyray home, a run starts the home's local cluster in the background and later runs
+    # reuse it (off: each run starts a private cluster of its own, which lives as long as
+    # the run). It stops itself once no driver has been connected to it for
+    # ``local_runtime_idle_s`` seconds. Env: FLYRAY_LOCAL_RUNTIME, FLYRAY_LOCAL_RUNTIME_IDLE_S.
+    local_runtime: bool = True
+    local_runtime_idle_s: float = 1800.0
+
     @property
     def secrets_path(self) -> Path:
         return Path(self.secrets_dir).expanduser() if self.secrets_dir else self.home / "secrets"
@@ -142,6 +151,8 @@ _ENV = {
     "warm_executors": "FLYRAY_WARM_EXECUTORS",
     "executor_idle_s": "FLYRAY_EXECUTOR_IDLE_S",
     "executor_capacity": "FLYRAY_EXECUTOR_CAPACITY",
+    "local_runtime": "FLYRAY_LOCAL_RUNTIME",
+    "local_runtime_idle_s": "FLYRAY_LOCAL_RUNTIME_IDLE_S",
 }
 # Standard variables read when Flyray's own are not set.
 _FALLBACK_ENV = {
@@ -173,9 +184,9 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
         return _count(name, raw, source, 0, "0 keeps none while idle")
     if name == "executor_capacity":
         return _count(name, raw, source, 1, "executions one executor drives at once")
-    if name == "executor_idle_s":
+    if name in ("executor_idle_s", "local_runtime_idle_s"):
         return _seconds(name, raw, source)
-    if name == "log_to_driver":
+    if name in ("log_to_driver", "local_runtime"):
         if isinstance(raw, bool):
             return raw
         text = str(raw).strip().lower()
@@ -239,6 +250,27 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
                 values[name] = _coerce(name, env[var], f"environment variable {var}")
                 break
     return Settings(home=home, **values)
+
+
+# Settings of the Ray cluster itself (which one, what a started one is made of): code on
+# its workers does not read them.
+_CLUSTER_SETTINGS = ("ray_address", "ray_num_cpus", "object_store_memory", "spill_uri",
+                     "local_runtime", "local_runtime_idle_s")
+
+
+def settings_variables(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment variables settings are read from, as ``environ`` (default: this
+    process's environment) sets them, but those of the Ray cluster itself.
+
+    What a run hands the workers of a cluster that was started with another environment:
+    code on workers reads its settings from the worker's environment.
+    """
+    env = os.environ if environ is None else environ
+    names = {"FLYRAY_HOME", "FLYRAY_CONFIG", *_ENV.values(),
+             *(var for fallbacks in _FALLBACK_ENV.values() for var in fallbacks)}
+    for name in _CLUSTER_SETTINGS:
+        names -= {_ENV[name], *_FALLBACK_ENV.get(name, ())}
+    return {name: env[name] for name in sorted(names) if env.get(name)}
 
 
 # The project and domain identities are computed for, when a caller says which: the

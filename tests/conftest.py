@@ -20,9 +20,13 @@ from typing import Any, NoReturn
 import pytest
 
 # Before Ray is imported anywhere: no token auth, no usage reporting, a private home.
+# Runs in test processes (and the `flyray` commands they start) never leave a warm local
+# runtime behind: without a cluster they start a private one, as FLYRAY_LOCAL_RUNTIME=0
+# says; tests of the warm runtime turn it on for their own commands.
 os.environ["RAY_AUTH_MODE"] = "disabled"
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 os.environ["FLYRAY_HOME"] = tempfile.mkdtemp(prefix="flyray-home-")
+os.environ["FLYRAY_LOCAL_RUNTIME"] = "0"
 os.environ.pop("RAY_ADDRESS", None)
 os.environ.pop("FLYRAY_RAY_ADDRESS", None)
 
@@ -39,7 +43,10 @@ SHARED_GPUS = 1
 
 
 def _start_shared() -> None:
+    # "local": a cluster of the session's own, even while other Ray clusters run on the
+    # machine (without an address, Ray joins the one it recorded last in /tmp/ray).
     ray.init(
+        address="local",
         num_cpus=SHARED_CPUS,
         num_gpus=SHARED_GPUS,
         include_dashboard=False,

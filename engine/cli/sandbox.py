@@ -9,18 +9,11 @@ data (the admin database and the blob store).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -30,17 +23,18 @@ from sqlalchemy import make_url
 from engine.admin_client import AdminClient, AdminRequestError
 from engine.catalog.blob import BlobStore, StorageConfig
 from engine.config import Settings
-from engine.dag.run.spilling import local_cluster_options
+from engine.dag.run import ray_head
+from engine.dag.run.ray_head import (  # session_members: the demo's callers find it here
+    HeadPorts,
+    port_free,
+    session_members,  # noqa: F401
+    stop_session,
+)
 from engine.errors import FlyrayError
 
 log = logging.getLogger(__name__)
 
 _LOOPBACK = ("127.0.0.1", "localhost")
-# Ray's socket paths (<temp>/session_<time>_<pid>/sockets/plasma_store) must fit in 107
-# bytes; a temp dir longer than this moves to /tmp.
-_MAX_TEMP_DIR = 40
-_READY_TIMEOUT_S = 120.0
-_STOP_GRACE_S = 3.0
 # How long stopping waits for running executions to be handed back.
 _DRAIN_TIMEOUT_S = 30.0
 
@@ -93,42 +87,13 @@ def state_path(settings: Settings) -> Path:
 
 def _alive(state: DemoState) -> bool:
     """The saved head process still runs (and is that head, not a reused pid)."""
-    try:
-        cmdline = Path(f"/proc/{state.pid}/cmdline").read_bytes()
-    except OSError:
-        try:
-            os.kill(state.pid, 0)
-        except OSError:
-            return False
-        return True  # no /proc (macOS): trust the pid
-    return state.temp_dir.encode() in cmdline
+    return ray_head.runs(state.pid, state.temp_dir)
 
 
 def current(settings: Settings) -> DemoState | None:
     """The running demo of this Flyray home, if any."""
     state = DemoState.load(state_path(settings))
     return state if state is not None and _alive(state) else None
-
-
-def _port_free(port: int) -> bool:
-    """Nothing listens on ``port`` (connections closing there, in TIME_WAIT, do not
-    count: servers bind with SO_REUSEADDR, and so does this check)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _port(preferred: int | None = None) -> int:
-    """``preferred`` when nothing listens there, else a free port."""
-    if preferred is not None and _port_free(preferred):
-        return preferred
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def admin_port(settings: Settings) -> int:
@@ -146,11 +111,7 @@ def admin_port(settings: Settings) -> int:
 
 
 def _temp_dir(settings: Settings) -> Path:
-    wanted = demo_dir(settings) / "ray-tmp"  # not a module name: never imported
-    if len(str(wanted)) <= _MAX_TEMP_DIR:
-        return wanted
-    digest = hashlib.sha256(str(wanted).encode()).hexdigest()[:10]
-    return Path("/tmp") / f"flyray-ray-{digest}"
+    return ray_head.short_temp_dir(demo_dir(settings) / "ray-tmp")  # never imported
 
 
 def head_environment(settings: Settings) -> dict[str, str]:
@@ -159,61 +120,25 @@ def head_environment(settings: Settings) -> dict[str, str]:
                 FLYRAY_HOME=str(settings.home.expanduser().resolve()))
 
 
-def _head_command(settings: Settings, temp_dir: Path, gcs_port: int,
-                  dashboard_port: int) -> list[str]:
-    args = [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block",
-            "--disable-usage-stats", "--node-ip-address", "127.0.0.1",
-            "--port", str(gcs_port), "--temp-dir", str(temp_dir),
-            "--include-dashboard", "true", "--dashboard-host", "127.0.0.1",
-            "--dashboard-port", str(dashboard_port),
-            # Ports other local clusters default to as well: take free ones.
-            "--ray-client-server-port", str(_port()),
-            "--dashboard-agent-listen-port", str(_port())]
-    if settings.ray_num_cpus is not None:
-        args += ["--num-cpus", str(settings.ray_num_cpus)]
-    options = local_cluster_options(settings, clean_up=False)
-    if "object_store_memory" in options:
-        args += ["--object-store-memory", str(options["object_store_memory"])]
-    if "_system_config" in options:
-        args += ["--system-config", json.dumps(options["_system_config"])]
-    return args
-
-
-def _tail(path: str, lines: int = 15) -> str:
-    try:
-        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
 def start_head(settings: Settings) -> DemoState:
     """Start the Ray head in the background; returns once it accepts drivers."""
     temp_dir = _temp_dir(settings)
     temp_dir.mkdir(parents=True, exist_ok=True)
     (temp_dir / "ray_current_cluster").unlink(missing_ok=True)
-    gcs_port, dashboard_port = _port(6379), _port(8265)
+    ports = HeadPorts.free(gcs=6379, dashboard=8265)
     log = demo_dir(settings) / "ray-head.log"
-    with open(log, "wb") as out:
-        # Its own session, so that stopping can end every process Ray starts under it;
-        # its own directory, so that no worker runs in (or imports from) the user's.
-        head = subprocess.Popen(_head_command(settings, temp_dir, gcs_port, dashboard_port),
-                                env=head_environment(settings), cwd=demo_dir(settings),
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-    state = DemoState(head.pid, f"127.0.0.1:{gcs_port}", f"http://127.0.0.1:{dashboard_port}",
+    head = ray_head.launch(ray_head.head_command(temp_dir, ports,
+                                                 ray_head.resource_args(settings)),
+                           head_environment(settings), demo_dir(settings), log)
+    state = DemoState(head.pid, f"127.0.0.1:{ports.gcs}", f"http://127.0.0.1:{ports.dashboard}",
                       str(temp_dir), settings.admin_endpoint, str(log),
                       dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     state.save(state_path(settings))
-    # `ray start` writes the head's address there once every process of the node is up.
-    deadline = time.monotonic() + _READY_TIMEOUT_S
-    while not (temp_dir / "ray_current_cluster").is_file():
-        if head.poll() is not None or time.monotonic() > deadline:
-            stop_head(state)
-            why = (f"exited with status {head.returncode}" if head.returncode is not None
-                   else f"was not up after {_READY_TIMEOUT_S:.0f} s")
-            raise DemoError(f"the Ray head {why}; the end of its log ({log}):\n"
-                            f"{_tail(str(log))}")
-        time.sleep(0.2)
+    why = ray_head.wait_until_up(head, temp_dir, {})
+    if why is not None:
+        stop_head(state)
+        raise DemoError(f"the Ray head {why}; the end of its log ({log}):\n"
+                        f"{ray_head.tail(log)}")
     return state
 
 
@@ -253,66 +178,10 @@ def deploy(settings: Settings, state: DemoState) -> None:
         ray.shutdown()
 
 
-def session_members(sid: int) -> list[int]:
-    """Processes of the session ``sid``: the head and everything Ray started under it
-    (its workers lead process groups of their own, but stay in the head's session)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        if int(fields[3]) == sid:  # after "pid (comm)": state, ppid, pgrp, session
-            members.append(int(entry.name))
-    return members
-
-
-def _signal_all(state: DemoState, signum: int) -> list[int]:
-    """Send ``signum`` to every process of the head's session; the pids signalled."""
-    pids = session_members(state.pid) if Path("/proc").is_dir() else []
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(state.pid, signum)
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
-    _reap(state.pid)
-    return pids
-
-
 def stop_head(state: DemoState) -> None:
-    """End every process of the head's session: politely, then for good."""
-    _signal_all(state, signal.SIGTERM)
-    deadline = time.monotonic() + _STOP_GRACE_S
-    while time.monotonic() < deadline:
-        _reap(state.pid)
-        if not session_members(state.pid) and not _group_alive(state.pid):
-            return
-        time.sleep(0.2)
-    # Ray's workers run their exit handlers slowly; nothing of value is lost (the admin
-    # database is transactional, executions are recovered from its records).
-    _signal_all(state, signal.SIGKILL)
-    deadline = time.monotonic() + _STOP_GRACE_S
-    while (session_members(state.pid) or _group_alive(state.pid)) and time.monotonic() < deadline:
-        _reap(state.pid)
-        time.sleep(0.1)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _reap(pid: int) -> None:
-    """Collect the head's exit status when this process started it (no zombie left)."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+    """End every process of the head's session (the admin database is transactional,
+    executions are recovered from its records: nothing of value is lost)."""
+    stop_session(state.pid)
 
 
 def start(settings: Settings) -> tuple[DemoState, bool]:
@@ -326,7 +195,7 @@ def start(settings: Settings) -> tuple[DemoState, bool]:
             return running, False
         deploy(settings, running)  # the head is up but the admin API is not: redeploy
         return running, True
-    if not _port_free(port):
+    if not port_free(port):
         raise DemoError(f"port {port} of {settings.admin_endpoint} is taken by another "
                         "process; stop it, or give the demo another port with "
                         "FLYRAY_ADMIN_ENDPOINT=http://127.0.0.1:<port>")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import ray
 
 from engine.config import Settings, prepare_ray_environment
+from engine.dag.run import local_cluster
 from engine.dag.run.spilling import local_cluster_options
 from engine.dag.spec import TaskMetadata
 
@@ -16,31 +18,62 @@ _GIB = 2**30
 
 
 def ensure_ray(settings: Settings) -> None:
-    """Connect to the configured cluster, a running local one, or start one in-process.
+    """Connect to the configured cluster, this Flyray home's local cluster, or start one.
 
-    With ``ray_address="auto"`` (the default) a cluster started earlier with
-    ``flyray cluster start`` or ``ray start --head`` is reused, which saves Ray's
-    start-up time on every run; without one, a local cluster lives as long as
-    this process.
+    With ``ray_address="auto"`` (the default) the cluster recorded for this Flyray home
+    (``flyray cluster start``, or the warm runtime) is reused, which saves Ray's start-up
+    on every run; without one, the warm runtime is started in the background for later
+    runs too (``local_runtime``), or else a private cluster lives as long as this process.
+    No other cluster of the machine is ever joined. ``"local"`` always starts a private
+    one; any other address is connected to as given.
+
+    Raises:
+        ConfigError: the home's cluster runs another Python or Flyray than this process.
+        LocalClusterError: the warm runtime did not start.
     """
     prepare_ray_environment(settings)
     if ray.is_initialized():
         return
-    common: dict[str, Any] = {
+    options: dict[str, Any] = {
         "log_to_driver": settings.log_to_driver,
         "logging_level": logging.WARNING,
     }
     if settings.ray_address not in ("auto", "local"):
-        ray.init(address=settings.ray_address, **common)
+        ray.init(address=settings.ray_address, **options)
         return
-    if settings.ray_address == "auto":
-        try:
-            ray.init(address="auto", **common)
-            return
-        except ConnectionError:
-            pass  # no running cluster on this machine: start one below
-    ray.init(num_cpus=settings.ray_num_cpus, include_dashboard=False,
-             **local_cluster_options(settings), **common)
+    if settings.ray_address == "auto" and _join_local_cluster(settings, options):
+        return
+    ray.init(address="local", num_cpus=settings.ray_num_cpus, include_dashboard=False,
+             **local_cluster_options(settings), **options)
+
+
+def _join_local_cluster(settings: Settings, options: dict[str, Any]) -> bool:
+    """Connect to the home's local cluster, started now when it is not running and the
+    warm runtime is on; whether this process is connected."""
+    with local_cluster.locked(local_cluster.cluster_dir(settings)):
+        state, gone = local_cluster.find(settings)
+        if gone is not None:
+            then = ("starting a new one" if settings.local_runtime
+                    else "this run starts a private Ray cluster")
+            _note(f"the local Ray cluster of this Flyray home (pid {gone.pid}) is no longer "
+                  f"running (its log: {gone.log}); {then}")
+        if state is None and settings.local_runtime:
+            idle = local_cluster.span(settings.local_runtime_idle_s)
+            _note("starting a local Ray runtime in the background (first run only); later "
+                  f"runs reuse it, and it stops after {idle} without one. Stop it now: "
+                  "flyray cluster stop; turn it off: FLYRAY_LOCAL_RUNTIME=0")
+            state = local_cluster.start(settings,
+                                        idle_timeout_s=settings.local_runtime_idle_s)
+        if state is None:
+            return False
+        local_cluster.check_compatible(state)
+        local_cluster.connect(state, settings, options)
+        return True
+
+
+def _note(message: str) -> None:
+    """Tell the user, on stderr, what happens with their cluster."""
+    print(f"flyray: {message}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
