@@ -33,7 +33,7 @@ from ray.exceptions import GetTimeoutError, RayError
 from engine.config import Settings, load_settings
 from engine.dag.run.cluster import ensure_ray
 from serve.control.launching import DriverTicket, ExecutorKey, Liveness
-from serve.driver.executor import Executor, ExecutorSpec, Handoff, prestart
+from serve.driver.executor import Executor, ExecutorSpec, Handoff
 from serve.store.execution_records import ExecutionId
 
 log = logging.getLogger(__name__)
@@ -154,8 +154,7 @@ class RayLauncher:
 
     def _executor(self, key: ExecutorKey, slot: int, settings: Settings,
                   liveness: Liveness) -> Any:
-        """The executor of ``key``'s ``slot``, started if there is none (with a worker of
-        its runtime environment booting alongside: see ``serve.driver.executor.prestart``)."""
+        """The executor of ``key``'s ``slot``, started if there is none."""
         name = executor_name(key, slot)
         handle = self._handles.get(name)
         if handle is not None:
@@ -164,7 +163,6 @@ class RayLauncher:
         try:
             handle = ray.get_actor(name, namespace=NAMESPACE)
         except ValueError:
-            prestart.options(runtime_env=env).remote()
             spec = ExecutorSpec(name, key, warm=_is_default(key, settings)
                                 and slot < liveness.warm_executors,
                                 capacity=liveness.executor_capacity,

@@ -69,15 +69,6 @@ class ExecutorSpec:
     heartbeat_s: float
 
 
-@ray.remote(num_cpus=0)
-def prestart() -> int:
-    """Nothing, in a new worker of an executor's runtime environment. Started with the
-    executor (by the launcher, in the same job), Ray boots that worker, which imports
-    this module and the engine with it, while the executor boots; the first task of the
-    executor's first execution then reuses it instead of waiting for a process."""
-    return os.getpid()
-
-
 # Threaded: drive/stop/drain calls are answered while the executions run in their own
 # threads. Not restarted by Ray: a lost executor's drivers are relaunched elsewhere.
 @ray.remote(num_cpus=0, max_restarts=0, max_task_retries=0)
