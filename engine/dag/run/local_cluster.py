@@ -226,7 +226,9 @@ def _environment(settings: Settings) -> dict[str, str]:
     its single-machine mode, which keeps every address on 127.0.0.1 (on Linux Ray swaps
     127.0.0.1 for the machine's network address, and listens on every interface).
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLYRAY_")}
+    # A run's own job configuration (its --envvars) stays with that run.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("FLYRAY_") and k != RAY_JOB_CONFIG_JSON_ENV_VAR}
     env.setdefault("RAY_AUTH_MODE", "disabled")
     env.update(RAY_USAGE_STATS_ENABLED="0", RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",
                FLYRAY_HOME=str(settings.home.expanduser().resolve()))

@@ -284,3 +284,14 @@ def test_warm_runtime_settings() -> None:
                                "FLYRAY_LOCAL_RUNTIME": "1", "FLYRAY_CATALOG_URL": "",
                                "PATH": "/bin"}) == {
         "AWS_REGION": "eu", "FLYRAY_HOME": "/h"}
+
+
+def test_a_runs_job_configuration_does_not_leak_into_the_cluster_it_starts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `flyray run -e KEY=VALUE` hands its variables to its job this way; the warm runtime
+    # that run may start outlives it and must not pass them on to later runs' workers.
+    monkeypatch.setenv("RAY_JOB_CONFIG_JSON_ENV_VAR", '{"runtime_env": {"env_vars": {"A": "1"}}}')
+    monkeypatch.setenv("FLYRAY_PROJECT", "mine")
+    env = local_cluster._environment(load_settings({"FLYRAY_HOME": str(tmp_path)}))
+    assert "RAY_JOB_CONFIG_JSON_ENV_VAR" not in env and "FLYRAY_PROJECT" not in env
+    assert env["FLYRAY_HOME"] == str(tmp_path.resolve())
