@@ -79,6 +79,28 @@ class Load:
     names: list[str]
 
 
+def run_clients(client: Callable[[int], None]) -> float:
+    """Run ``client(k)`` for each of ``CLIENTS`` threads at once; returns when they began
+    (time.time()), once every one has ended, or raises the first error one raised."""
+    errors: list[BaseException] = []
+
+    def guarded(k: int) -> None:
+        try:
+            client(k)
+        except BaseException as e:  # reported once every thread has ended
+            errors.append(e)
+
+    threads = [threading.Thread(target=guarded, args=(k,)) for k in range(CLIENTS)]
+    began = time.time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return began
+
+
 def load(create_url: str, body_of: Callable[[int], dict[str, Any]], count: int,
          get_url: Callable[[str], str] | None = None) -> Load:
     """``count`` creates (POST ``create_url`` with ``body_of(i)``) sent by ``CLIENTS``
@@ -87,38 +109,27 @@ def load(create_url: str, body_of: Callable[[int], dict[str, Any]], count: int,
     gets: list[float] = []
     names: list[str] = []
     lock = threading.Lock()
-    errors: list[BaseException] = []
 
     def client(k: int) -> None:
-        try:
-            for i in range(k, count, CLIENTS):
+        for i in range(k, count, CLIENTS):
+            start = time.perf_counter()
+            status, created = call("POST", create_url, body_of(i))
+            took = (time.perf_counter() - start) * 1000
+            if status != 201:
+                raise BenchmarkError(f"POST {create_url} answered {status}, not 201 "
+                                     "(created): the name was taken already")
+            name = created["id"]["name"]
+            got: list[float] = []
+            if get_url is not None:
                 start = time.perf_counter()
-                status, created = call("POST", create_url, body_of(i))
-                took = (time.perf_counter() - start) * 1000
-                if status != 201:
-                    raise BenchmarkError(f"POST {create_url} answered {status}, not 201 "
-                                         "(created): the name was taken already")
-                name = created["id"]["name"]
-                got: list[float] = []
-                if get_url is not None:
-                    start = time.perf_counter()
-                    call("GET", get_url(name))
-                    got.append((time.perf_counter() - start) * 1000)
-                with lock:
-                    creates.append(took)
-                    gets.extend(got)
-                    names.append(name)
-        except BaseException as e:  # reported once every thread has ended
-            errors.append(e)
+                call("GET", get_url(name))
+                got.append((time.perf_counter() - start) * 1000)
+            with lock:
+                creates.append(took)
+                gets.extend(got)
+                names.append(name)
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
-    began = time.time()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
+    began = run_clients(client)
     return Load(began, creates, gets, names)
 
 

@@ -51,6 +51,7 @@ from benchmarks._admin_http import (
     outputs,
     percentile,
     register,
+    run_clients,
     timeline,
     wait_done,
 )
@@ -130,27 +131,15 @@ def raw_burst(count: int, unit: Callable[[int], Future[Any]]) -> tuple[float, li
                 ends.append(now)
         return record
 
-    errors: list[BaseException] = []
-
     def client(k: int) -> None:
-        try:
-            for i in range(k, count, CLIENTS):
-                sent = time.time()
-                future = unit(i)
-                future.add_done_callback(ended(sent))
-                with lock:
-                    futures[i] = future
-        except BaseException as e:  # reported once every thread has ended
-            errors.append(e)
+        for i in range(k, count, CLIENTS):
+            sent = time.time()
+            future = unit(i)
+            future.add_done_callback(ended(sent))
+            with lock:
+                futures[i] = future
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
-    began = time.time()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
+    began = run_clients(client)
     results = [futures[i].result(timeout=WAIT_S) for i in range(count)]
     deadline = time.monotonic() + 10
     while True:  # a future's callbacks run just after it resolves
