@@ -25,7 +25,8 @@ import pytest
 # says; tests of the warm runtime turn it on for their own commands.
 os.environ["RAY_AUTH_MODE"] = "disabled"
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-os.environ["FLYRAY_HOME"] = tempfile.mkdtemp(prefix="flyray-home-")
+SESSION_HOME = tempfile.mkdtemp(prefix="flyray-home-")
+os.environ["FLYRAY_HOME"] = SESSION_HOME
 os.environ["FLYRAY_LOCAL_RUNTIME"] = "0"
 os.environ.pop("RAY_ADDRESS", None)
 os.environ.pop("FLYRAY_RAY_ADDRESS", None)
@@ -75,6 +76,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if ray.is_initialized():
         ray.shutdown()
+    shutil.rmtree(SESSION_HOME, ignore_errors=True)
 
 
 # --- Blob stores -------------------------------------------------------------------------
