@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -10,6 +11,8 @@ from fastapi.testclient import TestClient
 from engine.core.workflow import PythonFunctionWorkflow
 from serve.control.launching import DriverTicket
 from serve.store.execution_records import ExecutionId
+from tests.fixtures import remote_wfs
+from tests.fixtures.remote_wfs import runs
 from tests.serve.specs import DOMAIN, PROJECT, register_workflow
 
 EXECUTIONS = "/api/v1/executions"
@@ -101,3 +104,16 @@ class RecordingLauncher:
 
     def kill(self, execution: ExecutionId, launch: int) -> None:
         pass
+
+
+def launch_resumable(client: TestClient, markers: Path, seconds: float) -> str:
+    """Launch ``remote_wfs.resumable`` and return its name once its nap runs and its
+    first node's success is recorded (events reach the database in batches: a node whose
+    success was not recorded runs again, rightly, so a test that loses the driver must
+    wait for it)."""
+    name = str(launch_workflow(client, remote_wfs.resumable, inputs={
+        "marker_dir": str(markers), "seconds": seconds})["id"]["name"])
+    wait_until(lambda: runs(markers, "started") == 1, what="the nap to start")
+    wait_until(lambda: node_phase(client, name, "n0") == "SUCCEEDED",
+               what="the first node's success to be recorded")
+    return name

@@ -32,8 +32,8 @@ from tests.fixtures.remote_wfs import runs
 from tests.serve.conftest import FAST
 from tests.serve.remote import (
     launch,
+    launch_resumable,
     launch_workflow,
-    node_phase,
     nodes,
     outputs,
     wait_for,
@@ -64,14 +64,7 @@ def kill_driver(name: str, launch: int = 1) -> None:
 def test_a_killed_driver_is_replaced_and_the_execution_resumes(remote: TestClient,
                                                                tmp_path: Path) -> None:
     markers = tmp_path / "markers"
-    created = launch_workflow(remote, remote_wfs.resumable,
-                              inputs={"marker_dir": str(markers), "seconds": 5.0})
-    name = created["id"]["name"]
-    wait_until(lambda: runs(markers, "started") == 1, what="the nap to start")
-    # Events reach the database in batches: the first node counts as done once its
-    # success is recorded (a node whose success was not recorded runs again, rightly).
-    wait_until(lambda: node_phase(remote, name, "n0") == "SUCCEEDED",
-               what="the first node's success to be recorded")
+    name = launch_resumable(remote, markers, 5.0)
     kill_driver(name)
     done = wait_for(remote, name, timeout_s=90)
     assert done["closure"]["driver_restarts"] == 1
@@ -116,14 +109,9 @@ def test_a_driver_lost_past_the_restart_budget_fails_the_execution(
     try:
         with TestClient(app) as client:
             markers = tmp_path / "markers"
-            created = launch_workflow(client, remote_wfs.resumable,
-                                      inputs={"marker_dir": str(markers), "seconds": 30.0})
-            name = created["id"]["name"]
-            wait_until(lambda: runs(markers, "started") == 1, what="the nap to start")
-            # Events reach the database in batches: n0's success must be recorded before
-            # the driver dies, or the expected phases below would be a race.
-            wait_until(lambda: node_phase(client, name, "n0") == "SUCCEEDED",
-                       what="n0's success to be recorded")
+            # n0's success is recorded before the driver dies, or the expected phases
+            # below would be a race.
+            name = launch_resumable(client, markers, 30.0)
             kill_driver(name)
             failed = wait_for(client, name, ("FAILED",), timeout_s=30)
             error = failed["closure"]["error"]

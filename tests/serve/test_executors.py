@@ -35,6 +35,7 @@ from tests.serve.remote import (
     EXECUTIONS,
     get,
     launch,
+    launch_resumable,
     launch_workflow,
     node_phase,
     nodes,
@@ -190,13 +191,7 @@ def test_a_drained_execution_waits_running_and_the_next_admin_resumes_it(
         store: AdminStore, tmp_path: Path, launcher: RayLauncher) -> None:
     markers = tmp_path / "markers"
     with admin(store, tmp_path, launcher) as client:
-        created = launch_workflow(client, remote_wfs.resumable,
-                                  inputs={"marker_dir": str(markers), "seconds": 5.0})
-        name = created["id"]["name"]
-        wait_until(lambda: runs(markers, "started") == 1, what="the nap to start")
-        # Events reach the database in batches: n0 counts as done once recorded.
-        wait_until(lambda: node_phase(client, name, "n0") == "SUCCEEDED",
-                   what="the first node's success to be recorded")
+        name = launch_resumable(client, markers, 5.0)
         drained = client.post(f"{EXECUTORS}/drain", json={"timeout_s": 30})
         assert drained.status_code == 200, drained.text
         assert drained.json() == {"released": 1}
