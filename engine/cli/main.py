@@ -8,6 +8,7 @@ import Ray, rich, SQLAlchemy or the admin client).
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass
 
 import click
@@ -97,4 +98,12 @@ click.version_option(package_name="flyray")(cli)
 
 
 def main() -> None:
+    # A local run goes to the warm runtime's prepared driver when there is one: it has
+    # done the imports and the Ray connection that this process would do.
+    from engine.cli import spare_client
+
+    if spare_client.wanted(sys.argv[1:]):
+        code = spare_client.run_in_spare(sys.argv[1:])
+        if code is not None:
+            sys.exit(code)
     cli()

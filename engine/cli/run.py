@@ -98,10 +98,18 @@ def _run_local(entity: PythonFunctionTask | PythonFunctionWorkflow, values: dict
     # Used as a context, the live table says what the run waits for while Ray starts,
     # and closes if starting it fails.
     progress = LiveProgress(console(stderr=True)) if show_progress(options.progress) else None
-    with task_environment(options.envvars, load_settings().ray_address), \
-            (progress or contextlib.nullcontext()):
-        result = run_compiled(compiled, bound, [progress] if progress else [],
-                              overwrite_cache=options.overwrite_cache)
+    settings = load_settings()
+    try:
+        with task_environment(options.envvars, settings.ray_address), \
+                (progress or contextlib.nullcontext()):
+            result = run_compiled(compiled, bound, [progress] if progress else [],
+                                  overwrite_cache=options.overwrite_cache)
+    finally:
+        if settings.ray_address == "auto":
+            # The next run of this home starts at once, in a driver prepared meanwhile.
+            from engine.cli.spare import provide
+
+            provide(settings)
     click.echo(str(result.outputs))
     for node in result.record.nodes.values():
         if node.cache_status not in (None, "DISABLED"):

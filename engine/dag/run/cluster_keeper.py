@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stopping already: see it through
         ray_head.stop_session(os.getsid(0))
+        local_cluster.stop_spare(args.state.parent)  # it lives in a session of its own
 
 
 def _keep(head: subprocess.Popen[bytes], args: argparse.Namespace) -> int:
@@ -85,10 +86,10 @@ def _keep(head: subprocess.Popen[bytes], args: argparse.Namespace) -> int:
         if (args.idle_timeout is not None and client is None
                 and (args.temp_dir / "ray_current_cluster").is_file()):
             client = GcsClient(address=args.gcs)
-        if client is not None and _idle_long_enough(client, started, args.idle_timeout):
+        if client is not None and _idle_long_enough(client, started, args):
             with local_cluster.locked(args.state.parent):
                 # Again under the lock: a run that holds it may be connecting just now.
-                if _idle_long_enough(client, started, args.idle_timeout):
+                if _idle_long_enough(client, started, args):
                     _say(f"no driver connected for {args.idle_timeout:g} s: stopping the "
                          "cluster")
                     _forget(args.state)
@@ -96,13 +97,13 @@ def _keep(head: subprocess.Popen[bytes], args: argparse.Namespace) -> int:
                     return 0
 
 
-def _idle_long_enough(client: GcsClient, started: float, timeout: float) -> bool:
+def _idle_long_enough(client: GcsClient, started: float, args: argparse.Namespace) -> bool:
     try:
-        since = local_cluster.idle_since(client, started)
+        since = local_cluster.idle_since(client, started, args.state.parent)
     except RpcError as e:  # not answering for now: the head's exit is caught by wait()
         _say(f"could not list the cluster's drivers: {e}")
         return False
-    return since is not None and time.time() - since >= timeout
+    return since is not None and time.time() - since >= float(args.idle_timeout)
 
 
 def _forget(state_file: Path) -> None:

@@ -22,6 +22,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -41,6 +42,10 @@ from engine.errors import ConfigError, FlyrayError
 
 # Ray's own drivers (the dashboard's, for job submissions) are not a user's.
 _INTERNAL_NAMESPACE = "_ray_internal"
+# The job metadata key of a spare driver (engine.cli.spare): connected ahead of a run, it
+# does not keep the cluster from idling, except while it serves one (its busy file).
+SPARE_METADATA = "flyray-spare"
+SPARE_MODULE = "engine.cli.spare"
 
 
 class LocalClusterError(FlyrayError):
@@ -214,8 +219,28 @@ def stop(settings: Settings) -> ClusterState | None:
         running = runs(state)
         if running:
             ray_head.stop_session(state.pid)
+        stop_spare(cluster_dir(settings))
         state_path(settings).unlink(missing_ok=True)
     return state if running else None
+
+
+def stop_spare(directory: Path) -> None:
+    """End the spare driver of the cluster in ``directory``, when one runs: it lives in
+    a session of its own (it notices the cluster's end too, within a second or so)."""
+    pid = spare_pid(directory)
+    if pid is not None:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+    (directory / "spare.pid").unlink(missing_ok=True)
+
+
+def spare_pid(directory: Path) -> int | None:
+    """The pid of the spare driver of the cluster in ``directory`` while it runs."""
+    try:
+        pid = int((directory / "spare.pid").read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if pid > 0 and ray_head.runs(pid, SPARE_MODULE) else None
 
 
 def _environment(settings: Settings) -> dict[str, str]:
@@ -274,17 +299,48 @@ def connect(state: ClusterState, settings: Settings, options: dict[str, Any]) ->
         ray_constants.ENABLE_RAY_CLUSTER = previous
 
 
-def idle_since(client: GcsClient, since: float) -> float | None:
+def spare_busy(directory: Path) -> Path:
+    """The file that a spare driver holds (its pid inside) while it serves a run."""
+    return directory / "spare.busy"
+
+
+def spare_idle(directory: Path) -> None:
+    """Record that a spare driver's run has just ended (the file's modification time)."""
+    (directory / "spare.last").touch()
+
+
+def _spare_activity(directory: Path) -> float | None:
+    """When a spare driver last ended a run (epoch seconds, 0 for never); None while one
+    serves."""
+    try:
+        pid = int(spare_busy(directory).read_text())
+        os.kill(pid, 0)
+        return None
+    except (OSError, ValueError):
+        pass
+    try:
+        return (directory / "spare.last").stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def idle_since(client: GcsClient, since: float, directory: Path) -> float | None:
     """Since when (epoch seconds, ``since`` at the earliest) no driver has been connected
-    to the cluster that ``client`` reaches; None while one is. Ray's internal drivers
-    (the dashboard's) do not count.
+    to the cluster that ``client`` reaches (its directory: ``directory``); None while one
+    is. Ray's internal drivers (the dashboard's) do not count, nor spare drivers waiting
+    for a run.
 
     Raises:
         ray.exceptions.RpcError: the cluster did not answer.
     """
-    latest = since
+    spare = _spare_activity(directory)
+    if spare is None:
+        return None
+    latest = max(since, spare)
     for job in client.get_all_job_info(timeout=5).values():
         if job.config.ray_namespace.startswith(_INTERNAL_NAMESPACE):
+            continue
+        if not job.is_dead and SPARE_METADATA in job.config.metadata:
             continue
         if not job.is_dead:
             return None
@@ -304,7 +360,8 @@ def idle_for(state: ClusterState) -> float | None:
         raise LocalClusterError(why)
     started = dt.datetime.fromisoformat(state.started_at).timestamp()
     try:
-        since = idle_since(GcsClient(address=state.gcs_address), started)
+        since = idle_since(GcsClient(address=state.gcs_address), started,
+                           Path(state.log).parent)
     except RpcError as e:
         raise LocalClusterError(f"{why}: {e}") from e
     return None if since is None else max(0.0, time.time() - since)

@@ -4,6 +4,11 @@ process, on a free port of 127.0.0.1) and a way to run ``flyray`` against it."""
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import ray
 import uvicorn
 from click.testing import CliRunner, Result
 
 from engine.cli.main import cli
-from engine.config import Settings
+from engine.config import Settings, load_settings
+from engine.dag.run import local_cluster, ray_head
+from engine.dag.run.local_cluster import ClusterState
 from serve.app import create_app
 from serve.control.launching import Launcher, Liveness
 from tests.conftest import free_port
@@ -79,3 +87,43 @@ def flyray(admin_server: AdminServer) -> Flyray:
         return result
 
     return invoke
+
+
+ROOT = Path(__file__).resolve().parents[3]
+FLYRAY = str(Path(sys.executable).parent / "flyray")
+
+
+@dataclass(frozen=True)
+class Home:
+    """A private Flyray home and the environment of ``flyray`` commands using it."""
+
+    path: Path
+    env: dict[str, str]
+
+    def flyray(self, *args: str, timeout: float = 180,
+               **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([FLYRAY, *args], cwd=ROOT, env={**self.env, **env},
+                              capture_output=True, text=True, timeout=timeout, check=False)
+
+    def state(self) -> ClusterState | None:
+        return ClusterState.load(local_cluster.state_path(load_settings(self.env)))
+
+
+@pytest.fixture
+def home() -> Iterator[Home]:
+    """A short Flyray home under /tmp (Ray's socket paths); its cluster is stopped (or its
+    processes ended) and the home deleted afterwards, whatever happened."""
+    if ray.is_initialized():
+        ray.shutdown()  # the shared cluster's CPUs are this test's now
+    path = Path(tempfile.mkdtemp(prefix="frc", dir="/tmp"))
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "FLYRAY_RAY_ADDRESS")}
+    env.update(FLYRAY_HOME=str(path), RAY_AUTH_MODE="disabled")
+    made = Home(path, env)
+    try:
+        yield made
+    finally:
+        made.flyray("cluster", "stop", timeout=60)
+        left = made.state()
+        if left is not None:
+            ray_head.stop_session(left.pid)
+        shutil.rmtree(path, ignore_errors=True)

@@ -14,11 +14,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import ray
 from ray._raylet import GcsClient
 
 from engine.config import load_settings, settings_variables
@@ -26,46 +24,9 @@ from engine.dag.run import local_cluster, ray_head
 from engine.dag.run.local_cluster import ClusterState
 from engine.errors import ConfigError
 from tests.conftest import free_port
+from tests.engine.cli.conftest import Home
 
-ROOT = Path(__file__).resolve().parents[3]
-FLYRAY = str(Path(sys.executable).parent / "flyray")
 FIXTURE = "tests/fixtures/cli_wfs.py"
-
-
-@dataclass(frozen=True)
-class Home:
-    """A private Flyray home and the environment of ``flyray`` commands using it."""
-
-    path: Path
-    env: dict[str, str]
-
-    def flyray(self, *args: str, timeout: float = 180,
-               **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([FLYRAY, *args], cwd=ROOT, env={**self.env, **env},
-                              capture_output=True, text=True, timeout=timeout, check=False)
-
-    def state(self) -> ClusterState | None:
-        return ClusterState.load(local_cluster.state_path(load_settings(self.env)))
-
-
-@pytest.fixture
-def home() -> Iterator[Home]:
-    """A short Flyray home under /tmp (Ray's socket paths); its cluster is stopped (or its
-    processes ended) and the home deleted afterwards, whatever happened."""
-    if ray.is_initialized():
-        ray.shutdown()  # the shared cluster's CPUs are this test's now
-    path = Path(tempfile.mkdtemp(prefix="frc", dir="/tmp"))
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "FLYRAY_RAY_ADDRESS")}
-    env.update(FLYRAY_HOME=str(path), RAY_AUTH_MODE="disabled")
-    made = Home(path, env)
-    try:
-        yield made
-    finally:
-        made.flyray("cluster", "stop", timeout=60)
-        left = made.state()
-        if left is not None:
-            ray_head.stop_session(left.pid)
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
@@ -212,7 +173,10 @@ def test_warm_runtime_starts_once_is_reused_restarts_and_idles_out(home: Home) -
     second = home.flyray("run", FIXTURE, "double", "--x", "2", **warm)
     assert second.returncode == 0 and second.stdout == "4\n", second.stdout + second.stderr
     assert "starting" not in second.stderr and home.state() == state, second.stderr
-    assert sum("cli_wfs.py" in entry for entry in user_jobs(state.gcs_address)) == 2
+    # Each run had a driver on it: its own, or the spare driver prepared after a run.
+    spare_log = home.path / "cluster" / "spare.log"
+    served = spare_log.read_text().count(" serving: ") if spare_log.exists() else 0
+    assert sum("cli_wfs.py" in entry for entry in user_jobs(state.gcs_address)) + served == 2
 
     # The runtime dies between runs: the next run says so and starts a new one.
     for pid in ray_head.session_members(state.pid):
@@ -229,6 +193,10 @@ def test_warm_runtime_starts_once_is_reused_restarts_and_idles_out(home: Home) -
         assert time.monotonic() < deadline, "the warm runtime did not stop when idle"
         time.sleep(1)
     assert home.state() is None and ray_head.session_members(restarted.pid) == []
+    deadline = time.monotonic() + 10  # the spare driver leaves with the cluster
+    while local_cluster.spare_pid(home.path / "cluster") is not None:
+        assert time.monotonic() < deadline, "the spare driver outlived the cluster"
+        time.sleep(0.2)
     assert "no driver connected for 20 s" in Path(restarted.log).read_text()
 
 
