@@ -14,12 +14,14 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import fsspec
-
-from engine.config import Settings
 from engine.errors import StorageError
+
+if TYPE_CHECKING:
+    import fsspec
+
+    from engine.config import Settings
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,10 @@ class BlobStore:
             options = self.config.s3_options() if protocol == "s3" else {}
             if protocol == "file":
                 options["auto_mkdir"] = True
+            # fsspec (and s3fs with it) is imported when a blob is first touched, not
+            # when tasks are defined or the CLI builds its options.
+            import fsspec
+
             try:
                 fs = fsspec.filesystem(protocol, **options)
             except (ImportError, ValueError) as e:

@@ -1,6 +1,7 @@
 """Input values given apart from a task's generated options: an inputs file (JSON or YAML,
-``--inputs-file``) and ``--input NAME=VALUE`` pairs (``flyray launch``), converted to the
-Python types of an interface."""
+``--inputs-file``), the inputs of an execution spec file (``--exec-file``) and
+``--input NAME=VALUE`` pairs (``flyray launch``), converted to the Python types of an
+interface."""
 
 from __future__ import annotations
 
@@ -17,17 +18,23 @@ from engine.types.interface import PythonInterface
 from engine.types.type_engine import TypeEngine
 
 
-def read_inputs_file(path: str) -> dict[str, Any]:
-    """The object of input names to JSON values that ``path`` (.json, .yaml, .yml) holds."""
+def read_mapping(path: str, hint: str) -> dict[str, Any]:
+    """The object that ``path`` (.json, .yaml, .yml) holds; ``hint`` names the option that
+    gave the file in errors."""
     text = Path(path).read_text()
     try:
         data = yaml.safe_load(text) if path.endswith((".yaml", ".yml")) else json.loads(text)
     except (yaml.YAMLError, json.JSONDecodeError) as e:
-        raise click.BadParameter(f"cannot parse {path}: {e}", param_hint="--inputs-file") from e
+        raise click.BadParameter(f"cannot parse {path}: {e}", param_hint=hint) from e
     if not isinstance(data, dict):
-        raise click.BadParameter(f"{path} must hold an object of input names to values",
-                                 param_hint="--inputs-file")
+        raise click.BadParameter(f"{path} must hold an object (a mapping of names to values)",
+                                 param_hint=hint)
     return data
+
+
+def read_inputs_file(path: str) -> dict[str, Any]:
+    """The object of input names to JSON values that ``path`` (.json, .yaml, .yml) holds."""
+    return read_mapping(path, "--inputs-file")
 
 
 def _check_names(names: Iterable[str], iface: PythonInterface, what: str, hint: str,
@@ -46,15 +53,20 @@ def from_file(path: str, iface: PythonInterface, what: str,
               fixed: Iterable[str] = ()) -> dict[str, Any]:
     """The inputs in the file ``path`` as Python values of ``iface`` (of ``what``, whose
     ``fixed`` inputs cannot be given)."""
-    data = read_inputs_file(path)
-    _check_names(data, iface, what, "--inputs-file", fixed)
+    return from_json(read_inputs_file(path), iface, what, "--inputs-file", fixed)
+
+
+def from_json(data: dict[str, Any], iface: PythonInterface, what: str, hint: str,
+              fixed: Iterable[str] = ()) -> dict[str, Any]:
+    """Input values written as JSON (from a file given by the option ``hint``) as Python
+    values of ``iface`` (of ``what``)."""
+    _check_names(data, iface, what, hint, fixed)
     values = {}
     for name, value in data.items():
         try:
             values[name] = TypeEngine.from_json(value, iface.inputs[name])
         except (TypeError, ValueError) as e:
-            raise click.BadParameter(f"input '{name}' in the inputs file: {e}",
-                                     param_hint="--inputs-file") from e
+            raise click.BadParameter(f"input '{name}' in {hint}: {e}", param_hint=hint) from e
     return values
 
 

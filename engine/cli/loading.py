@@ -13,14 +13,21 @@ from engine.core.workflow import PythonFunctionWorkflow
 from engine.errors import FlyrayError
 from engine.remote.packages import LoadError, module_name_for
 
-__all__ = ["LoadError", "entities", "load_module", "module_name_for"]
+__all__ = ["LoadError", "entities", "import_file", "load_module", "module_name_for",
+           "ship_by_value"]
 
 
 def load_module(file: str) -> ModuleType:
-    """Import the user's file so that Ray workers can run what it defines.
+    """Import the user's file and have Ray ship it by value (:func:`ship_by_value`)."""
+    module = import_file(file)
+    ship_by_value(module.__name__)
+    return module
 
-    The module is pickled by value, so workers on any node get its code without it
-    being installed there.
+
+def import_file(file: str) -> ModuleType:
+    """Import the user's file as a module of its package, with its root on ``sys.path``.
+
+    Imports no Ray: ``flyray run FILE NAME --help`` loads the file this way.
     """
     path = Path(file)
     if not path.is_file():
@@ -31,15 +38,22 @@ def load_module(file: str) -> ModuleType:
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     try:
-        module = importlib.import_module(name)
+        return importlib.import_module(name)
     except FlyrayError:
         raise
     except Exception as e:
         raise LoadError(f"importing {file} failed: {type(e).__name__}: {e}") from e
-    from ray import cloudpickle  # Ray: imported by a run, not by the CLI's import
 
-    cloudpickle.register_pickle_by_value(module)
-    return module
+
+def ship_by_value(module_name: str) -> None:
+    """Have Ray pickle the imported module ``module_name`` by value, so that workers on
+    any node get its code without it being installed there.
+
+    Imports Ray: called when a run starts, not when the CLI only shows help.
+    """
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[module_name])
 
 
 def entities(module: ModuleType) -> dict[str, Any]:

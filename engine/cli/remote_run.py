@@ -22,6 +22,13 @@ def run_remote(file: str, entity: Any, inputs: dict[str, Any], options: RunOptio
             "--envvars sets variables for a local run; the admin API takes none for an "
             "execution yet. Set them in the task (@task(environment={...})) and register "
             "it, or run without --remote")
+    if options.images:
+        # The cluster's driver compiles the registered code again and checks it against
+        # the registered specs: an image given here would be in one and not the other.
+        raise click.UsageError(
+            "--image sets the images of a local run; a remote execution runs the images "
+            "its tasks declare. Give the ImageSpec as the task's container_image and "
+            "register it, or run without --remote")
     progress = show_progress(options.progress)
     registration = register_or_fail(file, options.endpoint, options.token, options.project,
                                     options.domain, options.version)

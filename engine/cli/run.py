@@ -15,10 +15,11 @@ from click.core import ParameterSource
 from engine.cli import inputs
 from engine.cli.common import console, show_progress
 from engine.cli.envvars import task_environment
-from engine.cli.loading import entities, load_module
+from engine.cli.loading import entities, import_file, ship_by_value
 from engine.cli.params import build_options, convert_enum
 from engine.cli.run_options import GIVEN_KEY, RunOptions, free_of, given, run_options, settle
 from engine.config import load_settings
+from engine.core.image_spec import use_images
 from engine.core.task import PythonFunctionTask
 from engine.core.workflow import PythonFunctionWorkflow
 from engine.errors import FlyrayError
@@ -50,10 +51,12 @@ class EntityCommand(click.Command):
                     formatter.write_dl(rows)
 
     def _collect_inputs(self, ctx: click.Context, values: dict[str, Any],
-                        inputs_file: str | None) -> dict[str, Any]:
+                        inputs_file: str | None, exec_inputs: dict[str, Any]
+                        ) -> dict[str, Any]:
         iface = self.entity.python_interface
-        from_file = inputs.from_file(inputs_file, iface, str(self.name)) if inputs_file \
-            else {}
+        from_file = inputs.from_json(exec_inputs, iface, str(self.name), "--exec-file")
+        if inputs_file:
+            from_file.update(inputs.from_file(inputs_file, iface, str(self.name)))
         collected: dict[str, Any] = {}
         for name, python_type in iface.inputs.items():
             source = ctx.get_parameter_source(name)
@@ -69,7 +72,8 @@ class EntityCommand(click.Command):
     def _run(self, **values: Any) -> None:
         ctx = click.get_current_context()
         options = settle(ctx.meta.get(GIVEN_KEY, {}), given(ctx, values))
-        collected = self._collect_inputs(ctx, values, options.inputs_file)
+        collected = self._collect_inputs(ctx, values, options.inputs_file,
+                                         options.exec_inputs)
         try:
             if options.remote:
                 # Registration and the admin client: loaded for a remote run only.
@@ -90,17 +94,20 @@ def _run_local(entity: PythonFunctionTask | PythonFunctionWorkflow, values: dict
     from engine.cli.progress import LiveProgress
     from engine.dag.run.executor import run as run_compiled
 
-    if isinstance(entity, PythonFunctionWorkflow):
-        compiled = entity.compile()
-    else:
-        compiled = entity.compile_as_workflow()
+    ship_by_value(entity.fn.__module__)
+    with use_images(options.images):  # the tasks' specs take the run's images
+        if isinstance(entity, PythonFunctionWorkflow):
+            compiled = entity.compile()
+        else:
+            compiled = entity.compile_as_workflow()
     bound = entity.bind_inputs((), values)
     # Used as a context, the live table says what the run waits for while Ray starts,
     # and closes if starting it fails.
     progress = LiveProgress(console(stderr=True)) if show_progress(options.progress) else None
     settings = load_settings()
     try:
-        with task_environment(options.envvars, settings.ray_address), \
+        with use_images(options.images), \
+                task_environment(options.envvars, settings.ray_address), \
                 (progress or contextlib.nullcontext()):
             result = run_compiled(compiled, bound, [progress] if progress else [],
                                   overwrite_cache=options.overwrite_cache)
@@ -128,7 +135,7 @@ class FileGroup(click.Group):
     def _load(self) -> dict[str, Any]:
         if self._entities is None:
             try:
-                self._entities = entities(load_module(self.file))
+                self._entities = entities(import_file(self.file))
             except FlyrayError as e:
                 raise click.ClickException(str(e)) from e
         return self._entities

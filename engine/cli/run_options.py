@@ -1,26 +1,30 @@
 """The options of ``flyray run`` itself, apart from a task's inputs: each is accepted before
 FILE and after NAME (``flyray run --remote FILE NAME`` or ``flyray run FILE NAME
 --remote``), ``flyray run --help`` lists them all, and :func:`settle` decides what they
-come to."""
+come to, with those of an execution spec file (``--exec-file``) under them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 from click.core import ParameterSource
 
 from engine.cli.envvars import parse_envvars
+from engine.cli.inputs import read_mapping
+from engine.core.image_spec import DEFAULT, Image, ImageSpec
 from engine.dag.spec.labels import launch_fields, parse_pairs
-from engine.errors import SpecError
+from engine.errors import ConfigError, SpecError
 
 # Where ``flyray run`` (the group) leaves the run options given before FILE, for the
 # task's or workflow's command to settle with those given after NAME.
 GIVEN_KEY = "flyray.run.given"
 # Options that may repeat: those before FILE and those after NAME add up.
-_REPEATABLE = ("label", "annotation", "envvars")
+_REPEATABLE = ("label", "annotation", "envvars", "image")
 
 
 class RunOption(click.Option):
@@ -64,6 +68,15 @@ def run_options() -> list[RunOption]:
                      "(repeatable)."),
         RunOption(["--inputs-file"], type=click.Path(exists=True, dir_okay=False),
                      help="JSON or YAML file of input values; options given win."),
+        RunOption(["--image"], multiple=True, metavar="[NAME=]IMAGE",
+                     help="In a local run, the image of tasks that give none (repeatable; "
+                     "NAME=IMAGE names one for container_image='{{.image.NAME.fullname}}'): "
+                     "an image name, or an imagespec.yaml of ImageSpec fields, run as the "
+                     "tasks' Ray runtime environment."),
+        RunOption(["--exec-file"], type=click.Path(exists=True, dir_okay=False),
+                     help="With --remote: a JSON or YAML execution spec: 'inputs' and the "
+                     "run options (project, domain, name, timeout, labels, ...); options "
+                     "given win."),
         RunOption(["--overwrite-cache"], is_flag=True, default=False,
                      help="Run cached tasks again and replace their cached results."),
         RunOption(["--progress/--no-progress"], default=None,
@@ -108,6 +121,11 @@ class RunOptions:
     raw_output_prefix: str | None = None  # where its raw outputs go (remote)
     envvars: dict[str, str] = field(default_factory=dict)  # set for the tasks (local)
     inputs_file: str | None = None
+    # By name; DEFAULT for tasks that give no image.
+    images: dict[str, Image] = field(default_factory=dict)
+    # The inputs of the execution spec file, as JSON values; the inputs file's and those
+    # given as options win.
+    exec_inputs: dict[str, Any] = field(default_factory=dict)
     overwrite_cache: bool = False
     progress: bool | None = None  # None: on when stderr is a terminal
 
@@ -119,7 +137,7 @@ def _check_remote_only(values: dict[str, Any]) -> None:
         raise click.UsageError("--wait follows a remote execution: give --remote too")
     if values.get("timeout") is not None:
         raise click.UsageError("--timeout limits a remote execution: give --remote too")
-    for flag in ("label", "annotation", "raw_output_prefix"):
+    for flag in ("label", "annotation", "raw_output_prefix", "exec_file"):
         if values.get(flag):
             raise click.UsageError(f"--{flag.replace('_', '-')} is for a remote execution: "
                                    "give --remote too")
@@ -127,21 +145,111 @@ def _check_remote_only(values: dict[str, Any]) -> None:
 
 def settle(before: dict[str, Any], after: dict[str, Any]) -> RunOptions:
     """The run options given before FILE (``before``) and after NAME (``after``), as
-    :func:`given` returns them: one given after NAME wins; repeatable ones add up.
+    :func:`given` returns them, over those of the ``--exec-file``: one given after NAME
+    wins; repeatable ones add up (a file's labels and annotations by key).
 
     Raises:
         click.UsageError: an option for remote runs without ``--remote``, or a bad
             ``KEY=VALUE`` pair.
+        click.BadParameter: a bad execution spec file or image.
     """
     values = {**before, **after}
     for name in _REPEATABLE:
         values[name] = (*before.get(name, ()), *after.get(name, ()))
     _check_remote_only(values)
+    spec = read_exec_file(values.pop("exec_file")) if values.get("exec_file") else ExecFile()
+    values = {**spec.options, **values}
     try:
-        labels = parse_pairs(values.pop("label"), "--label")
-        annotations = parse_pairs(values.pop("annotation"), "--annotation")
+        labels = {**spec.labels, **parse_pairs(values.pop("label"), "--label")}
+        annotations = {**spec.annotations,
+                       **parse_pairs(values.pop("annotation"), "--annotation")}
         launch_fields(labels, annotations, values.get("raw_output_prefix"), "flyray run")
     except SpecError as e:
         raise click.UsageError(str(e)) from None
     envvars = parse_envvars(values.pop("envvars"))
-    return RunOptions(**values, labels=labels, annotations=annotations, envvars=envvars)
+    images = parse_images(values.pop("image"))
+    return RunOptions(**values, labels=labels, annotations=annotations, envvars=envvars,
+                      images=images, exec_inputs=spec.inputs)
+
+
+def parse_images(given: Iterable[str]) -> dict[str, Image]:
+    """``--image`` values (``[NAME=]IMAGE``) by name; an IMAGE ending in .yaml or .yml is
+    an ImageSpec file. A later one of a name wins."""
+    images: dict[str, Image] = {}
+    for value in given:
+        name, sep, image = value.partition("=")
+        if not sep or "/" in name or ":" in name:  # '=' inside an image name is no NAME=
+            name, image = DEFAULT, value
+        if not name or not image:
+            raise click.BadParameter(f"{value!r} must be IMAGE or NAME=IMAGE",
+                                     param_hint="--image")
+        images[name] = _image_spec_file(image) if image.endswith((".yaml", ".yml")) \
+            else image
+    return images
+
+
+def _image_spec_file(path: str) -> ImageSpec:
+    if not Path(path).is_file():
+        raise click.BadParameter(f"no ImageSpec file {path}", param_hint="--image")
+    try:
+        return ImageSpec.from_dict(read_mapping(path, "--image"), path)
+    except ConfigError as e:
+        raise click.BadParameter(str(e), param_hint="--image") from None
+
+
+@dataclass(frozen=True)
+class ExecFile:
+    """What an execution spec file (``--exec-file``) gives."""
+
+    options: dict[str, Any] = field(default_factory=dict)  # run options by RunOptions name
+    inputs: dict[str, Any] = field(default_factory=dict)  # JSON values by input name
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+# The keys of an execution spec file besides inputs, labels and annotations, with the type
+# of their values.
+_EXEC_OPTIONS: dict[str, tuple[type, ...]] = {
+    "project": (str,), "domain": (str,), "version": (str,), "name": (str,),
+    "timeout": (int, float), "raw_output_prefix": (str,), "endpoint": (str,),
+    "overwrite_cache": (bool,), "wait": (bool,),
+}
+EXEC_KEYS = ("inputs", *_EXEC_OPTIONS, "labels", "annotations")
+
+
+def read_exec_file(path: str) -> ExecFile:
+    """The execution spec in ``path`` (JSON or YAML).
+
+    Raises:
+        click.BadParameter: an unknown key (the message lists the known ones) or a value
+            of the wrong type.
+    """
+    data = read_mapping(path, "--exec-file")
+    unknown = sorted(set(data) - set(EXEC_KEYS))
+    if unknown:
+        raise click.BadParameter(f"{path}: unknown key(s) {unknown}; an execution spec "
+                                 f"takes {', '.join(EXEC_KEYS)}", param_hint="--exec-file")
+    options = {k: v for k, v in data.items() if k in _EXEC_OPTIONS}
+    for key, value in options.items():
+        if not isinstance(value, _EXEC_OPTIONS[key]) or (
+                isinstance(value, bool) and bool not in _EXEC_OPTIONS[key]):
+            kind = " or ".join(t.__name__ for t in _EXEC_OPTIONS[key])
+            raise click.BadParameter(f"{path}: '{key}' must be a {kind}, got {value!r}",
+                                     param_hint="--exec-file")
+    if options.get("timeout") is not None and options["timeout"] <= 0:
+        raise click.BadParameter(f"{path}: 'timeout' must be positive seconds, got "
+                                 f"{options['timeout']!r}", param_hint="--exec-file")
+    return ExecFile(options, _mapping(data, "inputs", path, Any),
+                    _mapping(data, "labels", path, str),
+                    _mapping(data, "annotations", path, str))
+
+
+def _mapping(data: Mapping[str, Any], key: str, path: str, value_type: Any) -> dict[str, Any]:
+    value = data.get(key) or {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value) or (
+            value_type is str and not all(isinstance(v, str) for v in value.values())):
+        of = "strings" if value_type is str else "values"
+        raise click.BadParameter(f"{path}: '{key}' must map names to {of}, got "
+                                 f"{yaml.safe_dump(value, default_flow_style=True).strip()}",
+                                 param_hint="--exec-file")
+    return dict(value)

@@ -9,7 +9,6 @@ from engine.config import current_namespace, load_settings
 from engine.core.task import PythonFunctionTask
 from engine.dag.compiler import compile_dynamic
 from engine.dag.resources import Resources
-from engine.dag.run.child_run import run_child
 
 
 class DynamicTask(PythonFunctionTask):
@@ -22,6 +21,9 @@ class DynamicTask(PythonFunctionTask):
     """
 
     def run_function(self, inputs: dict[str, Any]) -> list[Any]:
+        # The executor (Ray) is loaded where the dynamic node runs, not by declaring one.
+        from engine.dag.run.child_run import run_child
+
         project, domain = current_namespace()
         compiled, values = compile_dynamic(self.name, self.fn, inputs, self.python_interface,
                                            project, domain)

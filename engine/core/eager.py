@@ -10,7 +10,6 @@ from engine.config import load_settings
 from engine.core.task import PythonFunctionTask
 from engine.dag.resources import Resources
 from engine.dag.run.context import EAGER_SUBMIT, current_node
-from engine.dag.run.executor import run
 from engine.errors import FlyrayError
 from engine.exceptions.eager import EagerException
 
@@ -24,6 +23,9 @@ class EagerTask(PythonFunctionTask):
     """
 
     def run_function(self, inputs: dict[str, Any]) -> list[Any]:
+        # The executor (Ray) is loaded where the eager node runs, not by declaring one.
+        from engine.dag.run.executor import run
+
         settings = load_settings()
         node = current_node()
         services = node[1] if node is not None else None

@@ -14,7 +14,6 @@ from typing import Any
 
 from engine.config import chosen_namespace, current_namespace
 from engine.dag.compiler import CompiledWorkflow, add_subworkflow_node, compile_workflow
-from engine.dag.run.executor import run
 from engine.dag.trace import is_compiling
 from engine.errors import CompileError
 from engine.types.interface import PythonInterface, bind_inputs, default_named_tuple
@@ -116,4 +115,7 @@ class Workflow:
         if is_compiling():
             return add_subworkflow_node(self.compile(), args, kwargs)
         inputs = bind_inputs(f"workflow '{self.name}'", self.python_interface, args, kwargs)
+        # The executor (Ray) is loaded by the first run, not by building a workflow.
+        from engine.dag.run.executor import run
+
         return run(self.compile(), inputs).outputs

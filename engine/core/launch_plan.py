@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 from engine.config import chosen_namespace, current_namespace
 from engine.core.workflow import PythonFunctionWorkflow
 from engine.dag.compiler import add_task_node
-from engine.dag.run.child_run import run_child
 from engine.dag.spec import (
     CronSchedule,
     FixedRate,
@@ -225,6 +224,9 @@ class LaunchPlanNode:
         return spec
 
     def run_function(self, inputs: dict[str, Any]) -> list[Any]:
+        # The executor (Ray) is loaded where a launch plan's node runs, not by declaring one.
+        from engine.dag.run.child_run import run_child
+
         defaults = {k: v for k, v in self.python_interface.defaults.items() if k not in inputs}
         result = run_child(self.plan.workflow.compile(),
                            {**defaults, **inputs, **self.plan.fixed_inputs})

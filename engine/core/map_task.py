@@ -12,7 +12,6 @@ from engine.config import chosen_namespace, current_namespace
 from engine.core.task import PythonFunctionTask
 from engine.dag.compiler import add_task_node
 from engine.dag.promise import Promise
-from engine.dag.run.map_runner import run_map
 from engine.dag.spec import Identifier, ResourceSpec, ResourceType, TaskMetadata, TaskSpec
 from engine.dag.trace import is_compiling
 from engine.errors import ConfigError, DataError
@@ -138,6 +137,9 @@ class MapTask:
         count = next(iter(lengths.values()), 0)
         elements = [{**fixed, **{name: values[i] for name, values in inputs.items()}}
                     for i in range(count)]
+        # The map runner (Ray) is loaded where the map runs, not by declaring a map task.
+        from engine.dag.run.map_runner import run_map
+
         results = run_map(self.task, elements, self.concurrency, self.min_success_ratio,
                           f"map_task '{self.name}'")
         names = list(self.python_interface.outputs)

@@ -15,7 +15,6 @@ from typing import Any
 from engine.config import chosen_namespace
 from engine.core.task import PythonFunctionTask
 from engine.dag.resources import Resources
-from engine.dag.run.reference_run import run_reference
 from engine.dag.spec import Identifier, ResourceType, TaskSpec
 
 
@@ -38,6 +37,10 @@ class ReferenceTask(PythonFunctionTask):
         return spec
 
     def run_function(self, inputs: dict[str, Any]) -> list[Any]:
+        # The admin client and the runtime (Ray) are loaded where the node runs, not by
+        # declaring a stub.
+        from engine.dag.run.reference_run import run_reference
+
         return run_reference(self.reference, self.python_interface, inputs)
 
 

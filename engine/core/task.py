@@ -11,13 +11,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 from engine.config import chosen_namespace, current_namespace
+from engine.core.image_spec import Image, image_fields, images_key, resolve
 from engine.dag.compiler import (
     CompiledWorkflow,
     add_task_node,
     compile_workflow,
 )
 from engine.dag.resources import Resources, Secret
-from engine.dag.run import local_nodes
+from engine.dag.run import stand_ins
 from engine.dag.run.context import EAGER_SUBMIT
 from engine.dag.spec import Identifier, ResourceType, TaskMetadata, TaskSpec
 from engine.dag.trace import is_compiling
@@ -57,7 +58,7 @@ class PythonFunctionTask:
         requests: Resources | None = None,
         limits: Resources | None = None,
         secret_requests: list[Secret] | None = None,
-        container_image: str | None = None,
+        container_image: Image | None = None,
         environment: dict[str, str] | None = None,
         interruptible: bool | None = None,
     ) -> None:
@@ -95,13 +96,16 @@ class PythonFunctionTask:
             requests=reqs,
             limits=lims,
             secrets=tuple((s.group, s.key or "") for s in secret_requests or ()),
-            container_image=container_image,
+            **image_fields(container_image),
             environment=tuple(sorted((environment or {}).items())),
             cache_serialize=cache_serialize,
             cache_ignore_input_vars=tuple(cache_ignore_input_vars),
         )
-        # By namespace() block (None: the settings' project and domain).
-        self._specs: dict[tuple[str, str] | None, TaskSpec] = {}
+        # As given: the images of a run (flyray run --image) may stand for it in the spec.
+        self.container_image = container_image
+        # By namespace() block (None: the settings' project and domain), paired with the
+        # images in use when there are some.
+        self._specs: dict[object, TaskSpec] = {}
         functools.update_wrapper(self, fn)
 
     def __repr__(self) -> str:
@@ -113,29 +117,32 @@ class PythonFunctionTask:
         submit = EAGER_SUBMIT.get()
         if submit is not None:  # inside an @eager body: run on Ray, return an awaitable
             return submit(self, args, kwargs)
-        mock = local_nodes.stand_in(self)  # set by engine.testing.task_mock
+        mock = stand_ins.stand_in(self)  # set by engine.testing.task_mock
         if mock is not None:
-            return local_nodes.call(self, mock, args, kwargs)
+            return stand_ins.call(self, mock, args, kwargs)
         return self.fn(*args, **kwargs)
 
     def spec(self) -> TaskSpec:
         """The task's spec; its version hashes the spec and the function's source."""
         chosen = chosen_namespace()
-        spec = self._specs.get(chosen)
+        images = images_key()
+        key = (chosen, images) if images else chosen
+        spec = self._specs.get(key)
         if spec is None:
             project, domain = chosen or current_namespace()
             iface = to_spec_interface(self.python_interface, f"task '{self.name}'")
             ident = Identifier(ResourceType.TASK, project, domain, self.name, "")
-            unversioned = TaskSpec(
-                ident, iface, self.metadata, self.fn.__module__, self.fn.__name__
-            )
+            image = resolve(self.container_image)
+            metadata = self.metadata if image is self.container_image else \
+                dataclasses.replace(self.metadata, **image_fields(image))
+            unversioned = TaskSpec(ident, iface, metadata, self.fn.__module__, self.fn.__name__)
             digest = hashlib.sha256(repr(unversioned.to_dict()).encode())
             digest.update(_source_of(self.fn).encode())
             version = digest.hexdigest()[:16]
             spec = dataclasses.replace(
                 unversioned, id=dataclasses.replace(ident, version=version)
             )
-            self._specs[chosen] = spec
+            self._specs[key] = spec
         return spec
 
     def run_function(self, inputs: dict[str, Any]) -> list[Any]:
@@ -201,7 +208,7 @@ def task(
     retries: int = 0,
     interruptible: bool | None = None,
     timeout: int | float | dt.timedelta | None = None,
-    container_image: str | None = None,
+    container_image: Image | None = None,
     environment: dict[str, str] | None = None,
     requests: Resources | None = None,
     limits: Resources | None = None,
@@ -219,7 +226,9 @@ def task(
         retries: extra attempts after a user or system failure.
         interruptible: recorded; Ray has no preemptible workers to map it onto.
         timeout: seconds or a timedelta; an attempt running longer is stopped.
-        container_image: recorded in the spec; tasks run in the cluster's Python.
+        container_image: an image name, recorded in the spec (the task runs in the
+            cluster's Python), or an ``ImageSpec``: the task runs in its Ray runtime
+            environment (pip packages, environment variables, a base image).
         environment: environment variables set while the task runs.
         requests: resources Ray reserves for the task (cpu, mem, gpu).
         limits: used as the request where no request is given.

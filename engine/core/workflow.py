@@ -7,12 +7,12 @@ from collections.abc import Callable
 from typing import Any, overload
 
 from engine.config import chosen_namespace, current_namespace
+from engine.core.image_spec import Image, images_key
 from engine.dag.compiler import (
     CompiledWorkflow,
     add_subworkflow_node,
     compile_workflow,
 )
-from engine.dag.run.executor import run
 from engine.dag.spec import WorkflowFailurePolicy
 from engine.dag.trace import is_compiling
 from engine.errors import NotYetSupportedError
@@ -34,8 +34,10 @@ class PythonFunctionWorkflow:
         self.on_failure = on_failure
         self.name = name or entity_name(fn)
         self.python_interface: PythonInterface = extract_interface(fn, f"workflow '{self.name}'")
-        # By namespace() block (None: the settings' project and domain).
-        self._compiled: dict[tuple[str, str] | None, CompiledWorkflow] = {}
+        # By namespace() block (None: the settings' project and domain) and the images in
+        # use (a run's --image changes its tasks' specs).
+        self._compiled: dict[tuple[tuple[str, str] | None, tuple[tuple[str, Image], ...]],
+                             CompiledWorkflow] = {}
         functools.update_wrapper(self, fn)
 
     def __repr__(self) -> str:
@@ -44,14 +46,15 @@ class PythonFunctionWorkflow:
     def compile(self) -> CompiledWorkflow:
         """Trace the body into a spec; every binding is type-checked here."""
         chosen = chosen_namespace()
-        compiled = self._compiled.get(chosen)
+        key = (chosen, images_key())
+        compiled = self._compiled.get(key)
         if compiled is None:
             project, domain = chosen or current_namespace()
             compiled = compile_workflow(
                 self.name, self.fn, self.python_interface, project, domain,
                 self.failure_policy, self.on_failure,
             )
-            self._compiled[chosen] = compiled
+            self._compiled[key] = compiled
         return compiled
 
     def bind_inputs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -61,6 +64,10 @@ class PythonFunctionWorkflow:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if is_compiling():
             return add_subworkflow_node(self.compile(), args, kwargs)
+        # The executor imports Ray: loaded by the first run, so that defining workflows
+        # (and the CLI's --help, which loads the user's file) does not pay for it.
+        from engine.dag.run.executor import run
+
         return run(self.compile(), self.bind_inputs(args, kwargs)).outputs
 
 

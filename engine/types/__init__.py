@@ -1,7 +1,12 @@
 """Types with engine-specific handling: files, directories, dataframes, the pickle fallback.
 
-Importing this package registers every transformer with the type engine; the
-``engine`` package does so on import.
+Importing this package registers every transformer with the type engine. Python runs this
+file before any module of the package, so whatever converts values (it imports
+``engine.types.type_engine`` for :class:`TypeEngine`) finds them registered, whichever
+module a process imports first: a worker, the CLI, the control plane. For that, this
+package imports nothing of the engine but the leaf modules :mod:`engine.errors` and
+:mod:`engine.catalog.blob`, and no heavy library (fsspec, pandas and pyarrow are imported
+when a value is converted).
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ class _Driver:
     """One execution, driven from its checks to its end by :meth:`run`.
 
     The attributes are set once; what changes while the execution runs is in ``state``
-    (``calls`` only caches each unit's Ray handles).
+    (``calls`` only holds each unit's Ray handles, and its published unit until the end).
     """
 
     def __init__(self, compiled: CompiledWorkflow, inputs: dict[str, Any],
@@ -157,6 +157,8 @@ class _Driver:
         except BaseException as e:
             self._stop(e)
             raise
+        finally:  # no attempt is waited for any more (_stop cancelled what ran)
+            self.calls.close()
         record = self.state.record
         record.finish(ExecutionPhase.SUCCEEDED)
         for h in self.hooks:

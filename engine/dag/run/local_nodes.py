@@ -1,15 +1,14 @@
-"""Tasks whose calls run in this process, in place of their body: engine.testing's mocks.
+"""Nodes whose task has a stand-in (engine.testing's mocks), run in this process in place
+of the task's body.
 
-While a task has a *stand-in* (a callable taking the task's inputs by name and
-returning what the task would return), every call of it made by this process runs
-the stand-in here instead: a direct call (``PythonFunctionTask.__call__``) and a node
-of any workflow this process drives (the executor's ``_submit`` calls :func:`submit`).
-A node run here resolves its inputs, runs the stand-in, and puts its outputs and an
-:class:`AttemptInfo` into the object store, so the driver loop and downstream nodes see
-an ordinary node. Nodes driven from a Ray worker (the sub-DAG of a ``@dynamic``, the
-tasks an ``@eager`` body awaits, map task elements) do not see stand-ins: they run the
-real task. Stand-ins bypass the data catalog and are not stopped by the task's
-timeout.
+Which tasks have a stand-in, and their direct calls, are :mod:`engine.dag.run.stand_ins`
+(no Ray there, as ``@task`` consults it); a node of any workflow this process drives
+runs here instead (the executor's node calls use :func:`submit`). A node run here
+resolves its inputs, runs the stand-in, and puts its outputs and an :class:`AttemptInfo`
+into the object store, so the driver loop and downstream nodes see an ordinary node.
+Nodes driven from a Ray worker (the sub-DAG of a ``@dynamic``, the tasks an ``@eager``
+body awaits, map task elements) do not see stand-ins: they run the real task. Stand-ins
+bypass the data catalog and are not stopped by the task's timeout.
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import ray
@@ -27,43 +24,15 @@ from ray.exceptions import RayError, RayTaskError
 from engine.catalog.blob import BlobStore
 from engine.catalog.memo import CacheStatus
 from engine.dag.run.context import ExecutionParameters, NodeServices, enter_context, exit_context
+from engine.dag.run.stand_ins import StandIn, checked_outputs, stand_in, standing_in
 from engine.dag.run.worker import AttemptInfo, attempt_prefix, fill, user_traceback
 from engine.dag.trace import TaskLike
-from engine.errors import AttemptError, ErrorKind, InterfaceError
-from engine.types.interface import bind_inputs
+from engine.errors import AttemptError, ErrorKind
 from engine.types.type_engine import DataContext, TypeEngine
 
-StandIn = Callable[..., Any]
-
-# Task object -> its stand-in. Process-wide, not a ContextVar: a workflow run in another
-# thread of the test (a thread pool, asyncio.to_thread) must see the same mocks.
-_STAND_INS: dict[object, StandIn] = {}
-
-
-def stand_in(task: object) -> StandIn | None:
-    """The stand-in of ``task`` in this process, if it has one."""
-    return _STAND_INS.get(task)
-
-
-@contextmanager
-def standing_in(task: TaskLike, fn: StandIn) -> Iterator[None]:
-    """Within the block, calls of ``task`` from this process run ``fn`` instead; an outer
-    stand-in of the same task comes back afterwards."""
-    previous = _STAND_INS.get(task)
-    _STAND_INS[task] = fn
-    try:
-        yield
-    finally:
-        if previous is None:
-            _STAND_INS.pop(task, None)
-        else:
-            _STAND_INS[task] = previous
-
-
-def call(task: TaskLike, fn: StandIn, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """A direct call of ``task`` answered by its stand-in; returns what the call returns."""
-    inputs = bind_inputs(f"task '{task.name}'", task.python_interface, args, kwargs)
-    return task.python_interface.pack_outputs(_outputs(task, fn, inputs))
+# stand_in and standing_in are the runtime's and engine.testing's way in, as before the
+# registry moved to stand_ins.
+__all__ = ["stand_in", "standing_in", "submit"]
 
 
 def submit(task: TaskLike, fn: StandIn, template: dict[str, Any], params: ExecutionParameters,
@@ -117,7 +86,7 @@ def _run(task: TaskLike, fn: StandIn, inputs: dict[str, Any], params: ExecutionP
     }}
     token = enter_context(params)
     try:
-        values = _outputs(task, fn, {n: ready[n] for n in iface.inputs if n in ready})
+        values = checked_outputs(task, fn, {n: ready[n] for n in iface.inputs if n in ready})
         return [
             TypeEngine.from_task_output(v, t, ctx, f"{where}, output '{name}'")
             for (name, t), v in zip(iface.outputs.items(), values, strict=True)
@@ -125,18 +94,3 @@ def _run(task: TaskLike, fn: StandIn, inputs: dict[str, Any], params: ExecutionP
     finally:
         exit_context(token)
         shutil.rmtree(params.scratch_path, ignore_errors=True)
-
-
-def _outputs(task: TaskLike, fn: StandIn, inputs: dict[str, Any]) -> list[Any]:
-    """Call the stand-in; its outputs in order, each checked against its declared type."""
-    what = f"the mock of task '{task.name}'"
-    iface = task.python_interface
-    values = iface.unpack_outputs(fn(**inputs), what)
-    for (name, t), value in zip(iface.outputs.items(), values, strict=True):
-        reason = TypeEngine.check(value, t)
-        if reason:
-            raise InterfaceError(
-                f"{what} returned a bad value for output '{name}': {reason}; set the mock's "
-                "return_value (or side_effect) to what the task returns"
-            )
-    return values

@@ -20,6 +20,7 @@ from ray.exceptions import RayError
 from engine.config import load_settings
 from engine.dag.run.cluster import ray_request
 from engine.dag.run.context import ExecutionParameters, NodeServices, current_node
+from engine.dag.run.image_env import runtime_env
 from engine.dag.run.state import AttemptRecord, AttemptRow, NodePhase, NodeRow, attempt_row
 from engine.dag.run.worker import (
     execute_node,
@@ -134,11 +135,15 @@ def _run_on_ray(task: TaskLike, elements: list[dict[str, Any]], concurrency: int
     indexed = [[i, e] for i, e in enumerate(elements)]
     batches = [indexed[i:i + size] for i in range(0, n, size)]
     in_flight_max = max(1, concurrency // size) if concurrency else len(batches)
-    req = ray_request(task.spec().metadata)
+    metadata = task.spec().metadata
+    req = ray_request(metadata)
     options: dict[str, Any] = {"num_cpus": req.num_cpus, "num_gpus": req.num_gpus,
                                "name": f"{task.name}[map]"}
     if req.memory:
         options["memory"] = req.memory
+    env = runtime_env(metadata.image_spec, f"task '{task.name}'")
+    if env is not None:
+        options["runtime_env"] = env
     remote = _run_batch.options(**options)
     key = f"{params.execution_id}/{task.name}"
     box = [ray.put(task)]

@@ -14,13 +14,16 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import ray
+from ray import cloudpickle
+from ray.experimental import internal_kv
 
 from engine.dag.run import local_nodes
 from engine.dag.run.cluster import ray_request
 from engine.dag.run.context import ExecutionParameters, NodeServices
+from engine.dag.run.image_env import runtime_env
 from engine.dag.run.run_graph import RunGraph
 from engine.dag.run.state import ExecutionRecord
-from engine.dag.run.worker import NodeUnit, Slot, ray_execute_node
+from engine.dag.run.worker import UNITS_NAMESPACE, NodeUnit, Slot, ray_execute_node
 from engine.dag.spec import Binding, BindingList, BindingMap, Constant, Node, OutputRef
 from engine.dag.trace import TaskLike
 from engine.types.type_engine import TypeEngine, container_item_type
@@ -52,10 +55,10 @@ def _template(binding: Binding, py_type: Any, refs: list[ray.ObjectRef], ref_of:
     return {k: _template(b, item, refs, ref_of) for k, b in binding.items}
 
 
-def _compact(template: dict[str, Any]) -> tuple[str, ...] | dict[str, Any]:
+def _compact(template: dict[str, Any]) -> list[str] | dict[str, Any]:
     """The input names alone when each input is the next ObjectRef, as most are."""
     if all(isinstance(t, Slot) and t.index == i for i, t in enumerate(template.values())):
-        return tuple(template)
+        return list(template)
     return template
 
 
@@ -72,10 +75,11 @@ def _split(task: TaskLike, returned: Any) -> tuple[ray.ObjectRef, dict[str, ray.
 class NodeCalls:
     """Starts the attempts of one execution's nodes on Ray.
 
-    What every attempt of a unit (see :class:`RunGraph`) shares is put in the object store
-    once, at the unit's first attempt; each attempt then sends only small plain values.
-    The record must have started by then: its name and start are the execution's
-    parameters.
+    What every attempt of a unit (see :class:`RunGraph`) shares is published once, at the
+    unit's first attempt, in Ray's key-value store (see
+    :func:`engine.dag.run.worker.unit_from`); each attempt then sends only small plain
+    values. The record must have started by then: its name and start are the execution's
+    parameters. :meth:`close` withdraws what was published once the execution has ended.
     """
 
     def __init__(self, graph: RunGraph, services: NodeServices,
@@ -84,10 +88,13 @@ class NodeCalls:
         self.services = services
         self.record = record
         # Per unit, from its first attempt: the execution's parameters for its task, the
-        # box holding its NodeUnit in the object store, its Ray remote with its resources.
+        # key its NodeUnit is published under, its Ray remote with its resources.
         self._params: dict[str, ExecutionParameters] = {}
-        self._boxes: dict[str, list[ray.ObjectRef]] = {}
+        self._keys: dict[str, str] = {}
         self._remotes: dict[str, Any] = {}
+        for node in graph.spec.nodes:  # an unusable ImageSpec fails the run before it starts
+            if node.branch is None:
+                runtime_env(graph.metadata(node.id).image_spec, f"node '{node.id}'")
 
     def start(self, node_id: str, attempt: int, template: dict[str, Any],
               refs: list[ray.ObjectRef]) -> tuple[ray.ObjectRef, dict[str, ray.ObjectRef]]:
@@ -112,10 +119,17 @@ class NodeCalls:
         status, _ = _split(self.graph.unit_task(node.task), returned)
         return status
 
+    def close(self) -> None:
+        """Withdraw the units this execution published: its attempts have all ended."""
+        if self._keys:
+            internal_kv._internal_kv_del(self._prefix, del_by_prefix=True,
+                                         namespace=UNITS_NAMESPACE)
+            self._keys.clear()
+
     def _call(self, unit: str, node_id: str, attempt: int, template: dict[str, Any],
               refs: list[ray.ObjectRef]) -> Any:
-        call = (f"{self.record.name}/{unit}", _compact(template), node_id, attempt - 1)
-        return self._remote(unit).remote(self._box(unit), call, *refs)
+        call = [self._publish(unit), _compact(template), node_id, attempt - 1]
+        return self._remote(unit).remote(call, *refs)
 
     def _unit_params(self, unit: str) -> ExecutionParameters:
         params = self._params.get(unit)
@@ -130,13 +144,22 @@ class NodeCalls:
             self._params[unit] = params
         return params
 
-    def _box(self, unit: str) -> list[ray.ObjectRef]:
-        box = self._boxes.get(unit)
-        if box is None:
-            unit_value = NodeUnit(self.graph.unit_task(unit), self.services,
-                                  self._unit_params(unit))
-            box = self._boxes[unit] = [ray.put(unit_value)]
-        return box
+    @property
+    def _prefix(self) -> str:
+        """What the keys of this execution's units start with; they never look like the
+        keys of a map task's batches ("<execution>/<task>"), which workers cache alike."""
+        return f"{self.record.name}/unit/"
+
+    def _publish(self, unit: str) -> str:
+        """The key of ``unit``'s NodeUnit, published at its first attempt."""
+        key = self._keys.get(unit)
+        if key is None:
+            value = NodeUnit(self.graph.unit_task(unit), self.services, self._unit_params(unit))
+            key = self._prefix + unit
+            internal_kv._internal_kv_put(key, cloudpickle.dumps(value),
+                                         namespace=UNITS_NAMESPACE)
+            self._keys[unit] = key
+        return key
 
     def _remote(self, unit: str) -> Any:
         """The Ray remote of ``unit``, with its resources."""
@@ -145,7 +168,8 @@ class NodeCalls:
             task = self.graph.unit_task(unit)
             overrides = self.graph.nodes[unit].overrides if unit in self.graph.overridden \
                 else None
-            req = ray_request(task.spec().metadata)
+            metadata = task.spec().metadata
+            req = ray_request(metadata)
             options: dict[str, Any] = {
                 "num_cpus": req.num_cpus,
                 "num_gpus": req.num_gpus,
@@ -154,5 +178,8 @@ class NodeCalls:
             }
             if req.memory:
                 options["memory"] = req.memory
+            env = runtime_env(metadata.image_spec, f"task '{task.name}'")
+            if env is not None:
+                options["runtime_env"] = env
             remote = self._remotes[unit] = ray_execute_node.options(**options)
         return remote

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import ray
+from ray import cloudpickle
+from ray.experimental import internal_kv
 
 from engine.catalog.blob import BlobStore
 from engine.catalog.memo import CacheStatus, memoized
@@ -333,22 +335,45 @@ _TASKS: collections.OrderedDict[str, Any] = collections.OrderedDict()
 _TASK_CACHE_SIZE = 256
 
 
+# The namespace of Ray's internal key-value store (in its GCS) where the driver of an
+# execution publishes its node units (see NodeCalls), each under its key, while it runs.
+UNITS_NAMESPACE = "flyray-units"
+
+
+def _remember(key: str, task: Any) -> Any:
+    _TASKS[key] = task
+    while len(_TASKS) > _TASK_CACHE_SIZE:
+        _TASKS.popitem(last=False)
+    return task
+
+
 def task_from(key: str, box: list[ray.ObjectRef]) -> Any:
     """The object in ``box`` (an ObjectRef in a list, unresolved by Ray), cached by ``key``."""
     task = _TASKS.get(key)
-    if task is None:
-        task = ray.get(box[0])
-        _TASKS[key] = task
-        while len(_TASKS) > _TASK_CACHE_SIZE:
-            _TASKS.popitem(last=False)
-    return task
+    return task if task is not None else _remember(key, ray.get(box[0]))
+
+
+def unit_from(key: str) -> NodeUnit:
+    """The node unit the driver published under ``key``, cached in this worker.
+
+    Published, not passed: an ObjectRef in every call's arguments costs Ray a pickle and
+    the tracking of a borrowed reference per attempt, more than a tiny node itself.
+    """
+    unit: NodeUnit | None = _TASKS.get(key)
+    if unit is None:
+        data = internal_kv._internal_kv_get(key, namespace=UNITS_NAMESPACE)
+        if data is None:  # the driver withdrew it: its execution has ended
+            raise RuntimeError(f"node unit '{key}' is not published (any more): the "
+                               "execution that submitted this attempt has ended")
+        unit = _remember(key, cloudpickle.loads(data))
+    return unit
 
 
 @dataclass(frozen=True)
 class NodeUnit:
     """What every attempt of one task (or one overridden node) in one execution shares.
 
-    The driver puts it in the object store once; each attempt then sends only small
+    The driver publishes it once (:func:`unit_from`); each attempt then sends only small
     plain values (Ray packs those without pickling), and each worker unpickles the unit
     once per execution.
     """
@@ -359,24 +384,25 @@ class NodeUnit:
     params: ExecutionParameters
 
 
-# What one attempt sends besides the unit's box and the upstream values, in one plain
-# tuple (every further argument costs Ray time to pack): the unit's cache key, the
-# inputs (their names, the i-th taking the i-th value, or a dict holding Slots), the
-# node id and the attempt number (0 for the first).
-Call = tuple[str, "tuple[str, ...] | dict[str, Any]", str, int]
+# What one attempt sends besides the upstream values, in one list of plain values (Ray
+# packs a list without pickling, but not a tuple; every further argument costs Ray time
+# to pack): the unit's key (see unit_from), the inputs (their names, the i-th taking the
+# i-th value, or a dict holding Slots), the node id and the attempt number (0 for the
+# first).
+Call = list[Any]
 
 
 @ray.remote(max_retries=0, retry_exceptions=False)
-def ray_execute_node(unit_box: list[ray.ObjectRef], call: Call, *values: Any) -> Any:
+def ray_execute_node(call: Call, *values: Any) -> Any:
     """The Ray task of one node attempt: returns the outputs, then an AttemptInfo (in its
     wire form).
 
     Values beyond the inputs' only order the node after others (``>>``).
     """
     unit_key, template, node_id, attempt_number = call
-    unit: NodeUnit = task_from(unit_key, unit_box)
+    unit = unit_from(unit_key)
     params = dataclasses.replace(unit.params, node_id=node_id, attempt_number=attempt_number)
-    if isinstance(template, tuple):
+    if isinstance(template, list):
         inputs = dict(zip(template, values[:len(template)], strict=True))
     else:
         inputs = fill(template, values)

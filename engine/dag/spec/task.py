@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from engine.dag.spec.identifier import Identifier
 from engine.dag.spec.interface import Interface
+from engine.errors import SpecError
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,60 @@ class ResourceSpec:
 
 
 @dataclass(frozen=True)
+class ImageRecord:
+    """An ``ImageSpec`` given as a task's image, as the spec records it: what the task's Ray
+    runtime environment is built from, in a stable, versioned JSON form.
+
+    Invariant: every field is a pure function of the ImageSpec (and the text of its
+    requirements file), so a task's spec and version are the same wherever it is compiled.
+    """
+
+    FORMAT: ClassVar[int] = 1  # bumped when the JSON form changes; from_dict refuses others
+
+    name: str  # the image's full name (``ImageSpec.image_name()``)
+    id: str  # ``ImageSpec.id``: what ``is_container()`` compares in the worker
+    python_version: str | None = None
+    # pip requirements: ``packages``, then the lines of the ``requirements`` file.
+    packages: tuple[str, ...] = ()
+    # ``pip install`` options: the index URLs and extra arguments.
+    pip_options: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    base_image: str | None = None
+    # Fields only an image build provides (apt and conda packages, commands, CUDA), as
+    # (field, value as given): recorded as declared; a Ray runtime env cannot provide them.
+    build_steps: tuple[tuple[str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.FORMAT,
+            "name": self.name,
+            "id": self.id,
+            "python_version": self.python_version,
+            "packages": list(self.packages),
+            "pip_options": list(self.pip_options),
+            "env": dict(self.env),
+            "base_image": self.base_image,
+            "build_steps": dict(self.build_steps),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ImageRecord:
+        if d.get("format") != cls.FORMAT:
+            raise SpecError(f"image spec record of format {d.get('format')!r}: this Flyray "
+                            f"reads format {cls.FORMAT}; register the task with this Flyray")
+        return cls(
+            name=d["name"],
+            id=d["id"],
+            python_version=d["python_version"],
+            packages=tuple(d["packages"]),
+            pip_options=tuple(d["pip_options"]),
+            env=tuple(d["env"].items()),
+            base_image=d["base_image"],
+            build_steps=tuple(d["build_steps"].items()),
+        )
+
+
+@dataclass(frozen=True)
 class TaskMetadata:
     cache: bool = False
     cache_version: str = ""
@@ -37,15 +92,19 @@ class TaskMetadata:
     limits: ResourceSpec = ResourceSpec()
     # (group, key) pairs of the secrets the task asks for.
     secrets: tuple[tuple[str, str], ...] = ()
+    # The image's name; for an ImageSpec, its full name, and ``image_spec`` records it.
     container_image: str | None = None
     environment: tuple[tuple[str, str], ...] = ()
     # cache_serialize: concurrent runs of one cache key wait for a single computation.
     cache_serialize: bool = False
     # Inputs left out of the cache key.
     cache_ignore_input_vars: tuple[str, ...] = ()
+    # Set when the image is an ImageSpec: the task's Ray runtime environment. Absent from
+    # the JSON otherwise, so that the specs (and versions) of other tasks do not change.
+    image_spec: ImageRecord | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "cache": self.cache,
             "cache_version": self.cache_version,
             "retries": self.retries,
@@ -59,6 +118,9 @@ class TaskMetadata:
             "cache_serialize": self.cache_serialize,
             "cache_ignore_input_vars": list(self.cache_ignore_input_vars),
         }
+        if self.image_spec is not None:
+            d["image_spec"] = self.image_spec.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TaskMetadata:
@@ -75,6 +137,7 @@ class TaskMetadata:
             environment=tuple(d["environment"].items()),
             cache_serialize=d.get("cache_serialize", False),
             cache_ignore_input_vars=tuple(d.get("cache_ignore_input_vars", ())),
+            image_spec=ImageRecord.from_dict(d["image_spec"]) if d.get("image_spec") else None,
         )
 
 

@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 from ray import cloudpickle
+from ray.experimental import internal_kv
 
 from engine.dag.run.executor import ExecutionResult, run
 from engine.dag.run.hooks import ExecutionHooks
-from engine.dag.run.state import ExecutionPhase, ExecutionRecord, NodePhase
+from engine.dag.run.state import ExecutionPhase, ExecutionRecord, NodePhase, NodeRecord
+from engine.dag.run.worker import UNITS_NAMESPACE, unit_from
 from engine.dag.validate import load_workflow
 from engine.errors import ErrorKind, InputValueError, NodeFailedError, ResourceRequestError
 from tests.fixtures import basic_wfs, by_value_wfs, runtime_wfs
@@ -243,6 +245,50 @@ def test_node_failed_error_survives_pickling() -> None:
     assert str(copy) == str(error)
 
 
+# --- what attempts share -----------------------------------------------------------------------
+
+
+def published(execution: str) -> list[bytes]:
+    """The keys of the node units ``execution`` has published in Ray's key-value store."""
+    return internal_kv._internal_kv_list(f"{execution}/", namespace=UNITS_NAMESPACE)
+
+
+class UnitWatcher(RecordKeeper):
+    """Notes the units published while nodes run (their phase changes after submission)."""
+
+    seen: set[bytes]
+
+    def __init__(self) -> None:
+        self.seen = set()
+
+    def on_node_phase(self, record: ExecutionRecord, node: NodeRecord) -> None:
+        self.seen.update(published(record.name))
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_units_are_published_while_the_execution_runs_and_withdrawn_at_its_end() -> None:
+    watcher = UnitWatcher()
+    result = run(basic_wfs.chain.compile(), {"n": 1}, hooks=[watcher])
+
+    assert result.outputs == 4
+    # The three nodes run one task: one unit, published once for all their attempts.
+    assert watcher.seen == {f"{result.record.name}/unit/tests.fixtures.basic_wfs.add".encode()}
+    assert published(result.record.name) == []
+
+    failing = UnitWatcher()
+    with pytest.raises(NodeFailedError):
+        run(runtime_wfs.fails.compile(), {"n": 1}, hooks=[failing])
+    assert failing.record is not None and failing.seen
+    assert published(failing.record.name) == []
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_an_attempt_whose_unit_was_withdrawn_says_its_execution_ended() -> None:
+    with pytest.raises(RuntimeError, match="node unit 'f0/unit/t' is not published .*"
+                                           "the execution that submitted this attempt has ended"):
+        unit_from("f0/unit/t")
+
+
 # --- values between tasks --------------------------------------------------------------------
 
 
@@ -360,3 +406,5 @@ def test_good_workflow_inputs_run(tmp_path: Path) -> None:
 
     assert basic_wfs.touch_wf(path=str(marker), n=3) == 3
     assert marker.read_text() == "3"
+
+

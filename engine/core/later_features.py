@@ -1,9 +1,0 @@
-"""Task kinds of flytekit not implemented yet in Flyray."""
-
-from __future__ import annotations
-
-from engine._later import LaterClass
-
-
-class ImageSpec(LaterClass):
-    feature = "ImageSpec"
