@@ -24,9 +24,11 @@ def cluster() -> None:
 
 
 def _describe(state: ClusterState) -> list[str]:
+    dashboard = (f"{state.dashboard_url} (job API: ray job submit --address "
+                 f"{state.dashboard_url})" if state.dashboard_url else
+                 "none (the warm runtime starts without; flyray cluster start starts one)")
     return [f"  address    {state.gcs_address}",
-            f"  dashboard  {state.dashboard_url} (job API: ray job submit --address "
-            f"{state.dashboard_url})",
+            f"  dashboard  {dashboard}",
             f"  pid        {state.pid} (leads the session of its processes)",
             f"  Python     {state.python}, Flyray {state.flyray_version}",
             f"  log        {state.log}"]

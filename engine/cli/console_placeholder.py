@@ -1,5 +1,6 @@
 """A placeholder for the web console, served by the demo at ``/console`` until the admin
-app serves the real one.
+app serves the real one: the demo hands :func:`page` to the admin's deployment
+(``serve.deployment.start``), whose replica serves it beside the API.
 
 Every console URL the CLI prints (``/console/projects/{p}/domains/{d}/executions/{name}``)
 answers with a small page linking to the API resources that hold the same data.
@@ -10,12 +11,6 @@ from __future__ import annotations
 import html
 import re
 
-from ray import serve
-from starlette.requests import Request
-from starlette.responses import HTMLResponse
-
-APP_NAME = "flyray-console"
-ROUTE_PREFIX = "/console"
 _EXECUTION = re.compile(r"/projects/([^/]+)/domains/([^/]+)/executions/([^/]+)/?$")
 
 
@@ -33,18 +28,3 @@ def page(path: str) -> str:
     return ("<!doctype html><html><head><meta charset='utf-8'><title>Flyray console</title>"
             "</head><body><h1>Flyray console</h1><p>The web console is not built yet; "
             f"the admin API has the same data:</p><ul>{items}</ul></body></html>")
-
-
-@serve.deployment(name="flyray-console-placeholder", ray_actor_options={"num_cpus": 0})
-class ConsolePlaceholder:
-    """Answers every path under the console's prefix with :func:`page`."""
-
-    async def __call__(self, request: Request) -> HTMLResponse:
-        path = request.url.path
-        return HTMLResponse(page(path.split(ROUTE_PREFIX, 1)[-1]))
-
-
-def deploy() -> None:
-    """Run the placeholder at ``/console`` on the Serve instance of the connected cluster."""
-    serve.run(ConsolePlaceholder.bind(), name=APP_NAME,  # type: ignore[attr-defined]
-              route_prefix=ROUTE_PREFIX)

@@ -43,17 +43,23 @@ def _print_status(current: Settings) -> bool:
 
 
 @demo.command(help="Start the demo (nothing to do when it runs already).")
+@click.option("--dashboard", is_flag=True,
+              help="Also serve Ray's dashboard (its URL is in the table); the start takes "
+                   "about 2 s more.")
 @with_cli_errors
-def start() -> None:
+def start(dashboard: bool) -> None:
     current = settings()
     began = time.monotonic()
-    state, started = sandbox.start(current)
+    state, started = sandbox.start(current, dashboard)
     if started:
         click.echo(f"Flyray demo started in {time.monotonic() - began:.1f} s "
                    f"(Ray head pid {state.pid}, log {state.log}).")
     else:
         click.echo(f"Flyray demo is already running (Ray head pid {state.pid}, since "
                    f"{state.started_at}).")
+        if dashboard and not state.dashboard_url:
+            click.echo("It runs without Ray's dashboard: stop it (flyray demo stop), then "
+                       "start it with --dashboard.")
     if not _print_status(current):
         raise click.ClickException("the demo started, but not every part is ready; see "
                                    f"{state.log}")

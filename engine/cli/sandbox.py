@@ -1,10 +1,14 @@
 """The local demo control plane behind ``flyray demo``: a Ray head, the admin API on Serve.
 
-The head is ``ray start --head --block`` in a session (process group) of its own, with
-its own temp dir under the Flyray home; Serve apps are detached, so the process that
-deploys the admin API (this one) may exit. What is running is written to
-``$FLYRAY_HOME/demo/state.json``; stopping ends the head's process group and keeps the
-data (the admin database and the blob store).
+The head is Flyray's own (:mod:`engine.dag.run.ray_head`): a session (process group) of
+its own, its own temp dir under the Flyray home, every process on 127.0.0.1, on free
+ports. Serve apps are detached, so the process that deploys the admin API (this one) may
+exit. What is running is written to ``$FLYRAY_HOME/demo/state.json``; stopping ends the
+head's session and keeps the data (the admin database and the blob store).
+
+Starting overlaps what it can (this process imports Serve while the head starts) and
+starts no process it can do without: the admin's replica serves the placeholder console
+too.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ import datetime as dt
 import json
 import logging
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy import make_url
 
-from engine.admin_client import AdminClient, AdminRequestError
+from engine.admin_client import AdminClient
 from engine.catalog.blob import BlobStore, StorageConfig
 from engine.config import Settings
 from engine.dag.run import ray_head
@@ -28,6 +33,7 @@ from engine.dag.run.ray_head import (  # session_members: the demo's callers fin
     HeadPorts,
     port_free,
     session_members,  # noqa: F401
+    single_machine,
     stop_session,
 )
 from engine.errors import FlyrayError
@@ -47,9 +53,9 @@ class DemoError(FlyrayError):
 class DemoState:
     """What a running demo is made of; saved as JSON next to its logs."""
 
-    pid: int  # `ray start --head --block`: leader of the process group of every Ray process
+    pid: int  # the head's process: leader of the session of every Ray process
     gcs_address: str  # host:port of the head, for ray.init(address=...)
-    dashboard_url: str
+    dashboard_url: str  # "" when started without Ray's dashboard (the default)
     temp_dir: str  # Ray's temp dir of this head (sessions, logs, sockets)
     admin_endpoint: str
     log: str  # the head's stdout and stderr
@@ -120,31 +126,46 @@ def head_environment(settings: Settings) -> dict[str, str]:
                 FLYRAY_HOME=str(settings.home.expanduser().resolve()))
 
 
-def start_head(settings: Settings) -> DemoState:
-    """Start the Ray head in the background; returns once it accepts drivers."""
+def launch_head(settings: Settings,
+                dashboard: bool) -> tuple[subprocess.Popen[bytes], DemoState]:
+    """Start the Ray head in the background, with Ray's dashboard or not, and record it;
+    returns at once (see :func:`wait_for_head`)."""
     temp_dir = _temp_dir(settings)
     temp_dir.mkdir(parents=True, exist_ok=True)
     (temp_dir / "ray_current_cluster").unlink(missing_ok=True)
-    ports = HeadPorts.free(gcs=6379, dashboard=8265)
+    ports = HeadPorts.free()
     log = demo_dir(settings) / "ray-head.log"
-    head = ray_head.launch(ray_head.head_command(temp_dir, ports,
-                                                 ray_head.resource_args(settings)),
-                           head_environment(settings), demo_dir(settings), log)
-    state = DemoState(head.pid, f"127.0.0.1:{ports.gcs}", f"http://127.0.0.1:{ports.dashboard}",
+    # Workers take ports the system picks, not Ray's fixed range that other clusters of
+    # the machine share.
+    head = ray_head.launch(ray_head.head_command(temp_dir, ports, [
+        *ray_head.resource_args(settings), "--min-worker-port", "0", "--max-worker-port", "0",
+        "--include-dashboard", str(dashboard).lower()]),
+        head_environment(settings), demo_dir(settings), log)
+    state = DemoState(head.pid, f"127.0.0.1:{ports.gcs}",
+                      f"http://127.0.0.1:{ports.dashboard}" if dashboard else "",
                       str(temp_dir), settings.admin_endpoint, str(log),
                       dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     state.save(state_path(settings))
-    why = ray_head.wait_until_up(head, temp_dir, {})
+    return head, state
+
+
+def wait_for_head(head: subprocess.Popen[bytes], state: DemoState) -> None:
+    """Wait until the head ``head`` started is up, its dashboard too when it has one.
+
+    Raises:
+        DemoError: it exited, or a part did not answer in time; the message ends with
+            the tail of its log.
+    """
+    parts = {"dashboard": f"{state.dashboard_url}/api/version"} if state.dashboard_url else {}
+    why = ray_head.wait_until_up(head, Path(state.temp_dir), parts)
     if why is not None:
-        stop_head(state)
-        raise DemoError(f"the Ray head {why}; the end of its log ({log}):\n"
-                        f"{ray_head.tail(log)}")
-    return state
+        raise DemoError(f"the Ray head {why}; the end of its log ({state.log}):\n"
+                        f"{ray_head.tail(state.log)}")
 
 
 def deploy(settings: Settings, state: DemoState) -> None:
-    """Run the admin API (and, while the admin app has none, a placeholder console) on
-    Serve in the demo's cluster, from this process as a short-lived driver."""
+    """Run the admin API, with the placeholder console, on Serve in the demo's cluster,
+    from this process as a short-lived driver; returns once the admin API answers."""
     os.environ["RAY_AUTH_MODE"] = "disabled"  # as the head runs
     # Imported here: Ray Serve takes a second to import, and only starting needs it.
     import ray
@@ -160,20 +181,14 @@ def deploy(settings: Settings, state: DemoState) -> None:
     here = os.getcwd()
     os.chdir(demo_dir(settings))
     try:
-        ray.init(address=state.gcs_address, log_to_driver=False,
-                 logging_level=logging.WARNING)
+        with single_machine():
+            ray.init(address=state.gcs_address, log_to_driver=False,
+                     logging_level=logging.WARNING)
     finally:
         os.chdir(here)
     try:
-        start_admin(settings)
-        admin = AdminClient(settings.admin_endpoint, timeout=10)
-        admin.check()
-        try:
-            admin.request("GET", console_placeholder.ROUTE_PREFIX)
-        except AdminRequestError as e:
-            if e.status != 404:
-                raise
-            console_placeholder.deploy()
+        start_admin(settings, console=console_placeholder.page)
+        AdminClient(settings.admin_endpoint, timeout=10).check()
     finally:
         ray.shutdown()
 
@@ -184,9 +199,10 @@ def stop_head(state: DemoState) -> None:
     stop_session(state.pid)
 
 
-def start(settings: Settings) -> tuple[DemoState, bool]:
-    """Start the demo, or find it running; returns its state and whether it was started
-    (or repaired) now."""
+def start(settings: Settings, dashboard: bool = False) -> tuple[DemoState, bool]:
+    """Start the demo (its head with Ray's dashboard or not: without, it starts about
+    2 s sooner), or find it running; returns its state and whether it was started (or
+    repaired) now."""
     settings = dataclasses.replace(settings, home=settings.home.expanduser().resolve())
     port = admin_port(settings)
     running = current(settings)
@@ -201,8 +217,12 @@ def start(settings: Settings) -> tuple[DemoState, bool]:
                         "FLYRAY_ADMIN_ENDPOINT=http://127.0.0.1:<port>")
     BlobStore(StorageConfig.from_settings(settings)).check()
     demo_dir(settings).mkdir(parents=True, exist_ok=True)
-    state = start_head(settings)
+    head, state = launch_head(settings, dashboard)
     try:
+        # Imported while the head starts (a second or two of CPU, on another core).
+        import serve.deployment  # noqa: F401
+
+        wait_for_head(head, state)
         deploy(settings, state)
     except BaseException:
         stop_head(state)
@@ -258,8 +278,8 @@ def checks(settings: Settings) -> list[Check]:
     if state is None:
         rows.append(Check("Ray head", "stopped", False, "-"))
     else:
-        rows.append(Check("Ray head", "running", True,
-                          f"{state.gcs_address} (dashboard {state.dashboard_url})"))
+        dashboard = f" (dashboard {state.dashboard_url})" if state.dashboard_url else ""
+        rows.append(Check("Ray head", "running", True, state.gcs_address + dashboard))
     admin_ok = _admin_ready(settings)
     rows.append(Check("admin API", "ready" if admin_ok else
                       ("stopped" if state is None else "not answering"), admin_ok,

@@ -42,7 +42,7 @@ from ray._private.runtime_env.constants import RAY_JOB_CONFIG_JSON_ENV_VAR
 
 from engine.cli import spare_client
 from engine.config import Settings, load_settings
-from engine.dag.run import local_cluster
+from engine.dag.run import local_cluster, ray_head
 from engine.dag.run.local_cluster import ClusterState
 
 # Packages that a spare imports ahead, learned from the runs it served (see _learn).
@@ -231,6 +231,8 @@ def _take(spare: Spare, listener: socket.socket) -> Client | None:
             if request is None or len(fds) != 3:
                 raise ValueError("an unreadable request")
             why = spare.why_not(request)
+            if why is None and not _cluster_up(spare.state):
+                why = "its cluster no longer running"
             if why is not None:
                 spare_client.send_line(conn, {"accept": False, "why": why})
                 _say(f"stepping aside for a run with {why}")
@@ -246,6 +248,12 @@ def _take(spare: Spare, listener: socket.socket) -> Client | None:
             continue
         conn.settimeout(None)
         return Client(conn, reader, request, fds)
+
+
+def _cluster_up(state: ClusterState) -> bool:
+    """The cluster still runs and answers: checked again as a client comes, since a
+    cluster killed a moment ago would end this driver in the middle of the run."""
+    return local_cluster.runs(state) and ray_head.listening(state.gcs_address)
 
 
 def _drop(conn: socket.socket, fds: list[int]) -> None:

@@ -72,7 +72,9 @@ class Supervisor:
     def dispatch(self) -> bool:
         """Start the waiting executions that may start now; True while some still wait."""
         store = self.service.store
-        self.service.launch(store.dispatch_waiting(self.liveness.max_starting_drivers))
+        tickets = store.dispatch_waiting(self.liveness.max_starting_drivers)
+        if tickets:  # launch() wakes this thread: for nothing, its loop would never sleep
+            self.service.launch(tickets)
         self.service.start_drivers()
         return store.executions_waiting()
 

@@ -59,7 +59,9 @@ class ClusterState:
 
     pid: int  # the keeper: leader of the session of every process of the cluster
     gcs_address: str  # 127.0.0.1:port, for ray.init(address=...)
-    dashboard_url: str  # the dashboard and its job API (ray job submit --address)
+    # The dashboard and its job API (ray job submit --address); "" when started without
+    # (the warm runtime: a run needs neither, and they take seconds of a start).
+    dashboard_url: str
     temp_dir: str  # Ray's temp dir of this head (sessions, logs, sockets)
     log: str  # the keeper's and Ray's output
     python: str  # the interpreter that runs its workers (sys.executable of the starter)
@@ -154,8 +156,9 @@ def check_compatible(state: ClusterState) -> None:
 
 
 def start(settings: Settings, *, num_cpus: int | None = None, num_gpus: int | None = None,
-          idle_timeout_s: float | None = None) -> ClusterState:
-    """Start the home's cluster and record it; returns once every part answers.
+          idle_timeout_s: float | None = None, dashboard: bool = True) -> ClusterState:
+    """Start the home's cluster and record it; returns once every part answers (the
+    dashboard and its job API only when ``dashboard``).
     Hold :func:`locked`, with no cluster running.
 
     Raises:
@@ -172,7 +175,8 @@ def start(settings: Settings, *, num_cpus: int | None = None, num_gpus: int | No
     # of the machine share.
     head = ray_head.head_command(temp_dir, ports, [
         *ray_head.resource_args(settings, num_cpus, num_gpus),
-        "--min-worker-port", "0", "--max-worker-port", "0"])
+        "--min-worker-port", "0", "--max-worker-port", "0",
+        "--include-dashboard", str(dashboard).lower()])
     log = directory / "ray.log"
     keeper = [sys.executable, "-m", "engine.dag.run.cluster_keeper",
               "--state", str(state_path(settings)), "--temp-dir", str(temp_dir),
@@ -181,15 +185,16 @@ def start(settings: Settings, *, num_cpus: int | None = None, num_gpus: int | No
         keeper += ["--idle-timeout", str(idle_timeout_s)]
     env = _environment(settings)
     process = ray_head.launch([*keeper, "--", *head], env, directory, log)
-    state = ClusterState(process.pid, f"127.0.0.1:{ports.gcs}",
-                         f"http://127.0.0.1:{ports.dashboard}", str(temp_dir), str(log),
+    dashboard_url = f"http://127.0.0.1:{ports.dashboard}" if dashboard else ""
+    state = ClusterState(process.pid, f"127.0.0.1:{ports.gcs}", dashboard_url,
+                         str(temp_dir), str(log),
                          sys.executable, sys.prefix, flyray_version(), idle_timeout_s,
                          dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                          _digest(_worker_settings(settings, env)))
     try:
         why = ray_head.wait_until_up(process, temp_dir, {
             "job agent": f"http://127.0.0.1:{ports.agent}/api/healthz",
-            "dashboard": f"{state.dashboard_url}/api/version"})
+            "dashboard": f"{state.dashboard_url}/api/version"} if dashboard else {})
     except BaseException:  # interrupted: leave nothing running that nobody recorded
         ray_head.stop_session(process.pid)
         raise

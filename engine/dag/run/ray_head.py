@@ -1,11 +1,12 @@
-"""A Ray head of Flyray's own: ``ray start --head --block`` in a session of its own.
+"""A Ray head of Flyray's own: Ray's processes on 127.0.0.1, in a session of their own.
 
 ``flyray demo`` and the local cluster of a Flyray home (``flyray cluster start``, the
-warm runtime) start their heads alike: in a new session (so that stopping ends every
-process Ray starts under it, and nothing else: never ``ray stop``, which ends every Ray
-process of the machine), with a temp dir of their own (so that a plain ``ray.init()``
-elsewhere does not find them through ``/tmp/ray``), on free ports, with Ray's output in a
-log file. This module holds those shared pieces; it starts nothing by itself.
+warm runtime) start their heads alike: :mod:`engine.dag.run.head_node` in a new session
+(so that stopping ends every process Ray starts under it, and nothing else: never ``ray
+stop``, which ends every Ray process of the machine), with a temp dir of their own (so
+that a plain ``ray.init()`` elsewhere does not find them through ``/tmp/ray``), every
+process listening on 127.0.0.1 only, on free ports, with Ray's output in a log file.
+This module holds those shared pieces; it starts nothing by itself.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from engine.dag.run.spilling import local_cluster_options
 # bytes; a temp dir longer than this moves to /tmp.
 _MAX_TEMP_DIR = 40
 _READY_TIMEOUT_S = 120.0
+_READY_POLL_S = 0.05  # a file's existence: cheap to ask, and every start waits on it
 _STOP_GRACE_S = 3.0
 # Asking a local endpoint whether it answers: never through an HTTP proxy of the
 # environment (http_proxy would send 127.0.0.1 to the proxy).
@@ -41,17 +43,15 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 @dataclass(frozen=True)
 class HeadPorts:
     """The ports of a head that Ray would otherwise take at fixed numbers (6379, 8265,
-    52365, 10001), which a second head on the machine would then find taken."""
+    52365), which a second head on the machine would then find taken."""
 
     gcs: int
     dashboard: int
     agent: int  # the dashboard agent's HTTP port: the job agent (``ray job submit``)
-    client: int  # the Ray Client server
 
     @classmethod
-    def free(cls, gcs: int | None = None, dashboard: int | None = None) -> HeadPorts:
-        """Free ports; ``gcs`` and ``dashboard`` when nothing listens there."""
-        return cls(free_port(gcs), free_port(dashboard), free_port(), free_port())
+    def free(cls) -> HeadPorts:
+        return cls(free_port(), free_port(), free_port())
 
 
 def port_free(port: int) -> bool:
@@ -66,10 +66,8 @@ def port_free(port: int) -> bool:
     return True
 
 
-def free_port(preferred: int | None = None) -> int:
-    """``preferred`` when nothing listens there, else a free port."""
-    if preferred is not None and port_free(preferred):
-        return preferred
+def free_port() -> int:
+    """A port nothing listens on now (the system's pick)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -95,19 +93,17 @@ def short_temp_dir(wanted: Path) -> Path:
 
 
 def head_command(temp_dir: Path, ports: HeadPorts, extra: list[str]) -> list[str]:
-    """``ray start --head --block`` on 127.0.0.1 with ``ports``, then ``extra``."""
-    return [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block",
-            "--disable-usage-stats", "--node-ip-address", "127.0.0.1",
-            "--port", str(ports.gcs), "--temp-dir", str(temp_dir),
-            "--include-dashboard", "true", "--dashboard-host", "127.0.0.1",
-            "--dashboard-port", str(ports.dashboard),
-            "--ray-client-server-port", str(ports.client),
-            "--dashboard-agent-listen-port", str(ports.agent), *extra]
+    """The head's process (:mod:`engine.dag.run.head_node`) on ``ports``, then ``extra``:
+    options of ``ray start`` it takes, as :func:`resource_args` gives them."""
+    return [sys.executable, "-m", "engine.dag.run.head_node", "--temp-dir", str(temp_dir),
+            "--port", str(ports.gcs), "--dashboard-port", str(ports.dashboard),
+            "--agent-port", str(ports.agent), *extra]
 
 
 def resource_args(settings: Settings, num_cpus: int | None = None,
                   num_gpus: int | None = None) -> list[str]:
-    """``ray start`` options for the resources, object store and spilling of a head;
+    """``ray start`` options (which the head's process takes) for the resources, object
+    store and spilling of a head;
     ``num_cpus`` defaults to the ``ray_num_cpus`` setting. The head outlives this
     process, so S3 spilling is not cleaned up at its exit."""
     args: list[str] = []
@@ -138,10 +134,27 @@ def launch(command: list[str], env: Mapping[str, str], cwd: Path,
                                 start_new_session=True)
 
 
+@contextlib.contextmanager
+def single_machine() -> Iterator[None]:
+    """Ray's single-machine mode for the block: a driver connecting to a head on
+    127.0.0.1 (``ray.init(address=...)``). Outside it, on Linux, Ray swaps 127.0.0.1 for
+    the machine's network address, where such a head does not listen; it reads the mode
+    from the environment once, at import. Once connected, Ray takes addresses from the
+    node."""
+    from ray._private import ray_constants  # Ray only for those that connect
+
+    previous = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = previous
+
+
 def wait_until_up(process: subprocess.Popen[bytes], temp_dir: Path,
                   endpoints: Mapping[str, str], timeout: float = _READY_TIMEOUT_S) -> str | None:
     """Wait until the head ``process`` started has written its address to ``temp_dir``
-    (``ray start`` does once every process of the node is up) and every URL of
+    (it does once every process of the node is up) and every URL of
     ``endpoints`` (part name -> URL) answers; why not, or None once it has."""
     deadline = time.monotonic() + timeout
     waiting = dict(endpoints)
@@ -157,7 +170,7 @@ def wait_until_up(process: subprocess.Popen[bytes], temp_dir: Path,
                 return f"was not up after {timeout:.0f} s"
             return (f"started, but its {' and '.join(waiting)} did not answer within "
                     f"{timeout:.0f} s ({', '.join(waiting.values())})")
-        time.sleep(0.2)
+        time.sleep(_READY_POLL_S)
 
 
 def _answers(url: str) -> bool:

@@ -24,6 +24,7 @@ from engine.admin_client import AdminClient
 from engine.cli import sandbox
 from engine.config import load_settings
 from tests.conftest import free_port
+from tests.engine.cli.test_cluster import listening_sockets, loopback
 from tests.fixtures.remote_wfs import runs
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -40,9 +41,10 @@ class Demo:
     endpoint: str
     env: dict[str, str]
 
-    def flyray(self, *args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([FLYRAY, *args], cwd=ROOT, env=self.env, capture_output=True,
-                              text=True, timeout=timeout, check=False)
+    def flyray(self, *args: str, timeout: float = 150,
+               **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([FLYRAY, *args], cwd=ROOT, env={**self.env, **env},
+                              capture_output=True, text=True, timeout=timeout, check=False)
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """Status and body of one admin API call; an error status raises
@@ -119,10 +121,31 @@ def start_and_check(demo: Demo) -> None:
     with urllib.request.urlopen(f"{demo.endpoint}/console", timeout=30) as page:
         assert "Flyray console" in page.read().decode()
 
+    assert_private(demo)
+
     again = demo.flyray("demo", "start")
     assert again.returncode == 0 and "already running" in again.stdout, again.stdout
     status = demo.flyray("demo", "status")
     assert status.returncode == 0 and rows(status.stdout)["admin API"][0] == "ready"
+
+
+def assert_private(demo: Demo) -> None:
+    """Every process of the demo listens on 127.0.0.1 only; but for the inter-deployment
+    gRPC server of each Serve replica, which Ray Serve binds to every interface (not
+    configurable) and which serves only that replica's own deployment."""
+    head = sandbox.current(load_settings(demo.env))
+    assert head is not None
+    seen = set()
+    for pid in sandbox.session_members(head.pid):
+        sockets = listening_sockets([pid])
+        seen |= sockets
+        exposed = sorted(s for s in sockets if not loopback(s[0]))
+        if exposed:
+            name = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+            assert name.startswith("ray::ServeReplica") and len(exposed) == 1, (name, exposed)
+    ports = {port for _, port in seen}
+    assert {int(head.gcs_address.rsplit(":", 1)[1]), int(demo.endpoint.rsplit(":", 1)[1])} \
+        <= ports, seen
 
 
 def launch_over_http(demo: Demo, version: str) -> str:
@@ -234,8 +257,12 @@ def stop_mid_run_and_resume(demo: Demo) -> None:
     stopped = demo.flyray("demo", "stop")
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert "1 running execution(s) resume after `flyray demo start`" in stopped.stdout
-    restarted = demo.flyray("demo", "start")
+    restarted = demo.flyray("demo", "start", "--dashboard")  # with Ray's dashboard, this time
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    head = sandbox.current(load_settings(demo.env))
+    assert head is not None and head.dashboard_url.startswith("http://127.0.0.1:")
+    with urllib.request.urlopen(f"{head.dashboard_url}/api/version", timeout=30) as reply:
+        assert reply.status == 200
     finished = demo.wait(name, timeout=180)
     assert finished["closure"]["phase"] == "SUCCEEDED", finished["closure"]
     assert finished["closure"]["driver_restarts"] == 0
@@ -268,3 +295,13 @@ def test_demo_register_launch_run_and_stop(demo: Demo) -> None:
     list_and_relaunch(demo, name, version)
     stop_mid_run_and_resume(demo)
     stop_and_check(demo)
+
+
+@pytest.mark.timeout(180)
+def test_a_demo_whose_head_does_not_come_up_fails_loudly(demo: Demo) -> None:
+    # Ray refuses an object store this small: the head exits while starting.
+    failed = demo.flyray("demo", "start", FLYRAY_OBJECT_STORE_MEMORY="1Ki")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "the Ray head exited with status 1; the end of its log" in failed.stderr
+    assert "the minimum allowed is" in failed.stderr  # Ray's own words, from the log
+    assert sandbox.DemoState.load(sandbox.state_path(load_settings(demo.env))) is None
