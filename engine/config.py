@@ -107,6 +107,28 @@ class Settings:
     local_runtime: bool = True
     local_runtime_idle_s: float = 1800.0
 
+    # Notifications of launch plans, sent by the admin when executions end. E-mail goes
+    # through the SMTP server at ``smtp_url`` ("smtp://host[:port]", port 25 by default,
+    # or "smtps://host[:port]" for TLS from the start, port 465), logging in with
+    # ``smtp_user``/``smtp_password`` when set and upgrading with STARTTLS when
+    # ``smtp_starttls``; it is sent from ``mail_from``. Env: FLYRAY_SMTP_URL,
+    # FLYRAY_SMTP_USER, FLYRAY_SMTP_PASSWORD, FLYRAY_SMTP_STARTTLS, FLYRAY_MAIL_FROM.
+    smtp_url: str | None = None
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "flyray@localhost"
+    # Slack incoming-webhook URL for Slack notifications that name none of their own
+    # (unset: they are e-mailed to their recipients, as Flyte does).
+    # Env: FLYRAY_SLACK_WEBHOOK_URL.
+    slack_webhook_url: str | None = None
+    # PagerDuty's Events API v2 endpoint, and the routing (integration) key of PagerDuty
+    # notifications that name none of their own (unset: they are e-mailed to their
+    # recipients, PagerDuty's e-mail integration, as Flyte does).
+    # Env: FLYRAY_PAGERDUTY_EVENTS_URL, FLYRAY_PAGERDUTY_ROUTING_KEY.
+    pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    pagerduty_routing_key: str | None = None
+
     @property
     def secrets_path(self) -> Path:
         return Path(self.secrets_dir).expanduser() if self.secrets_dir else self.home / "secrets"
@@ -153,6 +175,14 @@ _ENV = {
     "executor_capacity": "FLYRAY_EXECUTOR_CAPACITY",
     "local_runtime": "FLYRAY_LOCAL_RUNTIME",
     "local_runtime_idle_s": "FLYRAY_LOCAL_RUNTIME_IDLE_S",
+    "smtp_url": "FLYRAY_SMTP_URL",
+    "smtp_user": "FLYRAY_SMTP_USER",
+    "smtp_password": "FLYRAY_SMTP_PASSWORD",
+    "smtp_starttls": "FLYRAY_SMTP_STARTTLS",
+    "mail_from": "FLYRAY_MAIL_FROM",
+    "slack_webhook_url": "FLYRAY_SLACK_WEBHOOK_URL",
+    "pagerduty_events_url": "FLYRAY_PAGERDUTY_EVENTS_URL",
+    "pagerduty_routing_key": "FLYRAY_PAGERDUTY_ROUTING_KEY",
 }
 # Standard variables read when Flyray's own are not set.
 _FALLBACK_ENV = {
@@ -186,7 +216,9 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
         return _count(name, raw, source, 1, "executions one executor drives at once")
     if name in ("executor_idle_s", "local_runtime_idle_s"):
         return _seconds(name, raw, source)
-    if name in ("log_to_driver", "local_runtime"):
+    if name in _URL_SCHEMES:
+        return _url(name, raw, source, _URL_SCHEMES[name])
+    if name in ("log_to_driver", "local_runtime", "smtp_starttls"):
         if isinstance(raw, bool):
             return raw
         text = str(raw).strip().lower()
@@ -198,6 +230,27 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
     if not isinstance(raw, str) or not raw:
         raise ConfigError(f"{source}: {name} must be a non-empty string, got {raw!r}")
     return raw
+
+
+# Settings that are URLs, and the schemes each may have.
+_URL_SCHEMES = {
+    "smtp_url": ("smtp", "smtps"),
+    "slack_webhook_url": ("http", "https"),
+    "pagerduty_events_url": ("http", "https"),
+}
+
+
+def _url(name: str, raw: Any, source: str, schemes: tuple[str, ...]) -> str:
+    """``raw`` as a URL of one of ``schemes`` with a host (and a valid port, if any)."""
+    text = raw.strip() if isinstance(raw, str) else ""
+    scheme, _, rest = text.partition("://")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    hostname, _, port = host.partition(":")
+    if scheme not in schemes or not hostname or any(c.isspace() for c in text) or (
+            port and not (port.isdigit() and 0 < int(port) < 65536)):
+        forms = " or ".join(f"{s}://host[:port]" for s in schemes)
+        raise ConfigError(f"{source}: {name} must be a URL {forms}, got {raw!r}")
+    return text
 
 
 def _count(name: str, raw: Any, source: str, minimum: int, hint: str) -> int:
@@ -256,11 +309,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
 # its workers does not read them.
 _CLUSTER_SETTINGS = ("ray_address", "ray_num_cpus", "object_store_memory", "spill_uri",
                      "local_runtime", "local_runtime_idle_s")
+# The control plane's delivery credentials: tasks never need them, so they never travel
+# into a worker's environment.
+_CONTROL_PLANE_SECRETS = ("smtp_password", "pagerduty_routing_key")
 
 
 def settings_variables(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment variables settings are read from, as ``environ`` (default: this
-    process's environment) sets them, but those of the Ray cluster itself.
+    process's environment) sets them, but those of the Ray cluster itself and the
+    control plane's credentials.
 
     What a run hands the workers of a cluster that was started with another environment:
     code on workers reads its settings from the worker's environment.
@@ -268,7 +325,7 @@ def settings_variables(environ: Mapping[str, str] | None = None) -> dict[str, st
     env = os.environ if environ is None else environ
     names = {"FLYRAY_HOME", "FLYRAY_CONFIG", *_ENV.values(),
              *(var for fallbacks in _FALLBACK_ENV.values() for var in fallbacks)}
-    for name in _CLUSTER_SETTINGS:
+    for name in (*_CLUSTER_SETTINGS, *_CONTROL_PLANE_SECRETS):
         names -= {_ENV[name], *_FALLBACK_ENV.get(name, ())}
     return {name: env[name] for name in sorted(names) if env.get(name)}
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import MagicMock
 
+from engine.core.base_task import PythonTask
 from engine.core.task import PythonFunctionTask
 from engine.dag.run import local_nodes
 from engine.dag.run.secrets import SecretsManager, provided_directory, providing
@@ -42,7 +43,7 @@ __all__ = ["SecretsManager", "patch", "provide_secrets", "task_mock"]
 
 
 @contextmanager
-def task_mock(t: PythonFunctionTask) -> Iterator[MagicMock]:
+def task_mock(t: PythonFunctionTask | PythonTask[Any]) -> Iterator[MagicMock]:
     """Within the block, every call of task ``t`` from this process calls a mock instead.
 
     Usage::
@@ -53,7 +54,8 @@ def task_mock(t: PythonFunctionTask) -> Iterator[MagicMock]:
             m.assert_called_once_with(i=1)
 
     Args:
-        t: a ``@task`` (also ``@dynamic``, ``@eager``, ``reference_task``).
+        t: a ``@task`` (also ``@dynamic``, ``@eager``, ``reference_task``) or a
+            class-based task (a ``PythonTask`` such as ``SQLite3Task``).
 
     Yields:
         The MagicMock called in place of ``t``'s body.
@@ -64,7 +66,9 @@ def task_mock(t: PythonFunctionTask) -> Iterator[MagicMock]:
         yield mock
 
 
-def patch(target: PythonFunctionTask) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def patch(
+    target: PythonFunctionTask | PythonTask[Any],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator form of :func:`task_mock`, as flytekit's: the test gets the mock.
 
     The mock is passed as the first positional argument (after ``self`` in a method);
@@ -102,10 +106,11 @@ def patch(target: PythonFunctionTask) -> Callable[[Callable[..., Any]], Callable
 
 
 def _check_task(t: object, helper: str) -> None:
-    if not isinstance(t, PythonFunctionTask):
+    if not isinstance(t, (PythonFunctionTask, PythonTask)):
         raise TypeError(
             f"{helper}() mocks a task declared with @task (or @dynamic, @eager, "
-            f"reference_task); got {t!r}. To stub a workflow, mock the tasks it calls."
+            f"reference_task) or a PythonTask (SQLite3Task, ...); got {t!r}. To stub a "
+            "workflow, mock the tasks it calls."
         )
 
 

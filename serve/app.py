@@ -14,12 +14,22 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from engine.config import Settings
-from serve.api import entities, executions, executors, launch_plans, projects, schedules
+from serve.api import (
+    entities,
+    executions,
+    executors,
+    launch_plans,
+    notifications,
+    projects,
+    schedules,
+    signals,
+)
 from serve.api import errors as api_errors
 from serve.api.schemas import Health
 from serve.api.security import RequestGuard
 from serve.control.executions import ExecutionService
 from serve.control.launching import Launcher, Liveness
+from serve.control.notifier import DeliveryPolicy, Notifier
 from serve.control.scheduler import Clock, Scheduler, utc_now
 from serve.control.supervisor import Supervisor
 from serve.store import AdminStore
@@ -29,7 +39,7 @@ API_PREFIX = "/api/v1"
 
 def create_app(settings: Settings, store: AdminStore | None = None,
                launcher: Launcher | None = None, liveness: Liveness | None = None,
-               clock: Clock | None = None) -> FastAPI:
+               clock: Clock | None = None, delivery: DeliveryPolicy | None = None) -> FastAPI:
     """The admin API over ``store`` (by default one opened at ``settings.admin_db_url``,
     closed when the app shuts down). The configured default project is created if it is
     missing, so registering into it works from the start.
@@ -39,7 +49,8 @@ def create_app(settings: Settings, store: AdminStore | None = None,
     lifespan runs the supervisor that starts executions waiting for a launch plan slot
     and restarts lost drivers, with ``liveness``'s timings, and the scheduler that fires
     active schedules by ``clock`` (default: the machine's clock, UTC; the schedules
-    listing reads it too)."""
+    listing reads it too), and the notifier that sends the notifications of ended
+    executions as ``delivery`` says (default: ``DeliveryPolicy()``)."""
     owned = store is None
     admin = store if store is not None else AdminStore(settings.admin_db_url_or_default)
     try:
@@ -53,6 +64,7 @@ def create_app(settings: Settings, store: AdminStore | None = None,
     supervisor = Supervisor(service) if launcher is not None else None
     clock = clock or utc_now
     scheduler = Scheduler(service, clock) if launcher is not None else None
+    notifier = Notifier(admin, settings, delivery) if launcher is not None else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -60,9 +72,13 @@ def create_app(settings: Settings, store: AdminStore | None = None,
             supervisor.start()
         if scheduler is not None:
             scheduler.start()
+        if notifier is not None:
+            notifier.start()
         try:
             yield
         finally:
+            if notifier is not None:
+                notifier.stop()
             if scheduler is not None:
                 scheduler.stop()
             if supervisor is not None:
@@ -89,7 +105,8 @@ def create_app(settings: Settings, store: AdminStore | None = None,
         return Health(status="ok")
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (projects, entities, launch_plans, schedules, executions, executors):
+    for module in (projects, entities, launch_plans, schedules, executions, notifications,
+                   executors, signals):
         api.include_router(module.router)
     app.include_router(api)
     app.add_middleware(RequestGuard, token=settings.admin_token,

@@ -17,6 +17,7 @@ from engine.dag.run.state import AttemptRecord, ExecutionRecord, NodePhase, Node
 _STYLE = {
     NodePhase.QUEUED: "dim",
     NodePhase.RUNNING: "cyan",
+    NodePhase.WAITING: "magenta",
     NodePhase.SUCCEEDED: "green",
     NodePhase.FAILED: "red",
     NodePhase.TIMED_OUT: "red",

@@ -121,6 +121,8 @@ def _run_local(entity: PythonFunctionTask | PythonFunctionWorkflow, values: dict
     for node in result.record.nodes.values():
         if node.cache_status not in (None, "DISABLED"):
             click.echo(f"cache {node.cache_status}: {node.node_id} {node.task}", err=True)
+        if node.deck_uri:
+            click.echo(f"deck: {node.node_id} {node.task}: {node.deck_uri}", err=True)
 
 
 class FileGroup(click.Group):

@@ -1,9 +1,11 @@
 """Launch plans: a workflow with fixed and default inputs and, optionally, a schedule
-(``CronSchedule``, ``FixedRate``), as flytekit's ``LaunchPlan``.
+(``CronSchedule``, ``FixedRate``) and notifications (``Email``, ``Slack``, ``PagerDuty``,
+``Webhook``), as flytekit's ``LaunchPlan``.
 
-Called from Python a launch plan runs like its workflow; its schedule only matters to
-the control plane, which fires the active version of a registered launch plan at its
-times (``serve.control.scheduler``).
+Called from Python a launch plan runs like its workflow; its schedule and notifications
+only matter to the control plane, which fires the active version of a registered launch
+plan at its times (``serve.control.scheduler``) and sends the notifications when its
+executions end (``serve.control.notifier``).
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from engine.config import chosen_namespace, current_namespace
+from engine.core.notification import Notification
 from engine.core.workflow import PythonFunctionWorkflow
 from engine.dag.compiler import add_task_node
 from engine.dag.spec import (
@@ -58,7 +62,8 @@ class LaunchPlan:
                  schedule: Schedule | None = None,
                  labels: Labels | dict[str, str] | None = None,
                  annotations: Annotations | dict[str, str] | None = None,
-                 raw_output_data_config: RawOutputDataConfig | str | None = None) -> None:
+                 raw_output_data_config: RawOutputDataConfig | str | None = None,
+                 notifications: Iterable[Notification] | None = None) -> None:
         self.name = name
         self.workflow = workflow
         self.default_inputs = dict(default_inputs)
@@ -68,6 +73,7 @@ class LaunchPlan:
         self.labels = check_labels(values_of(labels), where)
         self.annotations = check_annotations(values_of(annotations), where)
         self.raw_output_prefix = check_prefix(prefix_of(raw_output_data_config), where)
+        self.notifications = _notifications(notifications, where)
         iface = workflow.python_interface
         for kind, values in (("default", default_inputs), ("fixed", fixed_inputs)):
             for key, value in values.items():
@@ -121,6 +127,7 @@ class LaunchPlan:
     def get_or_create(cls, workflow: PythonFunctionWorkflow, name: str | None = None,
                       default_inputs: dict[str, Any] | None = None,
                       fixed_inputs: dict[str, Any] | None = None, schedule: Any = None,
+                      notifications: Iterable[Notification] | None = None,
                       labels: Labels | dict[str, str] | None = None,
                       annotations: Annotations | dict[str, str] | None = None,
                       raw_output_data_config: RawOutputDataConfig | str | None = None,
@@ -133,25 +140,47 @@ class LaunchPlan:
         ``labels`` and ``annotations`` (``Labels``/``Annotations`` or dicts, checked as
         Kubernetes does) and ``raw_output_data_config`` (where raw outputs go, inside the
         control plane's blob store) are the defaults of its remote executions.
+        ``notifications`` (``Email``, ``Slack``, ``PagerDuty``, ``Webhook``) are sent by
+        the control plane when one of its executions ends in one of their phases.
         """
         name = name or workflow.name
         plan = cls(name, workflow, default_inputs or {}, fixed_inputs or {}, schedule,
-                   labels, annotations, raw_output_data_config)
+                   labels, annotations, raw_output_data_config, notifications)
         known = cls._known.get(name)
         if known is not None:
-            same = (known.workflow is workflow and known.default_inputs == plan.default_inputs
-                    and known.fixed_inputs == plan.fixed_inputs
-                    and known.schedule == plan.schedule and known.labels == plan.labels
-                    and known.annotations == plan.annotations
-                    and known.raw_output_prefix == plan.raw_output_prefix)
-            if not same:
+            if not known._same_as(plan):
                 raise ConfigError(f"launch plan '{name}' already exists with other inputs, "
-                                  "schedule, labels, annotations, raw output prefix or "
-                                  "workflow; launch plans are immutable: give the new one "
-                                  "another name")
+                                  "schedule, notifications, labels, annotations, raw output "
+                                  "prefix or workflow; launch plans are immutable: give the "
+                                  "new one another name")
             return known
         cls._known[name] = plan
         return plan
+
+    @classmethod
+    def create(cls, name: str, workflow: PythonFunctionWorkflow,
+               default_inputs: dict[str, Any] | None = None,
+               fixed_inputs: dict[str, Any] | None = None, schedule: Any = None,
+               notifications: Iterable[Notification] | None = None,
+               labels: Labels | dict[str, str] | None = None,
+               annotations: Annotations | dict[str, str] | None = None,
+               raw_output_data_config: RawOutputDataConfig | str | None = None,
+               **_: Any) -> LaunchPlan:
+        """A new launch plan ``name`` of ``workflow`` (flytekit's older constructor):
+        as :meth:`get_or_create`, but a name may be created only once."""
+        if name in cls._known:
+            raise ConfigError(f"launch plan '{name}' was already created; names must be "
+                              "unique (LaunchPlan.get_or_create returns an existing plan "
+                              "defined the same way)")
+        return cls.get_or_create(workflow, name, default_inputs, fixed_inputs, schedule,
+                                 notifications, labels, annotations, raw_output_data_config)
+
+    def _same_as(self, other: LaunchPlan) -> bool:
+        return (self.workflow is other.workflow and self.default_inputs == other.default_inputs
+                and self.fixed_inputs == other.fixed_inputs and self.schedule == other.schedule
+                and self.notifications == other.notifications and self.labels == other.labels
+                and self.annotations == other.annotations
+                and self.raw_output_prefix == other.raw_output_prefix)
 
     @classmethod
     def get_default_launch_plan(cls, _ctx: Any, workflow: PythonFunctionWorkflow) -> LaunchPlan:
@@ -168,7 +197,8 @@ class LaunchPlan:
                               _literals(self.workflow, self.default_inputs),
                               _literals(self.workflow, self.fixed_inputs), self.schedule,
                               raw_output_prefix=self.raw_output_prefix,
-                              labels=dict(self.labels), annotations=dict(self.annotations))
+                              labels=dict(self.labels), annotations=dict(self.annotations),
+                              notifications=tuple(n.to_spec() for n in self.notifications))
 
     def _inputs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         names = list(self.python_interface.inputs)
@@ -232,6 +262,24 @@ class LaunchPlanNode:
                            {**defaults, **inputs, **self.plan.fixed_inputs})
         return self.python_interface.unpack_outputs(result.outputs,
                                                     f"launch plan '{self.name}'")
+
+
+def _notifications(given: Iterable[Notification] | None,
+                   where: str) -> tuple[Notification, ...]:
+    """The notifications of a launch plan, each an ``Email``, ``Slack``, ``PagerDuty`` or
+    ``Webhook``."""
+    if given is None:
+        return ()
+    if isinstance(given, Notification) or not isinstance(given, Iterable):
+        raise ConfigError(f"{where}: notifications must be a list of Email, Slack, PagerDuty "
+                          f"or Webhook, got {given!r}; write [...] around it")
+    notifications = tuple(given)
+    for item in notifications:
+        if not isinstance(item, Notification):
+            raise ConfigError(f"{where}: notifications must be Email, Slack, PagerDuty or "
+                              f"Webhook objects (engine), got {type(item).__name__} "
+                              f"{item!r}")
+    return notifications
 
 
 def _literals(workflow: PythonFunctionWorkflow, values: dict[str, Any]) -> dict[str, Any]:

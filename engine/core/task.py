@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 from engine.config import chosen_namespace, current_namespace
+from engine.core.base_task import Interface, PythonTask
 from engine.core.image_spec import Image, image_fields, images_key, resolve
 from engine.dag.compiler import (
     CompiledWorkflow,
@@ -22,6 +23,7 @@ from engine.dag.run import stand_ins
 from engine.dag.run.context import EAGER_SUBMIT
 from engine.dag.spec import Identifier, ResourceType, TaskMetadata, TaskSpec
 from engine.dag.trace import is_compiling
+from engine.deck.deck import DEFAULT_FIELDS, DeckField
 from engine.errors import ConfigError, InterfaceError, NotYetSupportedError
 from engine.types.interface import (
     PythonInterface,
@@ -61,6 +63,8 @@ class PythonFunctionTask:
         container_image: Image | None = None,
         environment: dict[str, str] | None = None,
         interruptible: bool | None = None,
+        enable_deck: bool = False,
+        deck_fields: tuple[DeckField | str, ...] = DEFAULT_FIELDS,
     ) -> None:
         self.fn = fn
         self.name = name or entity_name(fn)
@@ -100,6 +104,7 @@ class PythonFunctionTask:
             environment=tuple(sorted((environment or {}).items())),
             cache_serialize=cache_serialize,
             cache_ignore_input_vars=tuple(cache_ignore_input_vars),
+            deck_fields=_deck_fields(what, deck_fields) if enable_deck else None,
         )
         # As given: the images of a run (flyray run --image) may stand for it in the spec.
         self.container_image = container_image
@@ -173,6 +178,14 @@ class PythonFunctionTask:
         raise NotYetSupportedError("with_overrides() on task nodes")
 
 
+def _deck_fields(what: str, fields: tuple[DeckField | str, ...]) -> tuple[str, ...]:
+    try:
+        return tuple(DeckField(f).value for f in fields)
+    except ValueError:
+        raise ConfigError(f"{what}: deck_fields takes DeckField values "
+                          f"({', '.join(f.name for f in DeckField)}), got {fields!r}") from None
+
+
 def _source_of(fn: Callable[..., Any]) -> str:
     try:
         return inspect.getsource(fn)
@@ -183,7 +196,7 @@ def _source_of(fn: Callable[..., Any]) -> str:
 # flytekit's @task options that Flyray does not implement yet.
 _LATER_OPTIONS = {
     "deprecated", "task_config", "pod_template",
-    "pod_template_name", "accelerator", "enable_deck", "deck_fields", "docs", "execution_mode",
+    "pod_template_name", "accelerator", "docs", "execution_mode",
     "node_dependency_hints", "task_resolver", "labels", "annotations", "shared_memory",
 }
 
@@ -214,6 +227,8 @@ def task(
     limits: Resources | None = None,
     secret_requests: list[Secret] | None = None,
     name: str | None = None,
+    enable_deck: bool = False,
+    deck_fields: tuple[DeckField | str, ...] = DEFAULT_FIELDS,
     **unsupported: Any,
 ) -> Any:
     """Declare a task, with or without arguments, as flytekit's ``@task``.
@@ -231,9 +246,14 @@ def task(
             environment (pip packages, environment variables, a base image).
         environment: environment variables set while the task runs.
         requests: resources Ray reserves for the task (cpu, mem, gpu).
-        limits: used as the request where no request is given.
+        limits: ceilings, as in Flyte: what is not requested gets the default (1 CPU, no
+            memory reservation) capped by them; a GPU limit reserves that many GPUs.
         secret_requests: secrets the task reads through ``current_context()``.
         name: the task's name, by default ``module.function``.
+        enable_deck: each attempt writes a deck document (``engine.deck``): the
+            ``deck_fields`` Flyray renders and the decks the task makes.
+        deck_fields: which of Flyray's decks (``DeckField``) it holds; flytekit's
+            default is all of them.
     """
     unknown = set(unsupported) - _LATER_OPTIONS
     if unknown:
@@ -257,8 +277,36 @@ def task(
             container_image=container_image,
             environment=environment,
             interruptible=interruptible,
+            enable_deck=enable_deck,
+            deck_fields=tuple(deck_fields),
         )
 
     if _task_function is not None:
         return wrap(_task_function)
     return wrap
+
+
+class Echo(PythonTask[None]):
+    """A task whose outputs are its inputs, as flytekit's ``Echo``: an arm of a
+    ``conditional`` that passes a value through, without a task of your own.
+
+    Usage::
+
+        echo = Echo(name="echo", inputs={"a": typing.Optional[float]})
+
+    Its node reserves no CPU (Flyte runs it without a pod); it is a tiny attempt of its
+    own, recorded like any other node.
+    """
+
+    _TASK_TYPE = "echo"
+
+    def __init__(self, name: str, inputs: dict[str, Any] | None = None,
+                 **kwargs: Any) -> None:
+        outputs = dict(inputs) if inputs else None
+        super().__init__(task_type=self._TASK_TYPE, name=name,
+                         interface=Interface(inputs=inputs, outputs=outputs),
+                         requests=Resources(cpu=0), **kwargs)
+
+    def execute(self, **kwargs: Any) -> Any:
+        values = list(kwargs.values())
+        return values[0] if len(values) == 1 else tuple(values)

@@ -3,6 +3,6 @@
 
 from __future__ import annotations
 
-from engine.types.type_engine import DataContext, TypeEngine, TypeTransformer
+from engine.types.type_engine import BatchSize, DataContext, TypeEngine, TypeTransformer
 
-__all__ = ["DataContext", "TypeEngine", "TypeTransformer"]
+__all__ = ["BatchSize", "DataContext", "TypeEngine", "TypeTransformer"]

@@ -35,10 +35,18 @@ from engine.dag.spec import (
     ResourceType,
     WorkflowFailurePolicy,
     WorkflowSpec,
+    path_type,
+    with_path,
 )
 from engine.dag.trace import TRACE, TaskLike, Trace, current_trace
-from engine.dag.validate import validate_workflow
-from engine.errors import BindingError, CompileError, InterfaceError, NotYetSupportedError
+from engine.dag.validate import gate_outputs, validate_workflow
+from engine.errors import (
+    BindingError,
+    CompileError,
+    DataError,
+    InterfaceError,
+    NotYetSupportedError,
+)
 from engine.types.interface import PythonInterface, to_spec_interface
 from engine.types.literal import LiteralType, is_assignable
 from engine.types.type_engine import TypeEngine, container_item_type
@@ -268,6 +276,9 @@ def add_subworkflow_node(child: CompiledWorkflow, args: tuple[Any, ...],
             trace.nodes.append(new)
         else:
             trace.add_node(new)
+        if node.gate is not None:
+            trace.output_types[new.id] = gate_outputs(node.gate)
+            continue
         outputs = (node.branch.outputs if node.branch is not None
                    else child.spec.tasks[node.task].interface.outputs)
         trace.output_types[new.id] = {v.name: v.type for v in outputs}
@@ -305,13 +316,20 @@ class _Inlining:
     def binding(self, b: Binding) -> Binding:
         if isinstance(b, OutputRef):
             if b.node_id == START_NODE:
-                return self.bound[b.var]
-            return OutputRef(self.node_id(b.node_id), b.var)
+                return self._bound(b)
+            return replace(b, node_id=self.node_id(b.node_id))
         if isinstance(b, BindingList):
             return BindingList(tuple(self.binding(i) for i in b.items))
         if isinstance(b, BindingMap):
             return BindingMap(tuple((k, self.binding(i)) for k, i in b.items))
         return b
+
+    def _bound(self, b: OutputRef) -> Binding:
+        """The caller's binding of the child input ``b`` reads (of its part, for a path)."""
+        try:
+            return with_path(self.bound[b.var], b.path)
+        except DataError as e:
+            raise BindingError(f"{self.where}: sub-workflow input '{b.var}': {e}") from None
 
     def node(self, node: Node) -> Node:
         branch = node.branch
@@ -352,13 +370,14 @@ class _Inlining:
         """A condition operand rebound: still a reference, or a constant compared as is."""
         if not isinstance(b, OutputRef) or b.node_id != START_NODE:
             return self.binding(b)  # the child's own constants and node outputs
-        target = self.bound[b.var]
+        target = self._bound(b)
         if isinstance(target, OutputRef):
             return target
         if isinstance(target, Constant):
             # The driver compares a constant in its JSON form, which is the Python value
             # only for scalars (not for enums, dates, dataclasses).
-            value = TypeEngine.from_json(target.value, self.child.python_interface.inputs[b.var])
+            value = target.value if b.path else TypeEngine.from_json(
+                target.value, self.child.python_interface.inputs[b.var])
             if value is None or type(value) in _SCALARS:
                 return target
         raise NotYetSupportedError(
@@ -394,7 +413,8 @@ def _to_binding(
     if isinstance(value, Promise):
         if value.workflow != trace.workflow:
             raise BindingError(f"{where}: uses a promise of workflow '{value.workflow}'")
-        source = trace.output_types[value.ref.node_id][value.ref.var]
+        source = path_type(trace.output_types[value.ref.node_id][value.ref.var],
+                           value.ref.path)
         if not is_assignable(source, target):
             raise BindingError(
                 f"{where}: expected {target}, got {source} ({value.origin})"

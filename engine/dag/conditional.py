@@ -87,6 +87,11 @@ class _Branch:
                 "the same outputs"
             )
         refs: list[OutputRef] = [p.ref for p in promises]
+        for p in promises:
+            if p.ref.path:  # the driver hands a taken arm's outputs on whole, as ObjectRefs
+                raise BindingError(
+                    f"{self.where()}: then() gives the {p.origin}; give the whole output "
+                    "and index the conditional's result instead")
         return [(f"o{i}", ref) for i, ref in enumerate(refs)]
 
     def result(self) -> Any:

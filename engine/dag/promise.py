@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any, NoReturn
 
 from engine.dag.resources import Resources
@@ -15,10 +16,18 @@ from engine.dag.spec import (
     Constant,
     NodeOverrides,
     OutputRef,
+    PathKey,
 )
+from engine.dag.spec.bindings import step_type
 from engine.dag.trace import order, override
-from engine.errors import CompileError, ConfigError, NotYetSupportedError, PromiseMisuseError
-from engine.types.literal import LiteralType
+from engine.errors import (
+    BindingError,
+    CompileError,
+    ConfigError,
+    NotYetSupportedError,
+    PromiseMisuseError,
+)
+from engine.types.literal import Kind, LiteralType
 
 
 class Promise:
@@ -52,13 +61,34 @@ class Promise:
     def __len__(self) -> int:
         self._misuse("taking len() of a promise")
 
-    def __getitem__(self, key: Any) -> NoReturn:
+    def __getitem__(self, key: Any) -> Promise:
+        """``out[0]`` of a list, ``out["k"]`` of a dict: the item, resolved at run time."""
+        if self.type.kind is Kind.LIST or self.type.kind is Kind.MAP:
+            want = int if self.type.kind is Kind.LIST else str
+            if not isinstance(key, want) or isinstance(key, bool):
+                raise PromiseMisuseError(
+                    f"indexing the {self.origin} with [{key!r}] (at {call_site()}) inside "
+                    f"@workflow '{self.workflow}': a {self.type} is indexed by "
+                    f"{want.__name__}, got {type(key).__name__}")
+            return self._part(key, f"[{key!r}]")
         self._misuse(f"indexing a promise with [{key!r}]")
 
-    def __getattr__(self, name: str) -> NoReturn:
+    def __getattr__(self, name: str) -> Promise:
+        """``out.field`` of a dataclass: the field, resolved at run time."""
         if name.startswith("__"):
             raise AttributeError(name)
+        if self.type.kind is Kind.RECORD:
+            return self._part(name, f".{name}")
         self._misuse(f"reading attribute '.{name}' of a promise")
+
+    def _part(self, key: PathKey, shown: str) -> Promise:
+        try:
+            part_type = step_type(self.type, key)
+        except KeyError as e:
+            raise BindingError(f"part {shown} of the {self.origin} (at {call_site()}) inside "
+                               f"@workflow '{self.workflow}': {e.args[0]}") from None
+        ref = replace(self.ref, path=(*self.ref.path, key))
+        return Promise(ref, part_type, self.workflow, f"part {shown} of the {self.origin}")
 
     def __index__(self) -> int:
         self._misuse("using a promise as an index")

@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.dag.branching import gates, holds
 from engine.dag.graph import topological_order
-from engine.dag.spec import START_NODE, Binding, Constant, Node, OutputRef, WorkflowSpec
+from engine.dag.spec import START_NODE, Binding, Constant, Node, OutputRef, WorkflowSpec, follow
 
 
 def recoverable(spec: WorkflowSpec, offered: Mapping[str, Mapping[str, Any]],
@@ -116,5 +116,5 @@ class _Taking:
         if not isinstance(binding, OutputRef):
             raise KeyError(binding)  # conditions compare outputs, inputs and constants
         if binding.node_id == START_NODE:
-            return self.inputs[binding.var]
-        return self.taken[binding.node_id][binding.var]
+            return follow(self.inputs[binding.var], binding.path)
+        return follow(self.taken[binding.node_id][binding.var], binding.path)

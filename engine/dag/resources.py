@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 from engine.dag.spec import ResourceSpec
 from engine.errors import ConfigError
@@ -73,12 +74,18 @@ class MountType(enum.Enum):
     FILE = "FILE"
 
 
+_MountType = MountType  # the enum, as the class body below names its alias the same
+
+
 @dataclass(frozen=True)
 class Secret:
     """A secret a task asks for, as ``flytekit.Secret``."""
 
+    # flytekit's spelling: Secret.MountType.ENV_VAR.
+    MountType: ClassVar[type[_MountType]] = _MountType
+
     group: str
     key: str | None = None
     group_version: str | None = None
-    mount_requirement: MountType = MountType.ANY
+    mount_requirement: _MountType = _MountType.ANY
     env_var: str | None = None

@@ -91,6 +91,9 @@ def override(node_id: str, workflow: str, overrides: NodeOverrides) -> None:
             if node.branch is not None:
                 raise CompileError(f"workflow '{workflow}': with_overrides() applies to task "
                                    "nodes, not to a conditional")
+            if node.gate is not None:
+                raise CompileError(f"workflow '{workflow}': with_overrides() applies to task "
+                                   f"nodes, not to the gate {node.gate.label}")
             old = node.overrides or NodeOverrides()
             merged = NodeOverrides(*(new if new is not None else prev for new, prev in zip(
                 astuple_shallow(overrides), astuple_shallow(old), strict=True)))

@@ -7,15 +7,21 @@ from collections.abc import Callable
 
 from engine.dag.graph import find_cycle
 from engine.dag.spec import (
+    APPROVE_INPUT,
+    GATE_OUTPUT,
     START_NODE,
     Binding,
     BindingList,
     BindingMap,
     Constant,
+    GateKind,
+    GateSpec,
     Node,
     OutputRef,
     WorkflowSpec,
     condition_refs,
+    describe_path,
+    path_type,
     refs_of,
 )
 from engine.errors import SpecError
@@ -63,6 +69,16 @@ def binding_mismatch(binding: Binding, target: LiteralType, type_of: TypeOfRef) 
     return None
 
 
+def _part_type(ref: OutputRef, whole: LiteralType, where: str) -> LiteralType:
+    """The type of what ``ref`` reads of an output of type ``whole``; its path must name
+    a part of that type."""
+    try:
+        return path_type(whole, ref.path)
+    except KeyError as e:
+        raise SpecError(f"{where}: {describe_path(ref.path)} of {_describe_ref(ref)}: "
+                        f"{e.args[0]}") from None
+
+
 def _describe_ref(ref: OutputRef) -> str:
     if ref.node_id == START_NODE:
         return f"workflow input '{ref.var}'"
@@ -72,23 +88,10 @@ def _describe_ref(ref: OutputRef) -> str:
 def validate_workflow(spec: WorkflowSpec) -> None:
     """Raise :class:`SpecError` on the first inconsistency found in ``spec``."""
     where = f"workflow '{spec.id.name}'"
-    outputs: dict[str, dict[str, LiteralType]] = {
-        START_NODE: {v.name: v.type for v in spec.interface.inputs}
-    }
-    for node in spec.nodes:
-        if node.id in outputs:
-            raise SpecError(f"{where}: node id '{node.id}' is used twice")
-        if node.branch is not None:
-            outputs[node.id] = {v.name: v.type for v in node.branch.outputs}
-            continue
-        task = spec.tasks.get(node.task)
-        if task is None:
-            raise SpecError(f"{where}: node '{node.id}' calls task '{node.task}' "
-                            "which is not in the spec's tasks")
-        outputs[node.id] = {v.name: v.type for v in task.interface.outputs}
+    outputs = _node_outputs(spec, where)
 
     def type_of(ref: OutputRef) -> LiteralType:
-        return outputs[ref.node_id][ref.var]
+        return _part_type(ref, outputs[ref.node_id][ref.var], where)
 
     def check_refs(b: Binding, what: str) -> None:
         for ref in refs_of(b):
@@ -100,6 +103,9 @@ def validate_workflow(spec: WorkflowSpec) -> None:
     for node in spec.nodes:
         if node.branch is not None:
             _check_branch(node, where, outputs, check_refs, type_of)
+            continue
+        if node.gate is not None:
+            _check_gate(node, where, check_refs, type_of)
             continue
         task = spec.tasks[node.task]
         bound = dict(node.inputs)
@@ -126,9 +132,66 @@ def validate_workflow(spec: WorkflowSpec) -> None:
         reason = binding_mismatch(b, var.type, type_of)
         if reason:
             raise SpecError(f"{where}: workflow output '{name}': {reason}")
+    _check_signal_names(spec, where)
     cycle = find_cycle({n.id: n.upstream() for n in spec.nodes})
     if cycle:
         raise SpecError(f"{where}: nodes form a cycle: {' -> '.join(cycle)}")
+
+
+def _node_outputs(spec: WorkflowSpec, where: str) -> dict[str, dict[str, LiteralType]]:
+    """The output types of every node by node id, the workflow's inputs under START_NODE."""
+    outputs: dict[str, dict[str, LiteralType]] = {
+        START_NODE: {v.name: v.type for v in spec.interface.inputs}
+    }
+    for node in spec.nodes:
+        if node.id in outputs:
+            raise SpecError(f"{where}: node id '{node.id}' is used twice")
+        if node.branch is not None:
+            outputs[node.id] = {v.name: v.type for v in node.branch.outputs}
+            continue
+        if node.gate is not None:
+            outputs[node.id] = gate_outputs(node.gate)
+            continue
+        task = spec.tasks.get(node.task)
+        if task is None:
+            raise SpecError(f"{where}: node '{node.id}' calls task '{node.task}' "
+                            "which is not in the spec's tasks")
+        outputs[node.id] = {v.name: v.type for v in task.interface.outputs}
+    return outputs
+
+
+def gate_outputs(gate: GateSpec) -> dict[str, LiteralType]:
+    """The outputs of a gate node by name: its value, when it has one."""
+    return {GATE_OUTPUT: gate.type} if gate.type is not None else {}
+
+
+def _check_signal_names(spec: WorkflowSpec, where: str) -> None:
+    """Each signal names one gate of the workflow (signals are set by name)."""
+    seen: dict[str, str] = {}
+    for node in spec.nodes:
+        if node.gate is None or not node.gate.name:
+            continue
+        other = seen.setdefault(node.gate.name, node.id)
+        if other != node.id:
+            raise SpecError(f"{where}: nodes '{other}' and '{node.id}' both wait for the "
+                            f"signal '{node.gate.name}'; give each gate its own name")
+
+
+def _check_gate(node: Node, where: str, check_refs: Callable[[Binding, str], None],
+                type_of: TypeOfRef) -> None:
+    """A gate binds only approve's upstream value, of the gate's type."""
+    assert node.gate is not None
+    what = f"{node.gate.label} (node '{node.id}')"
+    expected = [APPROVE_INPUT] if node.gate.kind is GateKind.APPROVE and node.gate.type else []
+    if [name for name, _ in node.inputs] != expected:
+        raise SpecError(f"{where}: {what} binds inputs {[n for n, _ in node.inputs]}, "
+                        f"expected {expected}")
+    for name, b in node.inputs:
+        check_refs(b, f"input '{name}' of node '{node.id}'")
+        assert node.gate.type is not None
+        reason = binding_mismatch(b, node.gate.type, type_of)
+        if reason:
+            raise SpecError(f"{where}: {what}: input '{name}': {reason}")
 
 
 def _check_branch(node: Node, where: str, outputs: dict[str, dict[str, LiteralType]],

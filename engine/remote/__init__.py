@@ -24,6 +24,7 @@ from engine.remote.executions import (
 from engine.remote.projects import FlyteProject
 from engine.remote.registration import Registration, RegistrationError
 from engine.remote.remote import FlyteRemote
+from engine.remote.signals import Signal
 
 __all__ = [
     "EntityClosure",
@@ -42,6 +43,7 @@ __all__ = [
     "NodeExecutionIdentifier",
     "Registration",
     "RegistrationError",
+    "Signal",
     "TaskAttempt",
     "WorkflowExecutionIdentifier",
     "WorkflowExecutionPhase",

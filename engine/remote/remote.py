@@ -43,6 +43,7 @@ from engine.remote.executions import (
 from engine.remote.packages import entity_kind, found_for, source_root_of
 from engine.remote.projects import Projects
 from engine.remote.registration import Registration, fast_register, register_found
+from engine.remote.signals import Signals
 from engine.types.interface import PythonInterface
 
 Seconds = float | dt.timedelta
@@ -54,7 +55,7 @@ def _seconds(value: Seconds | None) -> float | None:
     return value.total_seconds() if isinstance(value, dt.timedelta) else value
 
 
-class FlyteRemote(Projects):
+class FlyteRemote(Projects, Signals):
     """A client of the Flyray control plane (the admin API).
 
     Args:

@@ -15,6 +15,7 @@ from engine.types._blob import BlobTransformer
 from engine.types.builtin import register_builtin_types
 from engine.types.directory import FlyteDirectory
 from engine.types.file import FlyteFile
+from engine.types.model_transformer import ModelTransformer
 from engine.types.pickle import PickleTransformer
 from engine.types.structured import StructuredDataset, StructuredTransformer
 from engine.types.type_engine import TypeEngine
@@ -24,5 +25,6 @@ TypeEngine.register(BlobTransformer(FlyteFile))
 TypeEngine.register(BlobTransformer(FlyteDirectory))
 TypeEngine.register(StructuredTransformer())
 TypeEngine.fallback = PickleTransformer()
+TypeEngine.model_adapter = ModelTransformer
 
 __all__ = ["FlyteDirectory", "FlyteFile", "StructuredDataset"]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import collections
 import inspect
+import types
 import typing
 from dataclasses import dataclass
 from typing import Any
 
 from engine.dag.spec import Interface, Variable
 from engine.errors import InputValueError, InterfaceError
+from engine.types import registrations
+from engine.types.model_transformer import python_value
 from engine.types.type_engine import TypeEngine
 
 
@@ -24,8 +27,19 @@ class PythonInterface:
     # DefaultNamedTupleOutput for unnamed tuples; None for zero or one output.
     output_tuple: type | None
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The user's type handlers travel with every task to its worker.
+        return {**self.__dict__, "_registrations": registrations.snapshot()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        registrations.replay(state.pop("_registrations", ()))
+        self.__dict__.update(state)
+
     def pack_outputs(self, values: list[Any]) -> Any:
-        """What a call returns, given the output values in declaration order."""
+        """What a call returns, given the output values in declaration order (values of
+        flytekit-style types read back from their literals)."""
+        values = [python_value(v) if TypeEngine.has_boundary(t) else v
+                  for v, t in zip(values, self.outputs.values(), strict=True)]
         if self.output_tuple is not None:
             return self.output_tuple(*values)
         return values[0] if values else None
@@ -57,7 +71,7 @@ def _is_named_tuple(t: Any) -> bool:
 def extract_interface(fn: Any, what: str) -> PythonInterface:
     """Read the annotated signature of ``fn``; ``what`` names it in errors."""
     try:
-        hints = typing.get_type_hints(fn, include_extras=True)
+        hints = _type_hints(fn)
     except NameError as e:
         raise InterfaceError(f"{what}: cannot resolve a type annotation: {e}") from e
     inputs: dict[str, Any] = {}
@@ -84,6 +98,15 @@ def extract_interface(fn: Any, what: str) -> PythonInterface:
     elif _is_named_tuple(ret):
         outputs = dict(typing.get_type_hints(ret))
         output_tuple = ret
+    elif isinstance(ret, tuple):
+        # ``-> (float, str)``: a tuple of types, not a type; flytekit reads it as tuple[...].
+        if len(ret) == 1:
+            raise InterfaceError(
+                f"{what}: return annotation ({_name(ret[0])},) lists one type; a tuple of types "
+                f"declares several outputs: annotate one output as '-> {_name(ret[0])}'"
+            )
+        outputs = {f"o{i}": a for i, a in enumerate(ret)}
+        output_tuple = default_named_tuple(list(outputs)) if outputs else None
     elif typing.get_origin(ret) is tuple:
         args = typing.get_args(ret)
         if not args or args[-1] is Ellipsis:
@@ -97,6 +120,26 @@ def extract_interface(fn: Any, what: str) -> PythonInterface:
     iface = PythonInterface(inputs, defaults, outputs, output_tuple)
     to_spec_interface(iface, what)  # fail now on unsupported types or bad defaults
     return iface
+
+
+def _name(t: Any) -> str:
+    return t.__name__ if isinstance(t, type) else repr(t)
+
+
+def _type_hints(fn: Any) -> dict[str, Any]:
+    """``typing.get_type_hints``, and ``-> (float, str)`` under ``from __future__ import
+    annotations`` too: typing refuses a tuple of types given as text."""
+    annotations = getattr(fn, "__annotations__", {})
+    ret = annotations.get("return")
+    if not (isinstance(ret, str) and ret.lstrip().startswith("(")):
+        return typing.get_type_hints(fn, include_extras=True)
+    rest = types.SimpleNamespace(
+        __annotations__={k: v for k, v in annotations.items() if k != "return"},
+        __globals__=getattr(inspect.unwrap(fn), "__globals__", {}))
+    hints = typing.get_type_hints(rest, include_extras=True)
+    # Evaluated as typing evaluates annotation text: in the function's module.
+    hints["return"] = eval(ret, dict(rest.__globals__))  # noqa: S307
+    return hints
 
 
 def kwtypes(**kwargs: Any) -> collections.OrderedDict[str, Any]:

@@ -67,7 +67,8 @@ class LiteralType:
     # RECORD (dataclasses): field name and type, in declaration order.
     # DATAFRAME: declared columns, empty when any columns are accepted.
     fields: tuple[tuple[str, LiteralType], ...] = ()
-    # ENUM and RECORD: the Python class name, for messages only.
+    # ENUM, RECORD and BLOB: the Python class name, for messages only (a BLOB of a
+    # flytekit-style transformer's type; "" for FlyteFile and FlyteDirectory).
     # PICKLE: the qualified Python type name, compared when binding.
     name: str = ""
     # BLOB and DATAFRAME: the format tag ("csv", "parquet"), "" for any.
@@ -93,7 +94,7 @@ class LiteralType:
         if self.kind is Kind.RECORD:
             return f"dataclass {self.name}"
         if self.kind is Kind.BLOB:
-            base = "FlyteDirectory" if self.multipart else "FlyteFile"
+            base = self.name or ("FlyteDirectory" if self.multipart else "FlyteFile")
             return f"{base}[{self.format}]" if self.format else base
         if self.kind is Kind.PICKLE:
             return f"pickled {self.name}"

@@ -17,16 +17,35 @@ from __future__ import annotations
 import contextlib
 import tempfile
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from engine.catalog.blob import BlobStore
 from engine.errors import InterfaceError
+from engine.models.literals import Literal
+from engine.models.types import LiteralType as ModelLiteralType
+from engine.types import registrations
 from engine.types.hashing import HashMethod, json_hash
 from engine.types.literal import NONE, LiteralType
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class BatchSize:
+    """flytekit's marker ``Annotated[T, BatchSize(n)]``: move the parts of a directory or
+    the items of a list in batches of ``val``. Accepted as flytekit accepts it: the type
+    and the values are those of ``T``; the engine transfers a directory's files one
+    directory at a time and passes a list between tasks whole, so there is nothing to
+    batch."""
+
+    val: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.val, bool) or not isinstance(self.val, int) or self.val < 1:
+            raise InterfaceError(f"BatchSize({self.val!r}): give a positive number of items")
 
 
 @dataclass(frozen=True)
@@ -47,20 +66,65 @@ class DataContext:
 class TypeTransformer(Generic[T]):
     """Knows one family of Python types. Subclass and register for user types.
 
-    ``check`` returns a reason string instead of raising, so that callers can add
-    context (which input of which task) to the message. ``where`` arguments name
-    the value in messages ("task 'x', node 'n1', input 'df'").
+    Two ways to write one. The engine's own way: override :meth:`matches`, :meth:`check`,
+    :meth:`to_json`, :meth:`from_json` (and the boundary methods for raw data). ``check``
+    returns a reason string instead of raising, so that callers can add context (which
+    input of which task) to the message; ``where`` arguments name the value in messages
+    ("task 'x', node 'n1', input 'df'"). Or flytekit's way: call
+    ``super().__init__(name, t)`` and override :meth:`get_literal_type` (returning an
+    :class:`engine.models.types.LiteralType`), :meth:`to_literal` and
+    :meth:`to_python_value` against :mod:`engine.models.literals`; :meth:`TypeEngine.register`
+    adapts such a transformer (see :mod:`engine.types.model_transformer`).
     """
 
     name: str = "transformer"
     # Whether methods receive ``Annotated[T, ...]`` whole (True) or just ``T``.
     uses_annotations: bool = False
+    # flytekit's way: the Python type handled, and whether values are checked against it.
+    _python_type: Any = None
+    type_assertions_enabled: bool = True
+
+    def __init__(self, name: str | None = None, t: type[T] | None = None,
+                 enable_type_assertions: bool = True, hash_overridable: bool = False) -> None:
+        """flytekit's constructor (``hash_overridable`` is accepted and has no effect: any
+        type's hash may be overridden here, with ``Annotated[T, HashMethod(fn)]``)."""
+        if name is not None:
+            self.name = name
+        self._python_type = t
+        self.type_assertions_enabled = enable_type_assertions
+
+    @property
+    def python_type(self) -> Any:
+        """The Python type given to the constructor (flytekit's way)."""
+        return self._python_type
+
+    def assert_type(self, t: Any, v: Any) -> None:
+        """flytekit's check: raise TypeError unless ``v`` is a ``t``."""
+        if isinstance(t, type) and not isinstance(v, t):
+            raise TypeError(f"expected a value of type {type_name(t)}, got "
+                            f"{type(v).__name__} {short_repr(v)}")
+
+    def to_literal(self, ctx: Any, python_val: T, python_type: Any,
+                   expected: ModelLiteralType) -> Literal:
+        """flytekit's way: the literal of ``python_val``, its raw data written through
+        ``ctx.file_access``."""
+        raise NotImplementedError
+
+    def to_python_value(self, ctx: Any, lv: Literal, expected_python_type: Any) -> T:
+        """flytekit's way: the Python value of the literal ``lv``."""
+        raise NotImplementedError
+
+    def guess_python_type(self, literal_type: ModelLiteralType) -> Any:
+        """flytekit's way: the Python type of a literal type, if this transformer makes it."""
+        raise ValueError(f"transformer {self.name} cannot guess a Python type from "
+                         f"{literal_type}")
 
     def matches(self, python_type: Any) -> bool:
         """Whether this transformer handles ``python_type``."""
         raise NotImplementedError
 
-    def get_literal_type(self, python_type: Any) -> LiteralType:
+    def get_literal_type(self, python_type: Any) -> Any:
+        """The engine's :class:`LiteralType` (or, flytekit's way, the model's) of the type."""
         raise NotImplementedError
 
     def check(self, value: Any, python_type: Any) -> str | None:
@@ -111,9 +175,25 @@ class TypeEngine:
     # _resolve's answers by type: it runs for every value at every task boundary.
     _resolved: ClassVar[dict[Any, tuple[TypeTransformer[Any], Any]]] = {}
 
+    # Adapts a transformer written flytekit's way (set by engine.types, with the adapter).
+    model_adapter: ClassVar[Callable[[TypeTransformer[Any], tuple[Any, ...]],
+                                     TypeTransformer[Any]] | None] = None
+
     @classmethod
-    def register(cls, transformer: TypeTransformer[Any]) -> None:
-        """Add a transformer; later registrations win over earlier ones."""
+    def register(cls, transformer: TypeTransformer[Any],
+                 additional_types: list[Any] | None = None) -> None:
+        """Add a transformer; later registrations win over earlier ones.
+
+        One written flytekit's way (it overrides :meth:`TypeTransformer.to_literal`) is
+        registered adapted, for its ``python_type`` and ``additional_types``, and is
+        carried to the workers of tasks (see :mod:`engine.types.registrations`).
+        """
+        if type(transformer).to_literal is not TypeTransformer.to_literal:
+            if cls.model_adapter is None:  # engine.types sets it on import: cannot happen
+                raise InterfaceError("the type engine was imported without engine.types")
+            registrations.record(cls.register, transformer, additional_types)
+            types = (transformer.python_type, *(additional_types or ()))
+            transformer = cls.model_adapter(transformer, types)
         cls._transformers.insert(0, transformer)
         cls._resolved.clear()
 
@@ -147,7 +227,8 @@ class TypeEngine:
         if _is_none(python_type):
             return NONE
         t, py = cls._resolve(python_type)
-        return t.get_literal_type(py)
+        literal_type: LiteralType = t.get_literal_type(py)  # the engine's, once registered
+        return literal_type
 
     @classmethod
     def check(cls, value: Any, python_type: Any) -> str | None:

@@ -95,6 +95,11 @@ class LaunchPlanSpecModel(RequestModel):
         "Kubernetes-style labels its executions get (a launch may add or override)."))
     annotations: dict[str, str] = Field(default_factory=dict, description=(
         "Kubernetes-style annotations its executions get (a launch may add or override)."))
+    notifications: list[dict[str, Any]] = Field(default_factory=list, description=(
+        "Sent when an execution ends in one of their phases (SUCCEEDED, FAILED, "
+        "TIMED_OUT, ABORTED): {\"phases\": [\"FAILED\"], \"email\": {\"recipients_email\": "
+        "[...]}}, or \"slack\" (recipients_email, webhook_url), \"pager_duty\" "
+        "(recipients_email, routing_key) or \"webhook\" (url) in place of \"email\"."))
 
 
 class CodeLaunchPlanRegisterRequest(RequestModel):

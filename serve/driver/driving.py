@@ -37,6 +37,7 @@ from serve.control.launching import DriverTicket
 from serve.driver.code_loading import compile_registered
 from serve.driver.event_writer import EventWriter
 from serve.driver.hooks import AdminHooks
+from serve.driver.signals import StoreSignals
 from serve.errors import CodeLoadError, DriverFencedError, StoreError
 from serve.store import AdminStore
 from serve.store.execution_records import DriverClaim, ErrorInfo, Execution
@@ -98,7 +99,7 @@ class DriverRun:
                 # The registered code was compiled for the execution's project and
                 # domain: its identities (versions) are computed for them here too.
                 with namespace(claim.execution.id.project, claim.execution.id.domain):
-                    outcome = self._execute(claim, writer)
+                    outcome = self._execute(claim, writer, StoreSignals(store, ticket.execution))
             finally:
                 writer.close()
             if writer.fenced is not None:
@@ -125,7 +126,8 @@ class DriverRun:
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    def _execute(self, claim: DriverClaim, writer: EventWriter) -> Outcome:
+    def _execute(self, claim: DriverClaim, writer: EventWriter,
+                 signals: StoreSignals) -> Outcome:
         execution = claim.execution
         if execution.abort_cause is not None:
             return ExecutionPhase.ABORTED, ErrorInfo("USER", execution.abort_cause), None
@@ -155,7 +157,7 @@ class DriverRun:
         try:
             result = run(compiled, inputs, hooks=[hooks], settings=settings,
                          overwrite_cache=execution.overwrite_cache, stop=self.stop_cause,
-                         recovered=_read_outputs(compiled, stored, blobs),
+                         recovered=_read_outputs(compiled, stored, blobs), signals=signals,
                          raw_output_prefix=f"{prefix}/raw"
                          if execution.raw_output_prefix is not None else "")
             names = list(compiled.python_interface.outputs)

@@ -18,7 +18,9 @@ from engine.catalog.literals import store_value
 from engine.dag.compiler import CompiledWorkflow
 from engine.dag.run.hooks import ExecutionHooks
 from engine.dag.run.state import AttemptRecord, ExecutionRecord, NodePhase, NodeRecord, node_rows
+from engine.dag.spec import GATE_OUTPUT
 from engine.errors import FlyrayError
+from engine.types.guess import guess_python_type
 from serve.driver.event_writer import EventWriter
 from serve.driver.node_inputs import NodeInputs
 from serve.store.execution_records import AttemptEvent, ExecutionStarted, NodeAttempt, NodeEvent
@@ -28,6 +30,14 @@ log = logging.getLogger(__name__)
 _FAILED = (NodePhase.FAILED, NodePhase.TIMED_OUT)
 # Phases of a node that has not started: its inputs are not recorded yet.
 _NOT_STARTED = (NodePhase.QUEUED, NodePhase.SKIPPED)
+
+
+def output_types(compiled: CompiledWorkflow, node_id: str) -> dict[str, Any]:
+    """The Python types of a node's outputs: its task's, or a gate's value's."""
+    node = compiled.spec.node(node_id)
+    if node.gate is not None:
+        return {GATE_OUTPUT: guess_python_type(node.gate.type)} if node.gate.type else {}
+    return dict(compiled.tasks[node.task].python_interface.outputs)
 
 
 class AdminHooks(ExecutionHooks):
@@ -67,7 +77,7 @@ class AdminHooks(ExecutionHooks):
 
     def on_node_outputs(self, record: ExecutionRecord, node: NodeRecord,
                         outputs: dict[str, Any]) -> None:
-        types = self.compiled.tasks[node.task].python_interface.outputs
+        types = output_types(self.compiled, node.node_id)
         where = f"{self.prefix}/nodes/{node.node_id}"
         self.node_inputs.add_outputs(node.node_id, {
             name: store_value(value, types[name], self.blobs, where, self.threshold)

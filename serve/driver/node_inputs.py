@@ -11,21 +11,26 @@ bindings with an offloaded part reads that part back, to write the whole once.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from engine.catalog.blob import BlobStore
 from engine.catalog.literals import load_json, store_json
 from engine.dag.run.state import NodeRecord
 from engine.dag.spec import (
+    APPROVE_INPUT,
     START_NODE,
     Binding,
     BindingList,
     BindingMap,
     Constant,
+    GateKind,
     Node,
     OutputRef,
     WorkflowSpec,
+    follow,
 )
+from engine.errors import DataError
 
 
 class _NotYet(Exception):
@@ -84,12 +89,28 @@ class NodeInputs:
                            f"nodes/{node.id}/inputs")
 
     def _output(self, ref: OutputRef, records: Mapping[str, NodeRecord]) -> dict[str, Any]:
+        whole = self._whole(replace(ref, path=()), records)
+        if not ref.path:
+            return whole
+        # ``out[0]``, ``out.field``: the part alone, read from the whole and stored anew.
+        try:
+            part = follow(load_json(whole, self.blobs), ref.path)
+        except DataError:  # never stored: the node's attempt fails on it, as the user's
+            raise _NotYet(ref.node_id) from None
+        return self._store(part, f"nodes/{ref.node_id}/parts/{ref.var}")
+
+    def _whole(self, ref: OutputRef, records: Mapping[str, NodeRecord]) -> dict[str, Any]:
         if ref.node_id == START_NODE:
             if ref.var not in self._workflow_inputs:
                 if ref.var not in self.inputs:
                     raise _NotYet(ref.var)
                 self._workflow_inputs[ref.var] = self._store(self.inputs[ref.var], "inputs")
             return self._workflow_inputs[ref.var]
+        gate = self.nodes[ref.node_id].gate
+        if gate is not None and gate.kind is GateKind.APPROVE:  # passes its upstream value
+            upstream = dict(self.nodes[ref.node_id].inputs)[APPROVE_INPUT]
+            assert isinstance(upstream, OutputRef)  # the gate's validation
+            return self._output(upstream, records)
         branch = self.nodes[ref.node_id].branch
         if branch is None:
             try:

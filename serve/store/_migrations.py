@@ -22,9 +22,11 @@ from serve.store._models import (
     LaunchPlanRow,
     NodeAttemptRow,
     NodeExecutionRow,
+    NotificationRow,
     ProjectRow,
     SchedulerLeaderRow,
     ScheduleRow,
+    SignalRow,
     TaskRow,
     WorkflowRow,
 )
@@ -96,6 +98,16 @@ def _create_executors(conn: Connection) -> None:
     Base.metadata.create_all(conn, tables=[ExecutorRow.__table__])  # type: ignore[list-item]
 
 
+def _create_notifications(conn: Connection) -> None:
+    """Notifications of ended executions (their outbox) get a table of their own."""
+    Base.metadata.create_all(conn, tables=[NotificationRow.__table__])  # type: ignore[list-item]
+
+
+def _create_signals(conn: Connection) -> None:
+    """The gates of executions and their signals get a table of their own."""
+    Base.metadata.create_all(conn, tables=[SignalRow.__table__])  # type: ignore[list-item]
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _create_registry),
     (2, _add_default_project),
@@ -104,4 +116,6 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (5, _add_timeout_and_node_inputs),
     (6, _add_labels_and_raw_output_prefix),
     (7, _create_executors),
+    (8, _create_notifications),
+    (9, _create_signals),
 ]

@@ -339,3 +339,74 @@ class ExecutorRow(Base):
     completed: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- notifications -------------------------------------------------------------------
+
+
+class NotificationRow(Base):
+    """One notification of an ended execution: the outbox of its delivery.
+
+    Written in the transaction that ends the execution (one row per notification of its
+    launch plan whose phases hold the end phase), then sent at least once by the admin's
+    notifier, which claims due rows by moving ``next_attempt_at`` on (a lease: a sender
+    that died is replaced when it passes) and records each attempt here.
+    """
+
+    __tablename__ = "admin_notifications"
+    __table_args__ = (
+        UniqueConstraint("execution_pk", "position", name="admin_notifications_id"),
+        Index("admin_notifications_due", "status", "next_attempt_at"),
+    )
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    execution_pk: Mapped[int] = mapped_column(
+        ForeignKey("admin_executions.pk", ondelete="CASCADE"))
+    # Its place in the launch plan's list of notifications.
+    position: Mapped[int] = mapped_column(Integer)
+    # The notification's JSON (engine.dag.spec.notification), as the launch plan had it.
+    notification: Mapped[str] = mapped_column(Text)
+    # The execution's terminal phase that fired it.
+    phase: Mapped[str] = mapped_column(String(16))
+    # The execution as it ended (JSON): what every message is made from.
+    summary: Mapped[str] = mapped_column(Text)
+    # PENDING (to send, or sending), SENT, or FAILED (given up).
+    status: Mapped[str] = mapped_column(String(16))
+    # Attempts started so far (a claim starts one).
+    attempts: Mapped[int] = mapped_column(Integer)
+    # PENDING: when the next attempt is due, or a claimed attempt's lease ends.
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # Why the last attempt failed (NULL once SENT, or before any attempt ended).
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # When the last attempt ended, and when one succeeded.
+    attempted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                             nullable=True)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                        nullable=True)
+
+
+# --- signals -------------------------------------------------------------------------
+
+
+class SignalRow(Base):
+    """A gate node of an execution (``sleep``, ``wait_for_input``, ``approve``): when it
+    started waiting, and its signal once set.
+
+    Written by the execution's driver when the gate starts waiting (so that a driver
+    resuming after a restart counts the gate's duration and timeout from then), and by
+    ``POST /api/v1/signals`` when the signal is set, whichever comes first; a signal
+    is set once.
+    """
+
+    __tablename__ = "admin_signals"
+    __table_args__ = (UniqueConstraint("execution_pk", "node_id", name="admin_signals_node"),)
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    execution_pk: Mapped[int] = mapped_column(
+        ForeignKey("admin_executions.pk", ondelete="CASCADE"))
+    node_id: Mapped[str] = mapped_column(String(255))
+    # When the gate started waiting (NULL: not yet).
+    waiting_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                              nullable=True)
+    # The signal's value as JSON, checked against the gate's type (NULL: not set).
+    value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    set_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

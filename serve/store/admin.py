@@ -21,8 +21,10 @@ from serve.store import (
     executors,
     launch_plans,
     node_executions,
+    notifications,
     projects,
     schedules,
+    signals,
 )
 from serve.store._migrations import MIGRATIONS
 from serve.store.database import Database, read_only, read_write, select_one
@@ -128,6 +130,18 @@ class AdminStore:
     remove_executor = read_write(executors.remove_executor)
     list_executors = read_only(executors.list_executors)
     prune_executors = read_write(executors.prune_executors)
+
+    # Notifications of ended executions: the notifier's outbox (serve.store.notifications).
+    notifications_due = read_only(notifications.notifications_due)
+    claim_notifications = read_write(notifications.claim_notifications)
+    record_attempt = read_write(notifications.record_attempt)
+    list_notifications = read_only(notifications.list_notifications)
+
+    # Gates' signals: set through the API, waited for by drivers (serve.store.signals).
+    list_signals = read_only(signals.list_signals)
+    set_signal = read_write(signals.set_signal)
+    begin_wait = read_write(signals.begin_wait)
+    signal_value = read_only(signals.signal_value)
 
     # Schedules and the scheduler's leader lease (serve.store.schedules).
     scheduled_plans = read_only(schedules.scheduled_plans)

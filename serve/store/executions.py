@@ -27,7 +27,7 @@ from engine.dag.run.state import ExecutionPhase, NodePhase
 from engine.dag.spec import Identifier, LaunchPlanSpec, ResourceType, TaskSpec, WorkflowSpec
 from engine.dag.spec.diff import json_diff
 from serve.errors import ConflictError, InvalidArgumentError, NotFoundError
-from serve.store import _paging, entities, execution_labels
+from serve.store import _paging, entities, execution_labels, notifications
 from serve.store._models import (
     ExecutionRow,
     LaunchPlanRow,
@@ -434,8 +434,9 @@ def force_abort(s: Session, ident: ExecutionId) -> Execution:
 
 def end(s: Session, row: ExecutionRow, phase: ExecutionPhase, error: ErrorInfo | None = None,
         outputs: dict[str, Any] | None = None) -> None:
-    """Close the execution; nodes still open are ABORTED. The incarnation moves on, so a
-    driver that still runs is refused from now on (fencing)."""
+    """Close the execution; nodes still open are ABORTED, and the notifications its end
+    fires are recorded (sent later, by the admin's notifier). The incarnation moves on,
+    so a driver that still runs is refused from now on (fencing)."""
     now = db_now(s)
     row.phase = phase.value
     row.ended_at = now
@@ -446,8 +447,10 @@ def end(s: Session, row: ExecutionRow, phase: ExecutionPhase, error: ErrorInfo |
     if outputs is not None:
         row.outputs = canonical_json(outputs)
     row.incarnation += 1
+    notifications.add_for_end(s, row, phase)
     s.execute(update(NodeExecutionRow).where(
         NodeExecutionRow.execution_pk == row.pk,
-        NodeExecutionRow.phase.in_([NodePhase.QUEUED.value, NodePhase.RUNNING.value]),
+        NodeExecutionRow.phase.in_([NodePhase.QUEUED.value, NodePhase.RUNNING.value,
+                                    NodePhase.WAITING.value]),
     ).values(phase=NodePhase.ABORTED.value, updated_at=now))
     s.flush()

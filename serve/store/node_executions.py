@@ -37,7 +37,7 @@ _MAX_NODE_ID = 255
 
 
 def _rank(phase: NodePhase) -> int:
-    return {NodePhase.QUEUED: 0, NodePhase.RUNNING: 1}.get(phase, 2)
+    return {NodePhase.QUEUED: 0, NodePhase.RUNNING: 1, NodePhase.WAITING: 1}.get(phase, 2)
 
 
 def record_events(s: Session, ident: ExecutionId, incarnation: int,

@@ -9,7 +9,7 @@ from engine.catalog.blob import BlobStore, StorageConfig
 from engine.catalog.literals import load_json, store_value
 from engine.dag.run.state import NodeRecord
 from serve.driver.node_inputs import NodeInputs
-from tests.fixtures import remote_wfs
+from tests.fixtures import promise_path_wfs, remote_wfs
 
 THRESHOLD = 16  # bytes of JSON: longer values are written to the blob store
 
@@ -64,3 +64,15 @@ def test_inputs_from_a_conditional_are_its_taken_arms_outputs(tmp_path: Path) ->
     assert inputs.of("n4", records) == {
         "marker_dir": {"inline": "/m"}, "label": {"inline": "b"}, "x": {"inline": 3}}
     assert inputs.of("n1", records) is None  # a conditional has no inputs of its own
+
+
+def test_an_input_bound_to_a_part_is_that_part_alone(tmp_path: Path) -> None:
+    # key_then_index: n0 = make_dict(); n1 = double(x=n0["b"][2]).
+    store, prefix = blob_store(tmp_path)
+    spec = promise_path_wfs.key_then_index.compile().spec
+    inputs = NodeInputs(spec, {}, store, prefix, THRESHOLD)
+    whole = store_value({"a": [1, 2], "b": [3, 4, 5]}, dict[str, list[int]], store,
+                        f"{prefix}/nodes/n0", THRESHOLD)
+    assert set(whole) == {"uri", "format"}  # offloaded: the part is read back from it
+    inputs.add_outputs("n0", {"o0": whole})
+    assert inputs.of("n1", {}) == {"x": {"inline": 5}}

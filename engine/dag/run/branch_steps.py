@@ -16,7 +16,15 @@ import ray
 from engine.dag.branching import holds
 from engine.dag.run.run_state import RunState, SetPhase
 from engine.dag.run.state import NodePhase
-from engine.dag.spec import START_NODE, Binding, BranchSpec, Constant, OutputRef, condition_refs
+from engine.dag.spec import (
+    START_NODE,
+    Binding,
+    BranchSpec,
+    Constant,
+    OutputRef,
+    condition_refs,
+    follow,
+)
 from engine.errors import ErrorKind, NodeFailedError
 
 
@@ -101,8 +109,9 @@ class BranchSteps:
             return binding.value
         assert isinstance(binding, OutputRef)
         if binding.node_id == START_NODE:
-            return self.state.inputs[binding.var]
-        return ray.get(self.state.output_ref(binding.node_id, binding.var))
+            return follow(self.state.inputs[binding.var], binding.path)
+        return follow(ray.get(self.state.output_ref(binding.node_id, binding.var)),
+                      binding.path)
 
     def _branch(self, node_id: str) -> BranchSpec:
         branch = self.state.graph.nodes[node_id].branch

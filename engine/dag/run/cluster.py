@@ -62,7 +62,7 @@ def _join_local_cluster(settings: Settings, options: dict[str, Any]) -> bool:
             _note("starting a local Ray runtime in the background (first run only); later "
                   f"runs reuse it, and it stops after {idle} without one. Stop it now: "
                   "flyray cluster stop; turn it off: FLYRAY_LOCAL_RUNTIME=0")
-            state = local_cluster.start(settings,
+            state = local_cluster.start(settings, dashboard=False,
                                         idle_timeout_s=settings.local_runtime_idle_s)
         if state is None:
             return False
@@ -93,20 +93,25 @@ class RayRequest:
         return ", ".join(parts)
 
 
+# What a node asks for when it requests nothing: the platform default of Flyte's
+# deployments, one CPU and no memory reservation.
+DEFAULT_CPU = 1.0
+
+
 def ray_request(metadata: TaskMetadata) -> RayRequest:
-    """Requests, falling back to limits (as Kubernetes does), then to Ray's 1 CPU."""
+    """What Ray reserves for one attempt: the requests; what is not requested gets the
+    platform default (1 CPU, no memory reservation) capped by its limit, as in Flyte,
+    where limits are ceilings and never what a task asks for.
 
-    def pick(name: str) -> Any:
-        for spec in (metadata.requests, metadata.limits):
-            value = getattr(spec, name)
-            if value is not None:
-                return value
-        return None
-
-    cpu = pick("cpu")
-    return RayRequest(
-        num_cpus=1.0 if cpu is None else cpu, num_gpus=pick("gpu") or 0.0, memory=pick("mem")
-    )
+    GPUs are the exception, as in Flyte (Kubernetes makes a GPU request equal its
+    limit): a GPU limit without a GPU request reserves that many GPUs.
+    """
+    requests, limits = metadata.requests, metadata.limits
+    cpu = requests.cpu
+    if cpu is None:
+        cpu = DEFAULT_CPU if limits.cpu is None else min(DEFAULT_CPU, limits.cpu)
+    gpu = requests.gpu if requests.gpu is not None else limits.gpu
+    return RayRequest(num_cpus=cpu, num_gpus=gpu or 0.0, memory=requests.mem)
 
 
 def infeasibility(request: RayRequest, nodes: list[dict[str, Any]]) -> str | None:

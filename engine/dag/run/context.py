@@ -17,6 +17,7 @@ from engine.catalog.memo import CacheSettings
 from engine.config import load_settings
 from engine.dag.run.checkpoint import Checkpoint
 from engine.dag.run.secrets import SecretsManager, provided_directory
+from engine.deck.deck import Deck, default_deck
 
 
 def _provided_secrets_dir() -> str | None:
@@ -51,6 +52,14 @@ class ExecutionParameters:
     # Directory of the secrets a test provided (engine.testing.provide_secrets), read
     # first; set where the parameters are built, so it travels to the node with them.
     secrets_dir: str | None = field(default_factory=_provided_secrets_dir)
+    # The decks this attempt made (``Deck(...)``, ``default_deck``), stored after it when
+    # its task has enable_deck. Fresh per attempt: replace() builds init=False fields anew.
+    decks: list[Deck] = field(default_factory=list, init=False, compare=False, repr=False)
+
+    @property
+    def default_deck(self) -> Deck:
+        """The attempt's "default" deck, as flytekit's; made on first use."""
+        return default_deck(self.decks)
 
     @property
     def logging(self) -> logging.Logger:

@@ -30,6 +30,8 @@ from engine.dag.recovery import recoverable
 from engine.dag.run.branch_steps import BranchSteps
 from engine.dag.run.cluster import ensure_ray
 from engine.dag.run.context import NodeServices, current_node
+from engine.dag.run.gate_prompt import TerminalSignals
+from engine.dag.run.gate_steps import GateSteps, SignalSource
 from engine.dag.run.hooks import ExecutionHooks
 from engine.dag.run.node_calls import NodeCalls, bind
 from engine.dag.run.on_failure import run_on_failure
@@ -51,7 +53,7 @@ from engine.dag.run.state import (
     NodeRecord,
 )
 from engine.dag.run.worker import AttemptInfo, fill
-from engine.dag.spec import WorkflowFailurePolicy
+from engine.dag.spec import Node, WorkflowFailurePolicy
 from engine.errors import ErrorKind, ExecutionAbortedError, ExecutionError, NodeFailedError
 
 # RECOVERABLE_RETRIES is read here too (it lives with the retry budgets in outcomes).
@@ -78,6 +80,7 @@ def run(
     stop: Callable[[], str | None] | None = None,
     recovered: Mapping[str, Mapping[str, Any]] | None = None,
     raw_output_prefix: str = "",
+    signals: SignalSource | None = None,
 ) -> ExecutionResult:
     """Run ``compiled`` on Ray with already-checked ``inputs``; raise on failure.
 
@@ -93,6 +96,8 @@ def run(
     :func:`engine.dag.recovery.recoverable` for which are taken); and
     ``raw_output_prefix``, a URI in the blob store under which nodes write their raw
     outputs (files, directories, dataframes) instead of the store's ``raw/`` area.
+    ``signals`` is where gate nodes (``wait_for_input``, ``approve``) get their values:
+    the terminal by default; a remote execution's driver passes the admin database.
 
     Raises:
         ResourceRequestError: a node asks for resources no Ray node has.
@@ -108,7 +113,7 @@ def run(
         settings.admin_endpoint, settings.admin_token, raw_output_prefix,
     )
     return _Driver(compiled, inputs, list(hooks), services, settings.max_system_retries, stop,
-                   recovered).run()
+                   recovered, signals or TerminalSignals()).run()
 
 
 class _Driver:
@@ -121,13 +126,16 @@ class _Driver:
     def __init__(self, compiled: CompiledWorkflow, inputs: dict[str, Any],
                  hooks: list[ExecutionHooks], services: NodeServices,
                  max_system_retries: int, stop: Callable[[], str | None] | None = None,
-                 recovered: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+                 recovered: Mapping[str, Mapping[str, Any]] | None = None,
+                 signals: SignalSource | None = None) -> None:
         self.graph = RunGraph.of(compiled)
         self.state = RunState.of(self.graph, _new_record(self.graph), inputs)
         self.services = services
         self.hooks = hooks
         self.calls = NodeCalls(self.graph, services, self.state.record)
         self.branches = BranchSteps(self.state, self._set_phase)
+        self.gates = GateSteps(self.state, self._set_phase, self._attempt_end,
+                               self._gate_outputs, signals or TerminalSignals())
         # Retries of each node after attempts lost with their worker (the settings').
         self.max_system_retries = max_system_retries
         # --- remote executions only (serve.driver.actor); local runs leave these empty ---
@@ -145,7 +153,7 @@ class _Driver:
         try:
             self._recover()
             self._advance()
-            while self.state.pending:
+            while self.state.pending or self.gates.waiting():
                 self._record(self._wait())
                 self._check_stop()
                 self._advance()
@@ -158,6 +166,7 @@ class _Driver:
             self._stop(e)
             raise
         finally:  # no attempt is waited for any more (_stop cancelled what ran)
+            self.gates.close()
             self.calls.close()
         record = self.state.record
         record.finish(ExecutionPhase.SUCCEEDED)
@@ -196,10 +205,24 @@ class _Driver:
                     continue
                 if self.graph.nodes[node_id].branch is not None:
                     progress |= self.branches.step(node_id)
+                elif self.graph.nodes[node_id].gate is not None:
+                    progress |= self._gate_step(node_id)
                 elif all(self.state.is_submitted(u) for u in self.graph.upstream[node_id]):
                     self.state.dequeue(node_id)
                     self._submit(node_id)
                     progress = True
+
+    def _gate_step(self, node_id: str) -> bool:
+        """Start or finish a gate (it holds no worker: see GateSteps); a failed gate fails
+        as a node's last attempt does."""
+        try:
+            return self.gates.step(node_id)
+        except NodeFailedError as error:
+            if self.graph.spec.failure_policy is not \
+                    WorkflowFailurePolicy.FAIL_AFTER_EXECUTABLE_NODES_COMPLETE:
+                raise
+            self._fail_later(node_id, error)
+            return True
 
     def _submit(self, node_id: str) -> None:
         """Submit an attempt of ``node_id`` wired to the current upstream attempts."""
@@ -224,12 +247,15 @@ class _Driver:
         # Ray runs the DAG by itself (upstream outputs are ObjectRefs): the driver only
         # collects outcomes, in batches. Asking Ray about every attempt as it ends costs
         # the driver (which shares the CPUs with the workers) more than the nodes do.
+        if self.gates.poll():
+            return []  # a gate's wait ended: the next _advance finishes it
         refs = list(self.state.pending)
-        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=POLL_S, fetch_local=False)
+        ready = _ended(refs, len(refs), self.gates.due_in(POLL_S))
         while not ready:  # nothing ended yet: wait for the first (a timeout, for Ctrl-C)
             self._check_stop()
-            ready, _ = ray.wait(refs, num_returns=1, timeout=1.0 if self.stop is None
-                                else POLL_S, fetch_local=False)
+            if self.gates.poll():
+                return []  # a gate's wait ended: the next _advance finishes it
+            ready = _ended(refs, 1, self.gates.due_in(1.0 if self.stop is None else POLL_S))
         subs = [self.state.pending[r] for r in ready]
         return sorted(subs, key=lambda s: self.graph.position[s.node_id])
 
@@ -361,6 +387,10 @@ class _Driver:
         for h in self.output_hooks:
             h.on_node_outputs(self.state.record, nrec, outputs)
 
+    def _gate_outputs(self, node_id: str, outputs: dict[str, Any]) -> None:
+        for h in self.output_hooks:
+            h.on_node_outputs(self.state.record, self.state.record.nodes[node_id], outputs)
+
     def _outputs(self) -> Any:
         """The workflow's outputs, as its call returns them."""
         iface = self.graph.compiled.python_interface
@@ -369,18 +399,34 @@ class _Driver:
         return iface.pack_outputs(list(fill(template, values).values()))
 
 
+def _ended(refs: list[ray.ObjectRef], count: int, timeout: float) -> list[ray.ObjectRef]:
+    """Up to ``count`` of ``refs`` that ended within ``timeout`` seconds (while only gates
+    wait, there are no refs: the driver sleeps until a gate is due)."""
+    if not refs:
+        time.sleep(timeout)
+        return []
+    ready, _ = ray.wait(refs, num_returns=count, timeout=timeout, fetch_local=False)
+    return list(ready)
+
+
 def _new_record(graph: RunGraph) -> ExecutionRecord:
     """The record of a new execution of ``graph``, every node QUEUED."""
     record = ExecutionRecord(
         name="f" + uuid.uuid4().hex[:19],
         workflow=graph.name,
-        nodes={n.id: NodeRecord(n.id, n.task or f"conditional '{n.branch.name}'"
-                                if n.branch else n.task) for n in graph.spec.nodes},
+        nodes={n.id: NodeRecord(n.id, _label(n)) for n in graph.spec.nodes},
     )
     parent = current_node()  # set where a node runs a sub-DAG (dynamic, launch plan)
     if parent is not None:
         record.parent = f"{parent[0].execution_id}/{parent[0].node_id}"
     return record
+
+
+def _label(node: Node) -> str:
+    """What a node's record names as its task: a conditional and a gate run none."""
+    if node.branch is not None:
+        return f"conditional '{node.branch.name}'"
+    return node.gate.label if node.gate is not None else node.task
 
 
 def _ending(error: BaseException) -> tuple[ExecutionPhase, str | None, ErrorKind | None]:

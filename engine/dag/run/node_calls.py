@@ -44,7 +44,7 @@ def _template(binding: Binding, py_type: Any, refs: list[ray.ObjectRef], ref_of:
     """The value of a binding, ObjectRefs moved into ``refs`` and left as Slots."""
     if isinstance(binding, OutputRef):
         refs.append(ref_of(binding))
-        return Slot(len(refs) - 1)
+        return Slot(len(refs) - 1, binding.path)
     if isinstance(binding, Constant):
         return TypeEngine.from_json(binding.value, py_type)
     if isinstance(binding, BindingList):
@@ -57,7 +57,8 @@ def _template(binding: Binding, py_type: Any, refs: list[ray.ObjectRef], ref_of:
 
 def _compact(template: dict[str, Any]) -> list[str] | dict[str, Any]:
     """The input names alone when each input is the next ObjectRef, as most are."""
-    if all(isinstance(t, Slot) and t.index == i for i, t in enumerate(template.values())):
+    if all(isinstance(t, Slot) and t.index == i and not t.path
+           for i, t in enumerate(template.values())):
         return list(template)
     return template
 
@@ -93,7 +94,7 @@ class NodeCalls:
         self._keys: dict[str, str] = {}
         self._remotes: dict[str, Any] = {}
         for node in graph.spec.nodes:  # an unusable ImageSpec fails the run before it starts
-            if node.branch is None:
+            if node.branch is None and node.gate is None:
                 runtime_env(graph.metadata(node.id).image_spec, f"node '{node.id}'")
 
     def start(self, node_id: str, attempt: int, template: dict[str, Any],

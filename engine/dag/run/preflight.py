@@ -20,8 +20,9 @@ def check_feasible(graph: RunGraph) -> None:
     Ray node has."""
     nodes = cluster_nodes()
     for node in graph.spec.nodes:
-        if node.branch is not None or local_nodes.stand_in(graph.compiled.tasks[node.task]):
-            continue  # a conditional, or a task a test mocked: nothing goes to Ray
+        if node.branch is not None or node.gate is not None \
+                or local_nodes.stand_in(graph.compiled.tasks[node.task]):
+            continue  # a conditional, a gate, or a task a test mocked: nothing goes to Ray
         reason = infeasibility(ray_request(graph.metadata(node.id)), nodes)
         if reason:
             raise ResourceRequestError(
@@ -35,7 +36,7 @@ def check_store(graph: RunGraph, storage: StorageConfig) -> None:
     usable."""
     writers = [
         (node.id, v.name)
-        for node in graph.spec.nodes if node.branch is None
+        for node in graph.spec.nodes if node.branch is None and node.gate is None
         for v in graph.spec.tasks[node.task].interface.outputs
         if holds_blob(v.type)
     ]

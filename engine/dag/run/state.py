@@ -13,6 +13,9 @@ from engine.errors import ErrorKind
 class NodePhase(str, Enum):
     QUEUED = "QUEUED"  # submitted; waiting for upstream nodes or for a worker
     RUNNING = "RUNNING"  # every upstream node succeeded; the attempt may be running
+    # A gate node (sleep, wait_for_input, approve) waiting, in the driver, for its time
+    # to pass or its signal to arrive; it holds no worker.
+    WAITING = "WAITING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     TIMED_OUT = "TIMED_OUT"  # the last attempt ran past the task's timeout
@@ -24,7 +27,7 @@ class NodePhase(str, Enum):
 
     @property
     def terminal(self) -> bool:
-        return self not in (NodePhase.QUEUED, NodePhase.RUNNING)
+        return self not in (NodePhase.QUEUED, NodePhase.RUNNING, NodePhase.WAITING)
 
     @property
     def has_outputs(self) -> bool:
@@ -59,6 +62,8 @@ class AttemptRecord:
     cache_status: str | None = None
     # Where it ran: Ray node IP and id, worker pid, GPU ids Ray assigned.
     worker: dict[str, Any] = field(default_factory=dict)
+    # Its deck document in the blob store (tasks with enable_deck; successful attempts).
+    deck_uri: str | None = None
 
 
 @dataclass
@@ -86,6 +91,11 @@ class NodeRecord:
     @property
     def cache_status(self) -> str | None:
         return self.attempts[-1].cache_status if self.attempts else None
+
+    @property
+    def deck_uri(self) -> str | None:
+        """The deck document of the last attempt, if it wrote one."""
+        return self.attempts[-1].deck_uri if self.attempts else None
 
 
 @dataclass

@@ -37,7 +37,10 @@ from engine.dag.run.context import (
     exit_context,
 )
 from engine.dag.run.state import AttemptRecord, NodePhase, NodeRecord, NodeRow, node_rows
+from engine.dag.spec import PathKey, follow
 from engine.dag.trace import TaskLike
+from engine.deck.attempt import AttemptFacts, deck_uri, store_deck
+from engine.deck.deck import collecting
 from engine.errors import (
     AttemptError,
     CatalogError,
@@ -59,9 +62,11 @@ TIMEOUT_GRACE_S = 5.0
 
 @dataclass(frozen=True)
 class Slot:
-    """Placeholder in an input template for the i-th ObjectRef argument."""
+    """Placeholder in an input template for the i-th ObjectRef argument (for the part
+    of its value ``path`` names, see :func:`engine.dag.spec.follow`)."""
 
     index: int
+    path: tuple[PathKey, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,17 +83,20 @@ class AttemptInfo:
     # What the node ran inside itself (see NodeRecord.children), as rows.
     children: list[NodeRow] = field(default_factory=list)
     child_execution: str | None = None
+    # The attempt's deck document in the blob store (tasks with enable_deck).
+    deck_uri: str | None = None
 
     def to_wire(self) -> list[Any]:
         """As a list of plain values: Ray packs it without pickling, for every attempt."""
         return [self.cache_status.value, self.start, self.end, self.node_ip, self.node_id,
-                self.pid, list(self.gpu_ids), self.children, self.child_execution]
+                self.pid, list(self.gpu_ids), self.children, self.child_execution,
+                self.deck_uri]
 
     @classmethod
     def from_wire(cls, wire: list[Any]) -> AttemptInfo:
-        status, start, end, node_ip, node_id, pid, gpu_ids, children, child_execution = wire
-        return cls(CacheStatus(status), start, end, node_ip, node_id, pid, tuple(gpu_ids),
-                   children, child_execution)
+        status, start, end, node_ip, node_id, pid, gpus, children, child, deck = wire
+        return cls(CacheStatus(status), start, end, node_ip, node_id, pid, tuple(gpus),
+                   children, child, deck)
 
 
 def record_success(attempt: AttemptRecord, info: AttemptInfo) -> None:
@@ -96,6 +104,7 @@ def record_success(attempt: AttemptRecord, info: AttemptInfo) -> None:
     attempt.start, attempt.end = info.start, info.end
     attempt.outcome = NodePhase.SUCCEEDED
     attempt.cache_status = info.cache_status.value
+    attempt.deck_uri = info.deck_uri
     attempt.worker = {"node_ip": info.node_ip, "node_id": info.node_id, "pid": info.pid,
                       "gpu_ids": list(info.gpu_ids)}
 
@@ -137,12 +146,26 @@ class _TimedOut(BaseException):
 def fill(template: Any, values: tuple[Any, ...]) -> Any:
     """Replace every :class:`Slot` in ``template`` by its resolved value."""
     if isinstance(template, Slot):
-        return values[template.index]
+        return follow(values[template.index], template.path)
     if isinstance(template, list):
         return [fill(t, values) for t in template]
     if isinstance(template, dict):
         return {k: fill(t, values) for k, t in template.items()}
     return template
+
+
+def _filled(template: dict[str, Any], values: tuple[Any, ...]) -> dict[str, Any]:
+    """An attempt's inputs; one reading a part its value lacks (``out[3]`` of a shorter
+    list) fails the attempt as the user's fault."""
+    inputs = {}
+    for name, t in template.items():
+        try:
+            inputs[name] = fill(t, values)
+        except DataError as e:
+            now = time.time()
+            raise AttemptError(ErrorKind.USER, f"DataError: input '{name}' reads {e}", False,
+                               now, now) from None
+    return inputs
 
 
 @contextmanager
@@ -228,7 +251,8 @@ def execute_node(
     children = _Children()
     children_token = _CHILDREN.set(children)
     try:
-        values, info = _execute(task, inputs, params, services)
+        with collecting(params.decks):
+            values, info = _execute(task, inputs, params, services)
     except AttemptError as e:
         e.children, e.child_execution = children.nodes, children.execution
         raise
@@ -287,16 +311,39 @@ def _execute(
         if os.path.lexists(scratch):
             shutil.rmtree(scratch, ignore_errors=True)
     node_ip, node_id = _where()
+    end = time.time()
     info = AttemptInfo(
         cache_status=status,
         start=start,
-        end=time.time(),
+        end=end,
         node_ip=node_ip,
         node_id=node_id,
         pid=os.getpid(),
         gpu_ids=tuple(ray.get_gpu_ids()) if node_id else (),
+        deck_uri=_deck(task, inputs, values, params, services, start, end),
     )
     return values, info
+
+
+def _deck(task: TaskLike, inputs: dict[str, Any], values: list[Any],
+          params: ExecutionParameters, services: NodeServices, start: float,
+          end: float) -> str | None:
+    """Store the attempt's deck document when its task has enable_deck; its URI."""
+    fields = task.spec().metadata.deck_fields
+    if fields is None:
+        return None
+    blobs = BlobStore(services.storage)
+    uri = deck_uri(blobs, params.execution_id, params.node_id, params.attempt_number + 1)
+    iface = task.python_interface
+    facts = AttemptFacts(getattr(task, "fn", None), iface.inputs, inputs, iface.outputs,
+                         values, start, end)
+    title = f"{task.name}: node {params.node_id}, attempt {params.attempt_number + 1}"
+    try:
+        store_deck(blobs, uri, title, fields, params.decks, facts)
+    except StorageError as e:  # the task succeeded; the blob store did not take its deck
+        raise AttemptError(ErrorKind.SYSTEM, f"StorageError: the deck: {e}", False, start,
+                           end) from None
+    return uri
 
 
 # _is_plain's answers by task object (kept with the task, so an id is never reused).
@@ -405,6 +452,6 @@ def ray_execute_node(call: Call, *values: Any) -> Any:
     if isinstance(template, list):
         inputs = dict(zip(template, values[:len(template)], strict=True))
     else:
-        inputs = fill(template, values)
+        inputs = _filled(template, values)
     outputs, info = execute_node(unit.task, inputs, params, unit.services)
     return (*outputs, info.to_wire()) if outputs else info.to_wire()

@@ -9,6 +9,8 @@ Plain data (no Ray, no user code), one concept per module:
 - :mod:`~engine.dag.spec.bindings`: how a node input gets its value; branch conditions.
 - :mod:`~engine.dag.spec.task`: ``TaskSpec`` and its metadata.
 - :mod:`~engine.dag.spec.workflow`: ``WorkflowSpec``, its nodes and branches.
+- :mod:`~engine.dag.spec.gate`: ``GateSpec``, what a gate node (sleep, wait_for_input,
+  approve) waits for.
 - :mod:`~engine.dag.spec.launch_plan`: ``LaunchPlanSpec``.
 - :mod:`~engine.dag.spec.labels`: labels, annotations and raw-output prefixes, checked as
   Kubernetes checks labels and annotations.
@@ -30,13 +32,19 @@ from engine.dag.spec.bindings import (
     Conjunction,
     Constant,
     OutputRef,
+    PathKey,
     binding_from_dict,
     binding_to_dict,
     condition_from_dict,
     condition_refs,
     condition_to_dict,
+    describe_path,
+    follow,
+    path_type,
     refs_of,
+    with_path,
 )
+from engine.dag.spec.gate import APPROVE_INPUT, GATE_OUTPUT, GateKind, GateSpec
 from engine.dag.spec.identifier import Identifier, ResourceType
 from engine.dag.spec.interface import Interface, Variable
 from engine.dag.spec.launch_plan import LaunchPlanSpec, default_launch_plan, launch_plan_id
@@ -55,7 +63,9 @@ from engine.dag.spec.workflow import (
 )
 
 __all__ = [
+    "APPROVE_INPUT",
     "COMPARISONS",
+    "GATE_OUTPUT",
     "ON_FAILURE_ERROR",
     "ON_FAILURE_NODE",
     "SCHEMA_VERSION",
@@ -72,12 +82,15 @@ __all__ = [
     "ContainerSpec",
     "CronSchedule",
     "FixedRate",
+    "GateKind",
+    "GateSpec",
     "Identifier",
     "Interface",
     "LaunchPlanSpec",
     "Node",
     "NodeOverrides",
     "OutputRef",
+    "PathKey",
     "ResourceSpec",
     "ResourceType",
     "Schedule",
@@ -91,8 +104,12 @@ __all__ = [
     "condition_from_dict",
     "condition_refs",
     "condition_to_dict",
+    "describe_path",
+    "follow",
+    "path_type",
     "default_launch_plan",
     "launch_plan_id",
     "refs_of",
+    "with_path",
     "schedule_from_dict",
 ]

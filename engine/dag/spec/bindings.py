@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Union
 
-from engine.errors import SpecError
+from engine.errors import DataError, SpecError
+from engine.types.literal import Kind, LiteralType
 
 # Node id of the workflow's inputs in bindings, as in Flyte.
 START_NODE = "start-node"
 
+# One step into a value: a list index (int), a dict key or a dataclass field (str).
+PathKey = Union[int, str]
+
 
 @dataclass(frozen=True)
 class OutputRef:
-    """The output ``var`` of node ``node_id`` (``START_NODE``: a workflow input)."""
+    """The output ``var`` of node ``node_id`` (``START_NODE``: a workflow input), or the
+    part of it that ``path`` names (flytekit's attribute path: ``out[0]``, ``out["k"]``,
+    ``out.field``), resolved when the value exists."""
 
     node_id: str
     var: str
+    path: tuple[PathKey, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,10 @@ Binding = Union[OutputRef, Constant, BindingList, BindingMap]
 
 def binding_to_dict(b: Binding) -> dict[str, Any]:
     if isinstance(b, OutputRef):
-        return {"ref": {"node_id": b.node_id, "var": b.var}}
+        ref: dict[str, Any] = {"node_id": b.node_id, "var": b.var}
+        if b.path:  # written only when set: specs without paths keep their versions
+            ref["path"] = list(b.path)
+        return {"ref": ref}
     if isinstance(b, Constant):
         return {"const": b.value}
     if isinstance(b, BindingList):
@@ -51,7 +62,11 @@ def binding_to_dict(b: Binding) -> dict[str, Any]:
 
 def binding_from_dict(d: dict[str, Any]) -> Binding:
     if "ref" in d:
-        return OutputRef(d["ref"]["node_id"], d["ref"]["var"])
+        path = d["ref"].get("path", ())
+        if not isinstance(path, list | tuple) or not all(
+                isinstance(k, int | str) and not isinstance(k, bool) for k in path):
+            raise SpecError(f"binding {d!r}: a path is a list of list indices and keys")
+        return OutputRef(d["ref"]["node_id"], d["ref"]["var"], tuple(path))
     if "const" in d:
         return Constant(d["const"])
     if "list" in d:
@@ -70,6 +85,100 @@ def refs_of(b: Binding) -> list[OutputRef]:
     if isinstance(b, BindingMap):
         return [r for _, i in b.items for r in refs_of(i)]
     return []
+
+
+# --- paths into values -----------------------------------------------------------------
+
+
+def describe_path(path: tuple[PathKey, ...]) -> str:
+    """``path`` as Python writes it: ``[0]["key"].field``."""
+    return "".join(f"[{k!r}]" if isinstance(k, int) else f".{k}" if k.isidentifier()
+                   and not k.startswith("_") else f"[{k!r}]" for k in path)
+
+
+def step_type(t: LiteralType, key: PathKey) -> LiteralType:
+    """The type of ``value[key]`` (or ``value.key``) for a value of type ``t``.
+
+    Raises:
+        KeyError: ``t`` has no such part; the message says what it has.
+    """
+    if t.kind is Kind.LIST and isinstance(key, int) and not isinstance(key, bool):
+        assert t.item is not None  # invariant of a LIST type
+        return t.item
+    if t.kind is Kind.MAP and isinstance(key, str):
+        assert t.item is not None
+        return t.item
+    if t.kind is Kind.RECORD and isinstance(key, str):
+        fields = dict(t.fields)
+        if key in fields:
+            return fields[key]
+        raise KeyError(f"{t} has no field '{key}'; its fields are "
+                       f"{', '.join(fields) or 'none'}")
+    shown = f"[{key!r}]" if not isinstance(key, str) or t.kind is Kind.MAP else f".{key}"
+    parts = {Kind.LIST: "is indexed by int", Kind.MAP: "is indexed by str keys",
+             Kind.RECORD: "has fields"}
+    raise KeyError(f"a value of type {t} has no part {shown}: "
+                   + (f"it {parts[t.kind]}" if t.kind in parts else
+                      "only lists, dicts and dataclasses have parts"))
+
+
+def path_type(t: LiteralType, path: tuple[PathKey, ...]) -> LiteralType:
+    """The type of the part of a ``t`` value that ``path`` names (KeyError: none)."""
+    for key in path:
+        t = step_type(t, key)
+    return t
+
+
+def follow(value: Any, path: tuple[PathKey, ...]) -> Any:
+    """The part of ``value`` that ``path`` names, in its Python form or its JSON form
+    (where a dataclass is a dict).
+
+    Raises:
+        DataError: the value lacks it (an index past the end, a missing key): a fault
+            of the data, so of the user's code, not of the engine.
+    """
+    for step, key in enumerate(path):
+        try:
+            if isinstance(key, int) or isinstance(value, Mapping):
+                value = value[key]
+            else:
+                value = getattr(value, key)
+        except (IndexError, KeyError, AttributeError, TypeError):
+            raise DataError(f"{describe_path(path)}, but {_what(value)} has no "
+                            f"{describe_path(path[:step + 1])}") from None
+    return value
+
+
+def _what(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return f"the list of {len(value)} items"
+    if isinstance(value, Mapping):
+        return f"the dict with keys {', '.join(map(repr, list(value)[:10])) or 'none'}"
+    return f"the {type(value).__name__} value"
+
+
+def with_path(b: Binding, path: tuple[PathKey, ...]) -> Binding:
+    """The binding of the part ``path`` names of what ``b`` binds: a reference
+    reaches further, a constant or a list or dict of bindings is indexed now.
+
+    Raises:
+        DataError: a constant, list or dict has no such part.
+    """
+    if not path:
+        return b
+    if isinstance(b, OutputRef):
+        return replace(b, path=b.path + path)
+    if isinstance(b, Constant):
+        return Constant(follow(b.value, path))
+    head, rest = path[0], path[1:]
+    items: dict[PathKey, Binding] = dict(enumerate(b.items)) if isinstance(b, BindingList) \
+        else dict(b.items)
+    if isinstance(head, int) and isinstance(b, BindingList) and head < 0:
+        head += len(b.items)
+    if head not in items:
+        raise DataError(f"the {'list' if isinstance(b, BindingList) else 'dict'} bound "
+                        f"here has no {describe_path(path[:1])}")
+    return with_path(items[head], rest)
 
 
 # --- conditions of branch nodes -------------------------------------------------------

@@ -1,6 +1,6 @@
 """The registered form of a launch plan: a workflow with default and fixed inputs, an
-optional schedule, a limit on concurrent executions, and the defaults of its executions'
-raw-output prefix, labels and annotations.
+optional schedule, a limit on concurrent executions, the defaults of its executions'
+raw-output prefix, labels and annotations, and the notifications sent when they end.
 
 Plain, immutable data and its JSON contract, shared by the CLI (which builds it from an
 SDK ``LaunchPlan``) and the control plane (which stores it). ``from_dict`` checks the
@@ -16,13 +16,15 @@ from typing import Any
 
 from engine.dag.spec.identifier import Identifier, ResourceType
 from engine.dag.spec.labels import check_annotations, check_labels, check_prefix
+from engine.dag.spec.notification import NotificationSpec, notifications_from_list
 from engine.dag.spec.schedule import Schedule, schedule_from_dict
 from engine.dag.spec.workflow import WorkflowSpec
 from engine.errors import ConfigError, SpecError
 
 # The fields of the JSON form, in the order ``to_dict`` writes them.
 _FIELDS = ("id", "workflow_id", "default_inputs", "fixed_inputs", "schedule",
-           "max_parallel_executions", "raw_output_data_config", "labels", "annotations")
+           "max_parallel_executions", "raw_output_data_config", "labels", "annotations",
+           "notifications")
 _ID_PARTS = ("resource_type", "project", "domain", "name", "version")
 
 
@@ -52,11 +54,14 @@ class LaunchPlanSpec:
     # request may add to or override them).
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
+    # Sent by the control plane when an execution of this launch plan ends in one of
+    # their phases (``engine.dag.spec.notification``).
+    notifications: tuple[NotificationSpec, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form. The prefix, labels and annotations are written only when set, so
-        that a launch plan without them keeps the JSON (and the version) it had before
-        they existed."""
+        """The JSON form. The prefix, labels, annotations and notifications are written
+        only when set, so that a launch plan without them keeps the JSON (and the version)
+        it had before they existed."""
         data: dict[str, Any] = {
             "id": self.id.to_dict(),
             "workflow_id": self.workflow_id.to_dict(),
@@ -71,6 +76,8 @@ class LaunchPlanSpec:
             data["labels"] = dict(self.labels)
         if self.annotations:
             data["annotations"] = dict(self.annotations)
+        if self.notifications:
+            data["notifications"] = [n.to_dict() for n in self.notifications]
         return data
 
     @classmethod
@@ -78,7 +85,7 @@ class LaunchPlanSpec:
         """Parse the JSON form, checking its shape: known fields only, identifiers of a
         launch plan and of a workflow, inputs as objects, a valid schedule, a limit of at
         least 1, no input both fixed and default, Kubernetes-valid labels and annotations,
-        a URI as raw-output prefix. Raises SpecError."""
+        a URI as raw-output prefix, valid notifications. Raises SpecError."""
         if not isinstance(data, dict):
             raise SpecError(f"launch plan spec must be a JSON object, got "
                             f"{type(data).__name__}")
@@ -101,7 +108,8 @@ class LaunchPlanSpec:
                    _limit(data.get("max_parallel_executions"), where),
                    raw_output_prefix_from_dict(data.get("raw_output_data_config"), where),
                    check_labels(data.get("labels"), where),
-                   check_annotations(data.get("annotations"), where))
+                   check_annotations(data.get("annotations"), where),
+                   notifications_from_list(data.get("notifications"), where))
 
 
 def launch_plan_id(workflow_id: Identifier, name: str) -> Identifier:

@@ -102,6 +102,10 @@ class TaskMetadata:
     # Set when the image is an ImageSpec: the task's Ray runtime environment. Absent from
     # the JSON otherwise, so that the specs (and versions) of other tasks do not change.
     image_spec: ImageRecord | None = None
+    # enable_deck: the decks each attempt writes (DeckField values: "Input", "Output",
+    # ...) besides the task's own; None: the task writes no deck. Absent from the JSON
+    # when None, so that other tasks' versions do not change.
+    deck_fields: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -120,6 +124,8 @@ class TaskMetadata:
         }
         if self.image_spec is not None:
             d["image_spec"] = self.image_spec.to_dict()
+        if self.deck_fields is not None:
+            d["deck_fields"] = list(self.deck_fields)
         return d
 
     @classmethod
@@ -138,6 +144,7 @@ class TaskMetadata:
             cache_serialize=d.get("cache_serialize", False),
             cache_ignore_input_vars=tuple(d.get("cache_ignore_input_vars", ())),
             image_spec=ImageRecord.from_dict(d["image_spec"]) if d.get("image_spec") else None,
+            deck_fields=tuple(d["deck_fields"]) if d.get("deck_fields") is not None else None,
         )
 
 

@@ -1,5 +1,5 @@
-"""The compiled form of a workflow: its nodes (task calls and branches), their bindings,
-and the specs of every task it uses."""
+"""The compiled form of a workflow: its nodes (task calls, branches and gates), their
+bindings, and the specs of every task it uses."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from engine.dag.spec.bindings import (
     condition_to_dict,
     refs_of,
 )
+from engine.dag.spec.gate import GateSpec
 from engine.dag.spec.identifier import Identifier
 from engine.dag.spec.interface import Interface, Variable
 from engine.dag.spec.task import ResourceSpec, TaskMetadata, TaskSpec
@@ -125,10 +126,12 @@ class NodeOverrides:
 
 @dataclass(frozen=True)
 class Node:
-    """One unit of work in a workflow: a call of a task, or a branch (conditional)."""
+    """One unit of work in a workflow: a call of a task, a branch (conditional), or a gate
+    (sleep, wait_for_input, approve: see :mod:`engine.dag.spec.gate`)."""
 
     id: str
-    task: str  # key of the TaskSpec in WorkflowSpec.tasks (the task's name); "" for a branch
+    # Key of the TaskSpec in WorkflowSpec.tasks (the task's name); "" for a branch or gate.
+    task: str
     inputs: tuple[tuple[str, Binding], ...]
     # Nodes that must finish first although no data flows from them.
     extra_upstream: tuple[str, ...] = ()
@@ -136,6 +139,9 @@ class Node:
     source: str = ""
     branch: BranchSpec | None = None
     overrides: NodeOverrides | None = None
+    # Set for a gate node only; absent from the JSON otherwise, so that the specs (and
+    # versions) of workflows without gates do not change.
+    gate: GateSpec | None = None
 
     def upstream(self) -> list[str]:
         """Node ids this node waits for (data dependencies first), without duplicates.
@@ -163,6 +169,8 @@ class Node:
             d["branch"] = self.branch.to_dict()
         if self.overrides is not None:
             d["overrides"] = self.overrides.to_dict()
+        if self.gate is not None:
+            d["gate"] = self.gate.to_dict()
         return d
 
     @classmethod
@@ -175,6 +183,7 @@ class Node:
             d["source"],
             BranchSpec.from_dict(d["branch"]) if d.get("branch") else None,
             NodeOverrides.from_dict(d["overrides"]) if d.get("overrides") else None,
+            GateSpec.from_dict(d["gate"]) if d.get("gate") else None,
         )
 
 

@@ -10,7 +10,8 @@
 
 ``{inputs.x}`` becomes the input's value (a file or directory input: its local
 path, downloaded first), ``{outputs.y}`` the rendered location of an output and
-``{ctx.working_directory}`` the attempt's scratch directory. A non-zero exit
+``{ctx.working_directory}`` the attempt's scratch directory, where the script runs
+(so a relative output location, ``location="out.txt"``, is a file there). A non-zero exit
 fails the attempt as a user error, with the end of stderr in the message.
 """
 
@@ -130,7 +131,9 @@ class ShellTask:
             tail = "\n".join(proc.stderr.strip().splitlines()[-20:])
             raise ShellError(f"ShellTask '{self.name}': the script exited with status "
                              f"{proc.returncode}; stderr:\n{tail}")
-        return [loc.var_type(os.path.abspath(outputs[loc.var])) for loc in self.output_locs]
+        # The script ran in the working directory: a relative location is relative to it.
+        return [loc.var_type(os.path.join(workdir, outputs[loc.var]))
+                for loc in self.output_locs]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if is_compiling():

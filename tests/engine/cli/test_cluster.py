@@ -246,10 +246,13 @@ def test_warm_runtime_settings() -> None:
     with pytest.raises(ConfigError, match="FLYRAY_LOCAL_RUNTIME_IDLE_S: local_runtime_idle_s "
                                           "must be a positive number of seconds"):
         load_settings({"FLYRAY_HOME": "/tmp/h", "FLYRAY_LOCAL_RUNTIME_IDLE_S": "0"})
-    # Workers of the home's cluster get the run's settings, but not which cluster to use.
+    # Workers of the home's cluster get the run's settings, but not which cluster to use,
+    # nor the control plane's delivery credentials.
     assert settings_variables({"FLYRAY_HOME": "/h", "RAY_ADDRESS": "x:1",
                                "FLYRAY_RAY_ADDRESS": "x:1", "AWS_REGION": "eu",
                                "FLYRAY_LOCAL_RUNTIME": "1", "FLYRAY_CATALOG_URL": "",
+                               "FLYRAY_SMTP_PASSWORD": "pw",
+                               "FLYRAY_PAGERDUTY_ROUTING_KEY": "rk",
                                "PATH": "/bin"}) == {
         "AWS_REGION": "eu", "FLYRAY_HOME": "/h"}
 

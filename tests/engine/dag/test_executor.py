@@ -17,10 +17,12 @@ import pytest
 from ray import cloudpickle
 from ray.experimental import internal_kv
 
+from engine.dag.run.cluster import RayRequest, ray_request
 from engine.dag.run.executor import ExecutionResult, run
 from engine.dag.run.hooks import ExecutionHooks
 from engine.dag.run.state import ExecutionPhase, ExecutionRecord, NodePhase, NodeRecord
 from engine.dag.run.worker import UNITS_NAMESPACE, unit_from
+from engine.dag.spec import ResourceSpec, TaskMetadata
 from engine.dag.validate import load_workflow
 from engine.errors import ErrorKind, InputValueError, NodeFailedError, ResourceRequestError
 from tests.fixtures import basic_wfs, by_value_wfs, runtime_wfs
@@ -82,6 +84,11 @@ def test_cpu_and_memory_requests_are_what_ray_assigns() -> None:
 @pytest.mark.usefixtures("ray_cluster")
 def test_limits_stand_in_for_missing_requests() -> None:
     assert runtime_wfs.assigned_by_limit_wf() == {"CPU": 0.25}
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_limits_above_the_machine_are_ceilings_not_requests() -> None:
+    assert runtime_wfs.huge_limits_wf() == {"CPU": 1.0}
 
 
 @pytest.mark.usefixtures("ray_cluster")
@@ -408,3 +415,13 @@ def test_good_workflow_inputs_run(tmp_path: Path) -> None:
     assert marker.read_text() == "3"
 
 
+@pytest.mark.parametrize(("requests", "limits", "expected"), [
+    (ResourceSpec(), ResourceSpec(), RayRequest(1.0, 0.0, None)),
+    (ResourceSpec(cpu=2.0, mem=1 << 30), ResourceSpec(cpu=4.0), RayRequest(2.0, 0.0, 1 << 30)),
+    (ResourceSpec(), ResourceSpec(cpu=0.5, mem=1 << 40), RayRequest(0.5, 0.0, None)),
+    (ResourceSpec(), ResourceSpec(cpu=64.0, gpu=2.0), RayRequest(1.0, 2.0, None)),
+    (ResourceSpec(gpu=1.0), ResourceSpec(gpu=2.0), RayRequest(1.0, 1.0, None)),
+])
+def test_requests_come_first_and_limits_only_cap_the_default(
+        requests: ResourceSpec, limits: ResourceSpec, expected: RayRequest) -> None:
+    assert ray_request(TaskMetadata(requests=requests, limits=limits)) == expected

@@ -26,3 +26,8 @@ def test_the_script_is_part_of_the_task_version() -> None:
     spec = wfs.count_lines.spec()
     assert [v.name for v in spec.interface.inputs] == ["f", "label"]
     assert str(spec.interface.outputs[0].type) == "FlyteFile"
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_a_relative_output_location_is_in_the_scripts_working_directory() -> None:
+    assert wfs.relative(word="hello") == "hello\n"

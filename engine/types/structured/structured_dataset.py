@@ -1,10 +1,12 @@
-"""Dataframes: ``pandas.DataFrame``, ``pyarrow.Table`` and ``StructuredDataset``.
+"""Dataframes: ``pandas.DataFrame``, ``pyarrow.Table`` and ``StructuredDataset``, at
+flytekit's path ``flytekit.types.structured.structured_dataset``.
 
 Inside an execution a dataframe passes between tasks as a Ray object (Arrow and
 NumPy buffers are read zero-copy from the object store); it becomes parquet only
 where it must outlive the execution. The three flavours convert into each other
 at a task's input, and ``Annotated[T, kwtypes(a=int, ...)]`` declares columns: an
-output must hold them, an input receives only them.
+output must hold them, an input receives only them. Other types and storage formats plug
+in with encoders and decoders (:mod:`engine.types.structured.handlers`).
 """
 
 from __future__ import annotations
@@ -14,9 +16,21 @@ import sys
 import typing
 from typing import Any
 
-from engine.catalog.blob import BlobStore, StorageConfig
+from engine.catalog.blob import BlobStore, StorageConfig, protocol_of
 from engine.errors import DataError, InterfaceError
+from engine.models import literals
+from engine.models.types import StructuredDatasetType
+from engine.types.file_access import FileAccessProvider
 from engine.types.literal import Kind, LiteralType
+from engine.types.model_transformer import TransformerContext
+from engine.types.structured.handlers import (
+    CSV,
+    GENERIC_FORMAT,
+    PARQUET,
+    StructuredDatasetDecoder,
+    StructuredDatasetEncoder,
+    StructuredDatasetTransformerEngine,
+)
 from engine.types.type_engine import (
     DataContext,
     TypeEngine,
@@ -63,19 +77,60 @@ class StructuredDataset:
         self._columns: list[str] | None = None  # declared columns to select
         self._storage: StorageConfig | None = None
 
-    def open(self, dataframe_type: Any) -> StructuredDataset:
+    def open(self, dataframe_type: Any = None) -> StructuredDataset:
+        """Read it, with :meth:`all`, as ``dataframe_type`` (default ``pandas.DataFrame``)."""
         self._open_as = dataframe_type
         return self
 
     def all(self) -> Any:
-        """The whole dataset in the flavour given to :meth:`open`."""
+        """The whole dataset in the flavour given to :meth:`open`: read by the decoder
+        registered for that type and the stored format, else from parquet."""
+        target = self._open_as or _pandas().DataFrame
         data = self.dataframe
+        if data is not None and not flavour(target) and isinstance(data, target):
+            return data  # already what was asked for (a type of a user's encoder)
+        if data is not None and not flavour(target):
+            return self._stored().open(target).all()  # a decoder reads it from storage
         if data is None:
-            assert self.uri is not None
-            store = BlobStore(self._storage or StorageConfig(root=self.uri))
-            data = store.read_parquet(self.uri, columns=self._columns)
+            data = self._read(target)
+            if not flavour(target):
+                return data
         data = select_columns(data, self._columns, f"dataset {self.uri or ''}".strip())
-        return convert(data, self._open_as or _pandas().DataFrame)
+        return convert(data, target)
+
+    def _store(self) -> BlobStore:
+        assert self.uri is not None or self._storage is not None
+        return BlobStore(self._storage or StorageConfig(root=str(self.uri)))
+
+    def _read(self, target: Any) -> Any:
+        assert self.uri is not None
+        store = self._store()
+        decoder = StructuredDatasetTransformerEngine.decoder(
+            target if not flavour(target) else _pandas().DataFrame, protocol_of(self.uri),
+            self.file_format)
+        if decoder is not None and (decoder.supported_format != PARQUET or not flavour(target)):
+            value = literals.StructuredDataset(self.uri, literals.StructuredDatasetMetadata(
+                StructuredDatasetType(format=self.file_format)))
+            ctx = DataContext(store, store.uri("tmp"))
+            return decoder.decode(TransformerContext(FileAccessProvider(ctx)), value,
+                                  literals.StructuredDatasetMetadata(StructuredDatasetType(
+                                      format=self.file_format)))
+        if self.file_format not in (PARQUET, GENERIC_FORMAT):
+            raise DataError(f"dataset {self.uri} is stored as {self.file_format} and no "
+                            f"decoder reads that as {getattr(target, '__name__', target)}: "
+                            "register one with StructuredDatasetTransformerEngine.register")
+        return store.read_parquet(self.uri, columns=self._columns)
+
+    def _stored(self) -> StructuredDataset:
+        """This in-memory dataset written as a directory of parquet (as flytekit writes
+        one), for a decoder to read."""
+        store = self._store()
+        uri = store.new_uri(store.uri("tmp"), "dataset")
+        store.write_parquet(convert(self.dataframe, _pa().Table), f"{uri}/00000")
+        stored = StructuredDataset(uri=uri)
+        stored._storage = store.config
+        stored._columns = self._columns
+        return stored
 
     def iter(self) -> typing.Iterator[Any]:
         yield self.all()
@@ -139,8 +194,9 @@ def convert(data: Any, target: Any, keep_index: bool = False) -> Any:
     kind = flavour(target)
     if isinstance(data, StructuredDataset):
         data = data.all() if kind != "dataset" else data
-    if kind == "dataset":
-        return data if isinstance(data, StructuredDataset) else StructuredDataset(data)
+    if kind == "dataset":  # the class asked for (a subclass: FlyteSchema), holding it
+        cls = annotated_parts(target)[0]
+        return data if isinstance(data, cls) else cls(dataframe=data)
     if kind == "arrow":
         return data if _is_table(data) else _pa().Table.from_pandas(
             data, preserve_index=None if keep_index else False)
@@ -215,12 +271,38 @@ class StructuredTransformer(TypeTransformer[Any]):
 
     def from_task_output(self, value: Any, python_type: Any, ctx: DataContext,
                          where: str) -> Any:
+        """The dataframe as it leaves the task: checked against declared columns; written
+        by the registered encoder where the output asks for a format or the dataframe's
+        type has no in-memory flavour."""
+        frame = value.dataframe if isinstance(value, StructuredDataset) else value
+        if frame is None:
+            return value  # already stored
+        fmt = _output_format(value, python_type)
+        encoder = StructuredDatasetTransformerEngine.encoder(
+            type(frame), protocol_of(ctx.store.root), fmt) if fmt or not flavour(type(frame)) \
+            else None
+        if encoder is None and (fmt not in (PARQUET, GENERIC_FORMAT)
+                                or not flavour(type(frame))):
+            raise DataError(
+                f"{where}: no encoder writes {type(frame).__name__} as "
+                f"{fmt or 'any format'}: register one with "
+                f"StructuredDatasetTransformerEngine.register"
+                + (" (for CSV, call register_csv_handlers())" if fmt == CSV else ""))
         columns = declared_columns(python_type)
-        if columns:
-            reason = column_mismatch(value, columns)
+        if columns and flavour(type(frame)):
+            reason = column_mismatch(frame, columns)
             if reason:
                 raise DataError(f"{where}: the dataframe {reason}")
-        return value
+        if encoder is None:
+            return value
+        dataset = value if isinstance(value, StructuredDataset) else StructuredDataset(frame)
+        literal = encoder.encode(TransformerContext(FileAccessProvider(ctx)), dataset,
+                                 StructuredDatasetType(format=encoder.supported_format or fmt))
+        stored_type = literal.metadata.structured_dataset_type if literal.metadata else None
+        stored = StructuredDataset(uri=literal.uri, file_format=(
+            stored_type.format if stored_type and stored_type.format else fmt or PARQUET))
+        stored._storage = ctx.store.config
+        return stored
 
     def to_task_input(self, value: Any, python_type: Any, ctx: DataContext, where: str) -> Any:
         columns = list(declared_columns(python_type)) or None
@@ -230,7 +312,10 @@ class StructuredTransformer(TypeTransformer[Any]):
                 value._columns = columns
                 return value
             value = value.all()
-        return convert(select_columns(value, columns, where), python_type)
+        received = convert(select_columns(value, columns, where), python_type)
+        if isinstance(received, StructuredDataset):  # a dataframe wrapped for the task
+            received._storage = ctx.store.config  # where a decoder may have it written
+        return received
 
     def to_json(self, value: Any, python_type: Any, ctx: DataContext | None = None) -> Any:
         if isinstance(value, StructuredDataset) and value.dataframe is None:
@@ -246,7 +331,8 @@ class StructuredTransformer(TypeTransformer[Any]):
     def from_json(self, data: Any, python_type: Any, ctx: DataContext | None = None) -> Any:
         uri = expect(data.get("uri") if isinstance(data, dict) else data, str,
                      "a parquet URI")
-        dataset = StructuredDataset(uri=uri)
+        fmt = data.get("format") if isinstance(data, dict) else None
+        dataset = StructuredDataset(uri=uri, file_format=fmt or PARQUET)
         dataset._storage = ctx.store.config if ctx is not None else None
         if flavour(python_type) == "dataset":
             return dataset
@@ -258,3 +344,23 @@ class StructuredTransformer(TypeTransformer[Any]):
         if isinstance(value, StructuredDataset) and value.dataframe is None:
             return "frame:uri:" + str(value.uri)
         return "frame:" + _arrow_digest(convert(value, _pa().Table, keep_index=True))
+
+
+def _output_format(value: Any, python_type: Any) -> str:
+    """The format an output asks for: ``Annotated[T, "csv"]``, else a StructuredDataset's
+    own ``file_format`` when not the default, else the default registered for the
+    dataframe's type; "" for none."""
+    for meta in annotated_parts(python_type)[1]:
+        if isinstance(meta, str):
+            return meta
+    if isinstance(value, StructuredDataset) and value.file_format != PARQUET:
+        return value.file_format
+    frame = value.dataframe if isinstance(value, StructuredDataset) else value
+    if flavour(type(frame)):
+        return GENERIC_FORMAT  # in memory between tasks, parquet where stored
+    return StructuredDatasetTransformerEngine.DEFAULT_FORMATS.get(type(frame), GENERIC_FORMAT)
+
+
+__all__ = ["CSV", "PARQUET", "StructuredDataset", "StructuredDatasetDecoder",
+           "StructuredDatasetEncoder", "StructuredDatasetTransformerEngine",
+           "StructuredTransformer"]

@@ -1,0 +1,1 @@
+"""flytekit's ``flytekit.models.core``: the core types of the literal model."""
