@@ -12,6 +12,7 @@ from engine.cli import remote
 from engine.cli.common import show_progress
 from engine.cli.register import print_registration, register_or_fail
 from engine.cli.run_options import RunOptions
+from engine.core.image_spec import use_images
 from engine.remote import FlyteTask, FlyteWorkflow
 
 
@@ -22,16 +23,12 @@ def run_remote(file: str, entity: Any, inputs: dict[str, Any], options: RunOptio
             "--envvars sets variables for a local run; the admin API takes none for an "
             "execution yet. Set them in the task (@task(environment={...})) and register "
             "it, or run without --remote")
-    if options.images:
-        # The cluster's driver compiles the registered code again and checks it against
-        # the registered specs: an image given here would be in one and not the other.
-        raise click.UsageError(
-            "--image sets the images of a local run; a remote execution runs the images "
-            "its tasks declare. Give the ImageSpec as the task's container_image and "
-            "register it, or run without --remote")
     progress = show_progress(options.progress)
-    registration = register_or_fail(file, options.endpoint, options.token, options.project,
-                                    options.domain, options.version)
+    # Registered as compiled with the run's images; the cluster's driver compiles the
+    # code again under the images the registered specs record (serve.driver.code_loading).
+    with use_images(options.images):
+        registration = register_or_fail(file, options.endpoint, options.token,
+                                        options.project, options.domain, options.version)
     if progress:
         print_registration(registration)
     else:

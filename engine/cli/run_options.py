@@ -69,7 +69,7 @@ def run_options() -> list[RunOption]:
         RunOption(["--inputs-file"], type=click.Path(exists=True, dir_okay=False),
                      help="JSON or YAML file of input values; options given win."),
         RunOption(["--image"], multiple=True, metavar="[NAME=]IMAGE",
-                     help="In a local run, the image of tasks that give none (repeatable; "
+                     help="The image of tasks that give none, locally or --remote (repeatable; "
                      "NAME=IMAGE names one for container_image='{{.image.NAME.fullname}}'): "
                      "an image name, or an imagespec.yaml of ImageSpec fields, run as the "
                      "tasks' Ray runtime environment."),

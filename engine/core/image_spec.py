@@ -341,7 +341,9 @@ def _pip_options(spec: ImageSpec) -> list[str]:
 
 # --- the images of a run: flyray run --image -------------------------------------------
 
-Image = str | ImageSpec
+# An image name, an ImageSpec, or an ImageSpec as a registered spec recorded it (the
+# control plane compiles registered code under the images its registration had).
+Image = str | ImageSpec | ImageRecord
 DEFAULT = "default"
 _IMAGES: contextvars.ContextVar[tuple[tuple[str, Image], ...]] = contextvars.ContextVar(
     "flyray_images", default=())
@@ -364,23 +366,28 @@ def images_key() -> tuple[tuple[str, Image], ...]:
     return _IMAGES.get()
 
 
+def template_name(image: object) -> str | None:
+    """NAME when ``image`` is flytekit's ``{{.image.NAME.fullname}}`` template, else None."""
+    match = _TEMPLATE.match(image) if isinstance(image, str) else None
+    return match.group(1) if match else None
+
+
 def resolve(image: Image | None) -> Image | None:
     """A task's image with the images in use applied: the default one for None, the one
     named by a ``{{.image.NAME.fullname}}`` template; any other image as it is."""
     images = dict(_IMAGES.get())
     if image is None:
         return images.get(DEFAULT)
-    if isinstance(image, str):
-        match = _TEMPLATE.match(image)
-        if match and match.group(1) in images:
-            return images[match.group(1)]
+    name = template_name(image)
+    if name is not None and name in images:
+        return images[name]
     return image
 
 
 def image_fields(image: Image | None) -> dict[str, Any]:
     """The task metadata fields of ``image``: ``container_image`` and ``image_spec``."""
-    if isinstance(image, ImageSpec):
-        record = image.record()
+    if isinstance(image, (ImageSpec, ImageRecord)):
+        record = image.record() if isinstance(image, ImageSpec) else image
         return {"container_image": record.name, "image_spec": record}
     if image is not None and not isinstance(image, str):
         raise ConfigError(f"container_image must be an image name or an ImageSpec, got "

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 import threading
 from collections import OrderedDict
 from types import ModuleType
 from typing import Any
 
+from engine.core.image_spec import DEFAULT, Image, template_name, use_images
 from engine.core.workflow import PythonFunctionWorkflow
 from engine.dag.compiler import CompiledWorkflow
 from engine.dag.spec import TaskSpec, WorkflowSpec
@@ -65,19 +67,39 @@ def _compile(workflow: dict[str, Any] | None, task: dict[str, Any] | None,
                 found, "compile_as_workflow"):
             raise CodeLoadError(f"task '{spec.id.name}': module '{spec.module}' in {where} has "
                                 f"no task named '{spec.attribute}'")
-        own = found.spec()
-        _same_spec(f"task '{spec.id.name}'", (own, moved_task(own, Scope.of(spec.id))), spec,
-                   where)
-        compiled: CompiledWorkflow = found.compile_as_workflow()
+        with use_images(_registered_images([spec])):
+            own = found.spec()
+            _same_spec(f"task '{spec.id.name}'", (own, moved_task(own, Scope.of(spec.id))),
+                       spec, where)
+            compiled: CompiledWorkflow = found.compile_as_workflow()
         return compiled
     assert workflow is not None  # an execution runs a workflow or a task
     spec_ = WorkflowSpec.from_dict(workflow)
     name = spec_.id.name
     found_wf = _find_workflow(name, [t.module for t in spec_.tasks.values()], where)
-    compiled = found_wf.compile()
+    with use_images(_registered_images(list(spec_.tasks.values()))):
+        compiled = found_wf.compile()
     _same_spec(f"workflow '{name}'",
                (compiled.spec, moved_workflow(compiled.spec, Scope.of(spec_.id))), spec_, where)
     return compiled
+
+
+def _registered_images(specs: list[TaskSpec]) -> dict[str, Image]:
+    """The images a registration compiled its tasks under (``flyray run --remote
+    --image``), by name, as ``use_images`` takes them: for each task of ``specs`` whose code
+    gives no image (the default one) or a ``{{.image.NAME.fullname}}`` template, the image
+    its registered spec records. The code is imported already (the workflow was found)."""
+    images: dict[str, Image] = {}
+    for spec in specs:
+        recorded = spec.metadata.image_spec or spec.metadata.container_image
+        module = sys.modules.get(spec.module)
+        declared = getattr(getattr(module, spec.attribute, None), "container_image", recorded)
+        if recorded is None or declared == recorded:
+            continue
+        name = DEFAULT if declared is None else template_name(declared)
+        if name is not None:
+            images[name] = recorded
+    return images
 
 
 def _same_spec(what: str, found: tuple[TaskSpec, TaskSpec] | tuple[WorkflowSpec, WorkflowSpec],

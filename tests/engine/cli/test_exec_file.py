@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from engine.cli.main import cli
 from engine.cli.run_options import EXEC_KEYS, RunOptions, read_exec_file, settle
+from serve.driver.code_loading import compile_registered
 from tests.engine.cli.conftest import start_admin
 from tests.engine.cli.test_register import DOMAIN, PACKAGE, PROJECT, api
 from tests.serve.remote import RecordingLauncher
@@ -84,8 +85,14 @@ def test_run_remote_takes_inputs_and_options_from_the_file(tmp_path: Path) -> No
                                                   "yaml"], env=server.env).output)
         assert data["inputs"] == {"n": 6}
 
-        # Images are a local run's: the cluster's driver compiles the registered code.
-        imaged = runner.invoke(cli, ["run", "--remote", "--image", "img:1", WORKFLOWS,
-                                     "pipeline"], env=server.env)
-        assert imaged.exit_code == 2 and "--image sets the images of a local run" in \
-            imaged.output
+        # With --image the tasks that give none are registered in that image, and the
+        # cluster's driver, compiling the registered code again, finds the same specs.
+        imaged = runner.invoke(cli, ["run", "--remote", "--name", "imaged", "--image",
+                                     "img:1", WORKFLOWS, "pipeline"], env=server.env)
+        assert imaged.exit_code == 0, imaged.output
+        ran = api(server, f"executions/{PROJECT}/{DOMAIN}/imaged")["spec"]["workflow"]
+        spec = api(server, f"workflows/{PROJECT}/{DOMAIN}/{ran['name']}/{ran['version']}")
+        images = {t["metadata"]["container_image"] for t in spec["spec"]["tasks"].values()}
+        assert images == {"img:1"}
+        compiled = compile_registered(spec["spec"], None, None)
+        assert {t.metadata.container_image for t in compiled.spec.tasks.values()} == {"img:1"}
