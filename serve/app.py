@@ -13,8 +13,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from engine.catalog.blob import BlobStore, StorageConfig
 from engine.config import Settings
 from serve.api import (
+    decks,
     entities,
     executions,
     executors,
@@ -94,6 +96,7 @@ def create_app(settings: Settings, store: AdminStore | None = None,
     app.state.store = admin
     app.state.settings = settings
     app.state.executions = service
+    app.state.blobs = BlobStore(StorageConfig.from_settings(settings))  # decks are read there
     app.state.clock = clock
     app.state.scheduler = scheduler
     api_errors.install(app)
@@ -106,7 +109,7 @@ def create_app(settings: Settings, store: AdminStore | None = None,
 
     api = APIRouter(prefix=API_PREFIX)
     for module in (projects, entities, launch_plans, schedules, executions, notifications,
-                   executors, signals):
+                   executors, signals, decks):
         api.include_router(module.router)
     app.include_router(api)
     app.add_middleware(RequestGuard, token=settings.admin_token,

@@ -68,3 +68,16 @@ class CodeLoadError(AdminError):
     object is missing, or it does not compile to the registered spec)."""
 
     kind = "FAILED_PRECONDITION"
+
+
+class OutsideBlobStoreError(AdminError):
+    """A record names a URI outside the server's blob store (its driver ran with another
+    ``blob_root``): the admin reads only under its own root, so it does not serve it."""
+
+    kind = "FAILED_PRECONDITION"
+
+
+class BlobStoreUnavailableError(AdminError):
+    """The server's blob store cannot be read (unreachable, access denied)."""
+
+    kind = "UNAVAILABLE"

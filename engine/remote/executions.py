@@ -161,6 +161,10 @@ class TaskAttempt:
     error: ExecutionFailure | None
     cache_status: str | None  # DISABLED, HIT, MISS, OVERWRITTEN, FAILED
     worker: dict[str, Any]  # where it ran
+    # Its deck document in the blob store (a successful attempt of a task with
+    # enable_deck), and the admin API's path that serves it (None for a child's).
+    deck_uri: str | None = None
+    deck_url: str | None = None
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> TaskAttempt:
@@ -168,7 +172,8 @@ class TaskAttempt:
         return cls(int(data["attempt"]), parse_time(data.get("started_at")),
                    parse_time(data.get("ended_at")), _duration(data.get("duration_s")),
                    NodePhase(outcome) if outcome else None, ExecutionFailure.of(data.get("error")),
-                   data.get("cache_status"), dict(data.get("worker") or {}))
+                   data.get("cache_status"), dict(data.get("worker") or {}),
+                   data.get("deck_uri"), data.get("deck_url"))
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,8 @@ class NodeExecutionClosure:
     duration: dt.timedelta | None
     error: ExecutionFailure | None
     cache_status: str | None  # of the last attempt
+    # The last attempt's deck document in the blob store (flytekit's ``deck_uri``).
+    deck_uri: str | None = None
 
 
 class FlyteNodeExecution:
@@ -268,7 +275,8 @@ class FlyteNodeExecution:
             else (ended - started if started and ended else None),
             ExecutionFailure.of(data.get("error")) or next(
                 (a.error for a in reversed(attempts) if a.error), None),
-            data.get("cache_status") or (attempts[-1].cache_status if attempts else None))
+            data.get("cache_status") or (attempts[-1].cache_status if attempts else None),
+            data.get("deck_uri") or (attempts[-1].deck_uri if attempts else None))
         children = [cls.of(c, execution, None) for c in data.get("children") or ()]
         node = cls(NodeExecutionIdentifier(node_id, execution), str(data.get("task", "")),
                    closure, attempts, children, data.get("child_execution"), reader)

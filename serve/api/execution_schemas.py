@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -23,10 +24,20 @@ from serve.store.execution_records import (
 )
 
 _MAX_CAUSE = 10_000
+# Where serve.api.decks serves a node's deck document.
+_DECKS = "/api/v1/decks"
 
 
 def _time(epoch: float | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc) if epoch is not None else None
+
+
+def deck_url(ident: ExecutionId, node_id: str, attempt: int | None = None) -> str:
+    """The API path that serves a node's deck document: its latest attempt's, or
+    ``attempt``'s."""
+    parts = "/".join(quote(p, safe="") for p in (ident.project, ident.domain, ident.name,
+                                                 node_id))
+    return f"{_DECKS}/{parts}" + (f"?attempt={attempt}" if attempt is not None else "")
 
 
 class ExecutionIdModel(RequestModel):
@@ -230,28 +241,37 @@ class AttemptModel(BaseModel):
     error: ErrorModel | None
     cache_status: str | None = Field(description="DISABLED, HIT, MISS, OVERWRITTEN, FAILED")
     worker: dict[str, Any]
+    deck_uri: str | None = Field(default=None, description=(
+        "Its deck document in the blob store: a successful attempt of a task with "
+        "enable_deck writes one."))
+    deck_url: str | None = Field(default=None, description=(
+        "The API path that serves that document as HTML (null for an attempt of a node "
+        "run inside another node: read its deck_uri from the blob store)."))
 
     @classmethod
-    def of(cls, a: NodeAttempt) -> AttemptModel:
+    def of(cls, a: NodeAttempt, ident: ExecutionId, node_id: str) -> AttemptModel:
+        """An attempt of the node ``node_id`` of execution ``ident``."""
         return cls._make(a.attempt, a.started_at, a.ended_at, a.outcome, a.error_kind,
-                         a.error, a.cache_status, a.worker)
+                         a.error, a.cache_status, a.worker, a.deck_uri,
+                         deck_url(ident, node_id, a.attempt) if a.deck_uri else None)
 
     @classmethod
     def of_record(cls, a: AttemptRecord) -> AttemptModel:
         """A child node's attempt, as the engine recorded it."""
         return cls._make(a.attempt, a.start, a.end, a.outcome,
                          a.error_kind.value if a.error_kind else None, a.error,
-                         a.cache_status, a.worker)
+                         a.cache_status, a.worker, a.deck_uri, None)
 
     @classmethod
     def _make(cls, attempt: int, start: float, end: float | None, outcome: NodePhase | None,
               kind: str | None, error: str | None, cache: str | None,
-              worker: dict[str, Any]) -> AttemptModel:
+              worker: dict[str, Any], deck: str | None, url: str | None) -> AttemptModel:
         return cls(attempt=attempt, started_at=_time(start), ended_at=_time(end),
                    duration_s=end - start if end is not None else None,
                    outcome=outcome.value if outcome else None,
                    error=ErrorModel(kind=kind or "SYSTEM", message=error)
-                   if error is not None else None, cache_status=cache, worker=dict(worker))
+                   if error is not None else None, cache_status=cache, worker=dict(worker),
+                   deck_uri=deck, deck_url=url)
 
 
 class ChildNodeModel(BaseModel):
@@ -292,10 +312,15 @@ class NodeExecutionModel(BaseModel):
     child_execution: str | None
     has_outputs: bool = Field(description="Outputs are stored: GET /api/v1/data/"
                               "node_executions/... reads them.")
+    deck_uri: str | None = Field(default=None, description="The last attempt's deck "
+                                 "document in the blob store, if it wrote one.")
+    deck_url: str | None = Field(default=None, description="The API path that serves "
+                                 "that document as HTML (GET /api/v1/decks/...).")
 
     @classmethod
     def of(cls, n: NodeExecution) -> NodeExecutionModel:
-        attempts = [AttemptModel.of(a) for a in n.attempts]
+        attempts = [AttemptModel.of(a, n.execution, n.node_id) for a in n.attempts]
+        deck = n.attempts[-1].deck_uri if n.attempts else None
         started = attempts[0].started_at if attempts else None
         ended = attempts[-1].ended_at if attempts else None
         return cls(
@@ -306,7 +331,8 @@ class NodeExecutionModel(BaseModel):
             cache_status=n.attempts[-1].cache_status if n.attempts else None,
             error=ErrorModel.of(n.error), attempts=attempts,
             children=[ChildNodeModel.of(k, c) for k, c in n.children.items()],
-            child_execution=n.child_execution, has_outputs=n.outputs is not None)
+            child_execution=n.child_execution, has_outputs=n.outputs is not None,
+            deck_uri=deck, deck_url=deck_url(n.execution, n.node_id) if deck else None)
 
 
 class NodeExecutionList(BaseModel):

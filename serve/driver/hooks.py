@@ -91,7 +91,7 @@ class AdminHooks(ExecutionHooks):
         self.writer.put(AttemptEvent(node.node_id, NodeAttempt(
             self.attempts.get(node.node_id, 0) + attempt.attempt, attempt.start, attempt.end,
             attempt.outcome, attempt.error_kind.value if attempt.error_kind else None,
-            attempt.error, attempt.cache_status, dict(attempt.worker))))
+            attempt.error, attempt.cache_status, dict(attempt.worker), attempt.deck_uri)))
 
     def _event(self, record: ExecutionRecord, node: NodeRecord) -> NodeEvent:
         outputs = None

@@ -108,6 +108,14 @@ def _create_signals(conn: Connection) -> None:
     Base.metadata.create_all(conn, tables=[SignalRow.__table__])  # type: ignore[list-item]
 
 
+def _add_deck_uri(conn: Connection) -> None:
+    """Node attempts get ``deck_uri`` (NULL for those recorded before: no deck)."""
+    table = cast("Table", NodeAttemptRow.__table__)
+    if "deck_uri" not in {c["name"] for c in inspect(conn).get_columns(table.name)}:
+        kind = table.c.deck_uri.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN deck_uri {kind}"))
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _create_registry),
     (2, _add_default_project),
@@ -118,4 +126,5 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (7, _create_executors),
     (8, _create_notifications),
     (9, _create_signals),
+    (10, _add_deck_uri),
 ]

@@ -278,6 +278,8 @@ class NodeAttemptRow(Base):
     cache_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # Where it ran: Ray node IP and id, worker pid, GPU ids (JSON).
     worker: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Its deck document's URI in the blob store (NULL: it wrote none); added by migration 10.
+    deck_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 # --- schedules -----------------------------------------------------------------------

@@ -170,6 +170,9 @@ class NodeAttempt:
     error: str | None
     cache_status: str | None
     worker: dict[str, Any]
+    # Its deck document in the blob store (a successful attempt of a task with
+    # enable_deck), as the worker wrote it.
+    deck_uri: str | None = None
 
 
 @dataclass(frozen=True)

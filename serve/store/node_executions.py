@@ -109,6 +109,7 @@ def _attempt(s: Session, execution: ExecutionRow, event: AttemptEvent) -> None:
     row.error_kind, row.error_message = attempt.error_kind, attempt.error
     row.cache_status = attempt.cache_status
     row.worker = canonical_json(attempt.worker) if attempt.worker else None
+    row.deck_uri = attempt.deck_uri
 
 
 # --- reads ---------------------------------------------------------------------------------
@@ -159,4 +160,4 @@ def _attempt_of(row: NodeAttemptRow) -> NodeAttempt:
     return NodeAttempt(row.attempt, row.started_at, row.ended_at,
                        NodePhase(row.outcome) if row.outcome else None, row.error_kind,
                        row.error_message, row.cache_status,
-                       json.loads(row.worker) if row.worker else {})
+                       json.loads(row.worker) if row.worker else {}, row.deck_uri)

@@ -130,3 +130,13 @@ def test_a_database_from_before_timeouts_and_node_inputs_gets_them(admin_url: st
         assert "inputs" in columns_and_indexes(admin_url, "admin_node_executions")
     finally:
         store.close()
+
+
+def test_a_database_from_before_decks_gets_them(admin_url: str) -> None:
+    database_before(admin_url, 9, ["ALTER TABLE admin_node_attempts DROP COLUMN deck_uri"])
+    store = AdminStore(admin_url)
+    try:
+        assert store.schema_version >= 10
+        assert "deck_uri" in columns_and_indexes(admin_url, "admin_node_attempts")
+    finally:
+        store.close()
