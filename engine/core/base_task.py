@@ -22,7 +22,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
-import hashlib
 import inspect
 import json
 import sys
@@ -31,14 +30,15 @@ from collections.abc import Mapping
 from types import FrameType
 from typing import Any, Generic, TypeVar
 
-from engine.config import chosen_namespace, current_namespace
-from engine.core.image_spec import Image, image_fields, images_key, resolve
+from engine.config import current_namespace
+from engine.core.image_spec import Image, image_fields
+from engine.core.task_spec import cached_spec
 from engine.dag.compiler import CompiledWorkflow, add_task_node, compile_workflow
-from engine.dag.resources import Resources, Secret
+from engine.dag.resources import Resources, Secret, secret_requests_spec
 from engine.dag.run import stand_ins
 from engine.dag.run.context import EAGER_SUBMIT, ExecutionParameters, current_context
-from engine.dag.spec import Identifier, ResourceType, TaskSpec
 from engine.dag.spec import TaskMetadata as MetadataSpec
+from engine.dag.spec import TaskSpec
 from engine.dag.trace import is_compiling
 from engine.errors import ConfigError, InterfaceError, NotYetSupportedError
 from engine.types.interface import (
@@ -353,24 +353,9 @@ class PythonTask(Generic[T]):
     def spec(self) -> TaskSpec:
         """The task's spec; its version hashes the spec, the subclass's source, the
         ``task_config`` and ``get_custom()``."""
-        chosen = chosen_namespace()
-        images = images_key()
-        key = (chosen, images) if images else chosen
-        spec = self._specs.get(key)
-        if spec is None:
-            project, domain = chosen or current_namespace()
-            iface = to_spec_interface(self.python_interface, f"task '{self.name}'")
-            ident = Identifier(ResourceType.TASK, project, domain, self.name, "")
-            image = resolve(self.container_image)
-            metadata = self._spec_metadata if image is self.container_image else \
-                dataclasses.replace(self._spec_metadata, **image_fields(image))
-            unversioned = TaskSpec(ident, iface, metadata, self._module, self._attribute())
-            digest = hashlib.sha256(repr(unversioned.to_dict()).encode())
-            digest.update(self._version_text().encode())
-            spec = dataclasses.replace(
-                unversioned, id=dataclasses.replace(ident, version=digest.hexdigest()[:16]))
-            self._specs[key] = spec
-        return spec
+        return cached_spec(self._specs, self.name, self.python_interface,
+                           self._spec_metadata, self.container_image,
+                           lambda: (self._module, self._attribute()), self._version_text)
 
     def compile_as_workflow(self) -> CompiledWorkflow:
         """A one-node workflow running this task, to run the task alone on Ray."""
@@ -426,10 +411,6 @@ def _metadata_spec(what: str, iface: PythonInterface, metadata: TaskMetadata,
     if unknown:
         raise ConfigError(f"{what}: cache_ignore_input_vars names unknown input(s) "
                           f"{sorted(unknown)}; inputs are {list(iface.inputs)}")
-    for secret in secrets:
-        if not isinstance(secret, Secret):
-            raise ConfigError(f"{what}: secret_requests must hold Secret(group=..., key=...) "
-                              f"values, got {secret!r}")
     return MetadataSpec(
         cache=metadata.cache,
         cache_version=metadata.cache_version,
@@ -438,7 +419,7 @@ def _metadata_spec(what: str, iface: PythonInterface, metadata: TaskMetadata,
         interruptible=bool(metadata.interruptible),
         requests=(requests or Resources()).to_spec(f"{what}: requests"),
         limits=(limits or Resources()).to_spec(f"{what}: limits"),
-        secrets=tuple((s.group, s.key or "") for s in secrets),
+        secrets=secret_requests_spec(what, secrets),
         **image_fields(image),
         environment=tuple(sorted(environment.items())),
         cache_serialize=metadata.cache_serialize,

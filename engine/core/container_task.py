@@ -42,7 +42,7 @@ from typing import Any
 
 from engine.config import chosen_namespace, current_namespace
 from engine.dag.compiler import add_task_node
-from engine.dag.resources import Resources, Secret
+from engine.dag.resources import Resources, Secret, secret_requests_spec
 from engine.dag.run.container import ContainerExitError, run_container_task
 from engine.dag.run.container_io import check_templates
 from engine.dag.spec import ContainerSpec, Identifier, ResourceType, TaskMetadata, TaskSpec
@@ -269,7 +269,7 @@ def _metadata(
         cache=cache, cache_version=cache_version, retries=retries,
         timeout_s=float(timeout_s) if timeout_s is not None else None,
         requests=reqs, limits=lims,
-        secrets=tuple((s.group, s.key or "") for s in secret_requests or ()),
+        secrets=secret_requests_spec(what, secret_requests),
         container_image=image, environment=tuple(sorted((environment or {}).items())),
         cache_serialize=cache_serialize, cache_ignore_input_vars=cache_ignore_input_vars,
     )

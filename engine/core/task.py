@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import functools
-import hashlib
 import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
-from engine.config import chosen_namespace, current_namespace
+from engine.config import current_namespace
 from engine.core.base_task import Interface, PythonTask
-from engine.core.image_spec import Image, image_fields, images_key, resolve
+from engine.core.image_spec import Image, image_fields
+from engine.core.task_spec import cached_spec
 from engine.dag.compiler import (
     CompiledWorkflow,
     add_task_node,
     compile_workflow,
 )
-from engine.dag.resources import Resources, Secret
+from engine.dag.resources import Resources, Secret, secret_requests_spec
 from engine.dag.run import stand_ins
 from engine.dag.run.context import EAGER_SUBMIT
-from engine.dag.spec import Identifier, ResourceType, TaskMetadata, TaskSpec
+from engine.dag.spec import TaskMetadata, TaskSpec
 from engine.dag.trace import is_compiling
 from engine.deck.deck import DEFAULT_FIELDS, DeckField
 from engine.errors import ConfigError, InterfaceError, NotYetSupportedError
@@ -30,7 +29,6 @@ from engine.types.interface import (
     bind_inputs,
     entity_name,
     extract_interface,
-    to_spec_interface,
 )
 from engine.types.type_engine import TypeEngine
 
@@ -99,7 +97,7 @@ class PythonFunctionTask:
             interruptible=bool(interruptible),
             requests=reqs,
             limits=lims,
-            secrets=tuple((s.group, s.key or "") for s in secret_requests or ()),
+            secrets=secret_requests_spec(what, secret_requests),
             **image_fields(container_image),
             environment=tuple(sorted((environment or {}).items())),
             cache_serialize=cache_serialize,
@@ -129,26 +127,10 @@ class PythonFunctionTask:
 
     def spec(self) -> TaskSpec:
         """The task's spec; its version hashes the spec and the function's source."""
-        chosen = chosen_namespace()
-        images = images_key()
-        key = (chosen, images) if images else chosen
-        spec = self._specs.get(key)
-        if spec is None:
-            project, domain = chosen or current_namespace()
-            iface = to_spec_interface(self.python_interface, f"task '{self.name}'")
-            ident = Identifier(ResourceType.TASK, project, domain, self.name, "")
-            image = resolve(self.container_image)
-            metadata = self.metadata if image is self.container_image else \
-                dataclasses.replace(self.metadata, **image_fields(image))
-            unversioned = TaskSpec(ident, iface, metadata, self.fn.__module__, self.fn.__name__)
-            digest = hashlib.sha256(repr(unversioned.to_dict()).encode())
-            digest.update(_source_of(self.fn).encode())
-            version = digest.hexdigest()[:16]
-            spec = dataclasses.replace(
-                unversioned, id=dataclasses.replace(ident, version=version)
-            )
-            self._specs[key] = spec
-        return spec
+        return cached_spec(self._specs, self.name, self.python_interface, self.metadata,
+                           self.container_image,
+                           lambda: (self.fn.__module__, self.fn.__name__),
+                           lambda: _source_of(self.fn))
 
     def run_function(self, inputs: dict[str, Any]) -> list[Any]:
         """Call the function; return its outputs in order, checked against the interface."""

@@ -11,7 +11,16 @@ from typing import Any
 
 from engine.dag.branching import gates, holds
 from engine.dag.graph import topological_order
-from engine.dag.spec import START_NODE, Binding, Constant, Node, OutputRef, WorkflowSpec, follow
+from engine.dag.spec import (
+    GATE_OUTPUT,
+    START_NODE,
+    Binding,
+    Constant,
+    Node,
+    OutputRef,
+    WorkflowSpec,
+    follow,
+)
 
 
 def recoverable(spec: WorkflowSpec, offered: Mapping[str, Mapping[str, Any]],
@@ -20,9 +29,12 @@ def recoverable(spec: WorkflowSpec, offered: Mapping[str, Mapping[str, Any]],
 
     A task node is taken when every output of its task is offered and every node upstream
     of it is taken too: a node that runs again may produce other values, and whatever
-    depends on them must run again as well. A node inside a conditional's arm also needs
-    that conditional (and any conditional around it) to decide again, on taken operands
-    and the workflow's ``inputs``, for that same arm.
+    depends on them must run again as well. A gate node that passed (it is offered only
+    then) is taken likewise, with its recorded output (a wait_for_input's signal value,
+    approve's approved value; a sleep has none), so it does not wait again. A node
+    inside a conditional's arm also needs that conditional (and any conditional around
+    it) to decide again, on taken operands and the workflow's ``inputs``, for that same
+    arm.
 
     A branch node (a conditional) is taken when it decides an arm whose nodes are all
     taken; its outputs, never stored for it, are that arm's, so nodes after it are taken
@@ -53,17 +65,23 @@ class _Taking:
             for node in order:
                 if node.id in self.taken or not self._in_decided_arm(node.id):
                     continue
-                values = self._task(node) if node.branch is None else self._branch(node)
+                values = self._done(node) if node.branch is None else self._branch(node)
                 if values is not None:
                     self.taken[node.id] = values
                     changed = True
         return self.taken
 
-    def _task(self, node: Node) -> dict[str, Any] | None:
+    def _done(self, node: Node) -> dict[str, Any] | None:
+        """A task or gate node's offered outputs, if it can be taken."""
         values = self.offered.get(node.id)
-        if values is None or node.task not in self.spec.tasks:
+        if values is None:
             return None
-        names = {v.name for v in self.spec.tasks[node.task].interface.outputs}
+        if node.gate is not None:  # it passed: a gate fails, or has not passed, otherwise
+            names = {GATE_OUTPUT} if node.gate.type is not None else set()
+        elif node.task in self.spec.tasks:
+            names = {v.name for v in self.spec.tasks[node.task].interface.outputs}
+        else:
+            return None
         if not names <= set(values) or not set(node.upstream()) <= set(self.taken):
             return None
         return {name: values[name] for name in names}

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from engine.dag.spec import ResourceSpec
+from engine.dag.spec.task import SecretRequest
 from engine.errors import ConfigError
 
 _SUFFIX = {
@@ -69,6 +70,11 @@ class Resources:
 
 
 class MountType(enum.Enum):
+    """Where a requested secret is put while the task runs, as flytekit's: ANY, read with
+    ``current_context().secrets.get`` only; ENV_VAR, also the environment variable
+    ``get_secrets_env_var(group, key)``; FILE, also the file ``get_secrets_file(group,
+    key)``, readable by the task's user only."""
+
     ANY = "ANY"
     ENV_VAR = "ENV_VAR"
     FILE = "FILE"
@@ -89,3 +95,24 @@ class Secret:
     group_version: str | None = None
     mount_requirement: _MountType = _MountType.ANY
     env_var: str | None = None
+
+    def to_request(self, what: str) -> SecretRequest:
+        """As the task spec records it; raises ConfigError naming ``what`` if malformed."""
+        if not isinstance(self.group, str) or not self.group or not (
+                self.key is None or isinstance(self.key, str)):
+            raise ConfigError(f"{what}: Secret(group={self.group!r}, key={self.key!r}): the "
+                              "group must be a non-empty string and the key a string or None")
+        if not isinstance(self.mount_requirement, _MountType):
+            raise ConfigError(f"{what}: secret '{self.group}': mount_requirement must be "
+                              "Secret.MountType.ANY, ENV_VAR or FILE, got "
+                              f"{self.mount_requirement!r}")
+        return SecretRequest(self.group, self.key or "", self.mount_requirement.value)
+
+
+def secret_requests_spec(what: str, secrets: list[Secret] | None) -> tuple[SecretRequest, ...]:
+    """A task's ``secret_requests`` as its spec records them; ConfigError if malformed."""
+    for secret in secrets or ():
+        if not isinstance(secret, Secret):
+            raise ConfigError(f"{what}: secret_requests must hold Secret(group=..., key=...) "
+                              f"values, got {secret!r}")
+    return tuple(s.to_request(what) for s in secrets or ())

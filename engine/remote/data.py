@@ -18,6 +18,7 @@ from engine.catalog.blob import BlobStore
 from engine.catalog.literals import load_json
 from engine.errors import InputValueError
 from engine.types.interface import PythonInterface
+from engine.types.model_transformer import python_value
 from engine.types.type_engine import DataContext, TypeEngine
 
 _MISSING = object()
@@ -58,8 +59,9 @@ class LiteralsResolver:
         python_type = as_type if as_type is not None else self._types.get(name, _MISSING)
         if python_type is _MISSING:
             return data
-        value = TypeEngine.from_json(data, python_type,
-                                     DataContext(self._store, self._store.uri("tmp")))
+        # A flytekit-style type comes back from JSON as its literal: read it as the type.
+        value = python_value(TypeEngine.from_json(
+            data, python_type, DataContext(self._store, self._store.uri("tmp"))))
         if as_type is None:
             self._values[name] = value
         return value

@@ -36,7 +36,7 @@ from engine.types.type_engine import DataContext, TypeEngine
 from serve.control.launching import DriverTicket
 from serve.driver.code_loading import compile_registered
 from serve.driver.event_writer import EventWriter
-from serve.driver.hooks import AdminHooks
+from serve.driver.hooks import AdminHooks, output_types
 from serve.driver.signals import StoreSignals
 from serve.errors import CodeLoadError, DriverFencedError, StoreError
 from serve.store import AdminStore
@@ -247,9 +247,9 @@ def _read_outputs(compiled: CompiledWorkflow, stored: dict[str, dict[str, Any]],
     values: dict[str, dict[str, Any]] = {}
     for node_id, outputs in stored.items():
         node = nodes.get(node_id)
-        if node is None or node.task not in compiled.tasks:
+        if node is None or node.gate is None and node.task not in compiled.tasks:
             continue
-        types = compiled.tasks[node.task].python_interface.outputs
+        types = output_types(compiled, node_id)  # a gate's: its value's
         try:
             values[node_id] = {name: load_value(form, types[name], blobs)
                                for name, form in outputs.items()}

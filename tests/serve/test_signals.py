@@ -3,12 +3,14 @@ through ``POST /api/v1/signals``, which checks it against the gate's type."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.fixtures import gate_wfs
+from tests.fixtures.remote_wfs import runs
 from tests.serve.remote import (
     launch_workflow,
     node_phase,
@@ -103,3 +105,30 @@ def test_a_gate_waits_on_across_a_lost_driver(remote_sqlite: TestClient) -> None
     assert outputs(remote_sqlite, name) == {"o0": 10}
     [after] = remote_sqlite.get(f"{SIGNALS}/{path(name)}").json()["signals"]
     assert after["waiting_since"] == before["waiting_since"]  # the wait counts from its start
+
+
+def test_gates_that_passed_are_not_waited_for_again_after_a_lost_driver(
+        remote_sqlite: TestClient, tmp_path: Path) -> None:
+    markers = tmp_path / "markers"
+    name = launch_waiting(remote_sqlite, gate_wfs.gated_resumable, "n0",
+                          marker_dir=str(markers), seconds=5.0)
+    set_signal(remote_sqlite, name, "count", 1)
+    wait_until(lambda: node_phase(remote_sqlite, name, "n2") == "WAITING", timeout_s=60,
+               what="the approval to wait")
+    set_signal(remote_sqlite, name, "ok", True)
+    wait_until(lambda: runs(markers, "started") == 1, timeout_s=60, what="the nap to start")
+    # Events reach the database in batches: lose the driver once the gates' and the
+    # counted nodes' successes are recorded (one not recorded runs again, rightly).
+    wait_until(lambda: all(node_phase(remote_sqlite, name, n) == "SUCCEEDED"
+                           for n in ("n0", "n1", "n2", "n3", "n4")),
+               what="the nodes before the nap to be recorded")
+    kill_driver(name)
+    done = wait_for(remote_sqlite, name, timeout_s=90)
+    assert done["closure"]["driver_restarts"] == 1
+    assert outputs(remote_sqlite, name) == {"o0": 4}
+    # The resumed driver took the gates with their values and did not wait again; the
+    # nodes after them did not run again; the nap the lost driver was running did.
+    assert (runs(markers, "a"), runs(markers, "b"), runs(markers, "started")) == (1, 1, 2)
+    by_id = nodes(remote_sqlite, name)
+    assert [by_id[f"n{i}"]["phase"] for i in range(7)] == ["SUCCEEDED"] * 7
+    assert [len(by_id[n]["attempts"]) for n in ("n0", "n2", "n4")] == [1, 1, 1]

@@ -25,6 +25,7 @@ from typing import Any
 from engine.dag.run.container_io import as_value, read_outputs, render_command, write_inputs
 from engine.dag.run.context import ExecutionParameters, current_context
 from engine.dag.spec import ContainerSpec, ResourceSpec, TaskMetadata
+from engine.dag.spec.task import SecretRequest
 from engine.errors import ContainerRuntimeError, FlyrayError
 from engine.types.interface import PythonInterface
 
@@ -80,13 +81,14 @@ def _attempt_directories(working_directory: Path) -> tuple[Path, Path]:
     return in_dir, out_dir
 
 
-def _secret_values(requested: tuple[tuple[str, str], ...]) -> dict[str, str]:
+def _secret_values(requested: tuple[SecretRequest, ...]) -> dict[str, str]:
     """Requested secrets, by the variable Flyte gives them in a container."""
     manager = current_context().secrets
     values = {}
-    for group, key in requested:
-        value = manager.get(group, key or None)
-        values[manager.get_secrets_env_var(group, key or None)] = (
+    for request in requested:
+        key = request.key or None
+        value = manager.get(request.group, key)
+        values[manager.get_secrets_env_var(request.group, key)] = (
             value.decode() if isinstance(value, bytes) else value)
     return values
 

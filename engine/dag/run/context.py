@@ -17,6 +17,7 @@ from engine.catalog.memo import CacheSettings
 from engine.config import load_settings
 from engine.dag.run.checkpoint import Checkpoint
 from engine.dag.run.secrets import SecretsManager, provided_directory
+from engine.dag.spec.task import SecretRequest
 from engine.deck.deck import Deck, default_deck
 
 
@@ -47,8 +48,8 @@ class ExecutionParameters:
     node_id: str = ""
     task_name: str = ""
     attempt_number: int = 0
-    # (group, key) of the secrets the task requested; None outside executions.
-    secret_requests: tuple[tuple[str, str], ...] | None = None
+    # The secrets the task requested; None outside executions.
+    secret_requests: tuple[SecretRequest, ...] | None = None
     # Directory of the secrets a test provided (engine.testing.provide_secrets), read
     # first; set where the parameters are built, so it travels to the node with them.
     secrets_dir: str | None = field(default_factory=_provided_secrets_dir)
@@ -92,7 +93,7 @@ class ExecutionParameters:
         """The task's secrets (see :mod:`engine.dag.run.secrets`)."""
         provided = Path(self.secrets_dir) if self.secrets_dir else None
         return SecretsManager(load_settings().secrets_path, self.secret_requests, self.task_name,
-                              provided)
+                              provided, mounts=self.scratch_path / ".secrets")
 
 
 @dataclass(frozen=True)

@@ -387,9 +387,13 @@ class _Driver:
         for h in self.output_hooks:
             h.on_node_outputs(self.state.record, nrec, outputs)
 
-    def _gate_outputs(self, node_id: str, outputs: dict[str, Any]) -> None:
+    def _gate_outputs(self, node_id: str, outputs: dict[str, ray.ObjectRef]) -> None:
+        if not self.output_hooks:  # local runs: nothing stores them, nothing is fetched
+            return
+        values = dict(zip(outputs, ray.get(list(outputs.values())), strict=True)) \
+            if outputs else {}
         for h in self.output_hooks:
-            h.on_node_outputs(self.state.record, self.state.record.nodes[node_id], outputs)
+            h.on_node_outputs(self.state.record, self.state.record.nodes[node_id], values)
 
     def _outputs(self) -> Any:
         """The workflow's outputs, as its call returns them."""

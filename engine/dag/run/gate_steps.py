@@ -7,6 +7,10 @@ loop while it waits for Ray, ends the waits that are due: a sleep when its durat
 passed, a signal gate when its :class:`SignalSource` has the signal, any gate when its
 timeout passes. :meth:`GateSteps.step` then gives the gate its outputs (the signal's
 value; approve's upstream value, untouched) and makes it SUCCEEDED, or fails it.
+
+A gate that passed reports its outputs like a task node (none for a sleep), so a
+remote driver stores them with its success and one resuming the execution takes the
+gate (:mod:`engine.dag.recovery`) instead of waiting again.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from engine.dag.run.state import AttemptRecord, NodePhase
 from engine.dag.spec import APPROVE_INPUT, GATE_OUTPUT, GateKind, GateSpec, OutputRef
 from engine.errors import ErrorKind, NodeFailedError
 
-# The driver's way to tell the hooks an attempt ended, and a node's output values.
+# The driver's way to tell the hooks an attempt ended, and a node's outputs (ObjectRefs,
+# fetched only where a hook stores them).
 AttemptEnd = Callable[[str, AttemptRecord], None]
-ReportOutputs = Callable[[str, dict[str, Any]], None]
+ReportOutputs = Callable[[str, dict[str, ray.ObjectRef]], None]
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,7 @@ class GateSteps:
         self.state = state
         self.set_phase = set_phase
         self.attempt_end = attempt_end
-        # Given a wait_for_input's value before it is SUCCEEDED (a remote driver stores it).
+        # Given a gate's outputs before it is SUCCEEDED (a remote driver stores them).
         self.report = report
         self.source = source
         self._waits: dict[str, _Wait] = {}  # gates that started waiting and did not end
@@ -168,10 +173,9 @@ class GateSteps:
             self.set_phase(node_id, attempt.outcome)
             raise NodeFailedError(self.state.graph.name, node_id, gate.label, 1,
                                   ErrorKind.USER, failure)
-        self.state.alias(node_id, self._outputs(node_id, gate, wait))
-        if gate.kind is GateKind.INPUT:
-            assert wait.outcome is not None
-            self.report(node_id, {GATE_OUTPUT: wait.outcome.value})
+        outputs = self._outputs(node_id, gate, wait)
+        self.state.alias(node_id, outputs)
+        self.report(node_id, outputs)
         attempt.outcome = NodePhase.SUCCEEDED
         self.attempt_end(node_id, attempt)
         self.set_phase(node_id, NodePhase.SUCCEEDED)

@@ -36,6 +36,7 @@ from engine.dag.run.context import (
     enter_context,
     exit_context,
 )
+from engine.dag.run.secrets import SecretsManager, mounted
 from engine.dag.run.state import AttemptRecord, NodePhase, NodeRecord, NodeRow, node_rows
 from engine.dag.spec import PathKey, follow
 from engine.dag.trace import TaskLike
@@ -227,14 +228,16 @@ def attempt_prefix(services: NodeServices, params: ExecutionParameters) -> str:
 
 
 def _run_at_boundary(task: TaskLike, inputs: dict[str, Any], ctx: DataContext,
-                     where: str) -> list[Any]:
-    """Prepare inputs (files fetched lazily, dataframe flavours), run, prepare outputs."""
+                     where: str, secrets: SecretsManager) -> list[Any]:
+    """Prepare inputs (files fetched lazily, dataframe flavours), run with the task's
+    secrets mounted, prepare outputs."""
     iface = task.python_interface
     ready = {
         name: TypeEngine.to_task_input(v, iface.inputs[name], ctx, f"{where}, input '{name}'")
         for name, v in inputs.items()
     }
-    values = task.run_function(ready)
+    with mounted(secrets):
+        values = task.run_function(ready)
     return [
         TypeEngine.from_task_output(v, t, ctx, f"{where}, output '{name}'")
         for (name, t), v in zip(iface.outputs.items(), values, strict=True)
@@ -280,10 +283,10 @@ def _execute(
         else:
             blobs = BlobStore(services.storage)
             ctx = DataContext(blobs, attempt_prefix(services, params), scratch)
-            where = f"task '{task.name}', node '{params.node_id}'"
+            where, secrets = f"task '{task.name}', node '{params.node_id}'", params.secrets
             with _environment(spec.metadata.environment), _deadline(timeout_s):
                 values, status = memoized(
-                    task, inputs, lambda: _run_at_boundary(task, inputs, ctx, where),
+                    task, inputs, lambda: _run_at_boundary(task, inputs, ctx, where, secrets),
                     settings=services.cache, blobs=blobs, execution=params.execution_id,
                     node_id=params.node_id,
                 )
@@ -351,15 +354,16 @@ _PLAIN: dict[int, tuple[TaskLike, bool]] = {}
 
 
 def _is_plain(task: TaskLike) -> bool:
-    """Whether a task needs nothing around its call: no cache, timeout or environment,
-    and no files or dataframes to convert at its boundary. Most tiny tasks; for them
-    the setup would cost more than the call."""
+    """Whether a task needs nothing around its call: no cache, timeout, environment or
+    mounted secrets, and no files or dataframes to convert at its boundary. Most tiny
+    tasks; for them the setup would cost more than the call."""
     known = _PLAIN.get(id(task))
     if known is not None and known[0] is task:
         return known[1]
     metadata = task.spec().metadata
     types = [*task.python_interface.inputs.values(), *task.python_interface.outputs.values()]
     plain = not (metadata.cache or metadata.timeout_s or metadata.environment
+                 or any(s.mount != "ANY" for s in metadata.secrets)
                  or any(TypeEngine.has_boundary(t) for t in types))
     if len(_PLAIN) >= _TASK_CACHE_SIZE:
         _PLAIN.clear()

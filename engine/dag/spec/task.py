@@ -81,6 +81,35 @@ class ImageRecord:
         )
 
 
+# How a secret is put where the task runs (flytekit's Secret.MountType): ANY, read with
+# ``current_context().secrets.get``; ENV_VAR, also in the environment; FILE, also a file.
+SECRET_MOUNTS = ("ANY", "ENV_VAR", "FILE")
+
+
+@dataclass(frozen=True)
+class SecretRequest:
+    """A secret a task asks for: its name and how it is mounted; never its value.
+
+    Invariant: the JSON of a request mounted ANY is ``[group, key]``, as before mounts
+    were recorded, so the specs (and versions) of such tasks did not change.
+    """
+
+    group: str
+    key: str = ""  # "" for a group holding a single value
+    mount: str = "ANY"  # one of SECRET_MOUNTS
+
+    def to_json(self) -> list[str]:
+        pair = [self.group, self.key]
+        return pair if self.mount == "ANY" else [*pair, self.mount]
+
+    @classmethod
+    def from_json(cls, value: list[str]) -> SecretRequest:
+        if not 2 <= len(value) <= 3 or (len(value) == 3 and value[2] not in SECRET_MOUNTS):
+            raise SpecError(f"secret request {value!r}: expected [group, key] or "
+                            f"[group, key, mount] with mount one of {SECRET_MOUNTS}")
+        return cls(*value)
+
+
 @dataclass(frozen=True)
 class TaskMetadata:
     cache: bool = False
@@ -90,8 +119,8 @@ class TaskMetadata:
     interruptible: bool = False
     requests: ResourceSpec = ResourceSpec()
     limits: ResourceSpec = ResourceSpec()
-    # (group, key) pairs of the secrets the task asks for.
-    secrets: tuple[tuple[str, str], ...] = ()
+    # The secrets the task asks for.
+    secrets: tuple[SecretRequest, ...] = ()
     # The image's name; for an ImageSpec, its full name, and ``image_spec`` records it.
     container_image: str | None = None
     environment: tuple[tuple[str, str], ...] = ()
@@ -116,7 +145,7 @@ class TaskMetadata:
             "interruptible": self.interruptible,
             "requests": self.requests.to_dict(),
             "limits": self.limits.to_dict(),
-            "secrets": [list(s) for s in self.secrets],
+            "secrets": [s.to_json() for s in self.secrets],
             "container_image": self.container_image,
             "environment": dict(self.environment),
             "cache_serialize": self.cache_serialize,
@@ -138,7 +167,7 @@ class TaskMetadata:
             interruptible=d["interruptible"],
             requests=ResourceSpec.from_dict(d["requests"]),
             limits=ResourceSpec.from_dict(d["limits"]),
-            secrets=tuple((g, k) for g, k in d["secrets"]),
+            secrets=tuple(SecretRequest.from_json(s) for s in d["secrets"]),
             container_image=d["container_image"],
             environment=tuple(d["environment"].items()),
             cache_serialize=d.get("cache_serialize", False),

@@ -20,6 +20,7 @@ from engine.dag.run.container_io import (
     write_inputs,
 )
 from engine.dag.spec import ContainerSpec, ResourceSpec, TaskSpec
+from engine.dag.spec.task import SecretRequest
 from engine.dag.validate import load_workflow
 from engine.errors import (
     BindingError,
@@ -72,7 +73,7 @@ def test_the_spec_records_the_image_the_command_and_the_options() -> None:
     assert (meta.retries, meta.timeout_s, meta.cache, meta.cache_version) == (1, 120.0, True,
                                                                               "1.0")
     assert meta.environment == (("MODE", "exact"),)
-    assert meta.secrets == (("db", "password"),)
+    assert meta.secrets == (SecretRequest("db", "password"),)
 
 
 def test_the_task_spec_round_trips_through_json() -> None:

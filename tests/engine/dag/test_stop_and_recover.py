@@ -15,7 +15,7 @@ from engine.dag.run.executor import run
 from engine.dag.run.hooks import ExecutionHooks
 from engine.dag.run.state import ExecutionPhase, ExecutionRecord, NodePhase, NodeRecord
 from engine.errors import ExecutionAbortedError
-from tests.fixtures import conditional_wfs, remote_wfs
+from tests.fixtures import conditional_wfs, gate_wfs, remote_wfs
 from tests.fixtures.remote_wfs import runs
 
 
@@ -79,6 +79,21 @@ def test_which_offered_nodes_are_taken() -> None:
     # their arm's outputs (what is offered for a branch node is never used).
     assert recoverable(nested, {"n0": even, "n1": {"o0": "x"}, "n3": big_even}, big) == {
         "n0": even, "n3": big_even, "n2": big_even, "n1": big_even}
+
+
+def test_gates_that_passed_are_taken_with_their_recorded_outputs() -> None:
+    # n0 = wait_for_input; n1 = a(n0); n2 = approve(n1); n3 = b(n2); n4 = sleep; n5 = nap
+    # after n3 and n4; n6 = add_one(n5).
+    spec = gate_wfs.gated_resumable.compile().spec
+    inputs = {"marker_dir": "/tmp", "seconds": 1.0}
+    passed = {"n0": {"o0": 1}, "n1": {"o0": 2}, "n2": {"o0": 2}, "n3": {"o0": 3}, "n4": {}}
+    assert recoverable(spec, passed, inputs) == passed
+    # A gate not offered (it had not passed): it waits again, and what follows it runs.
+    assert recoverable(spec, {k: v for k, v in passed.items() if k != "n0"}, inputs) == {
+        "n4": {}}
+    # An approve without its approved value is not taken, nor what follows it.
+    assert recoverable(spec, {**passed, "n2": {}}, inputs) == {
+        k: v for k, v in passed.items() if k in ("n0", "n1", "n4")}
 
 
 def test_nodes_after_a_conditional_are_taken_when_it_is() -> None:
