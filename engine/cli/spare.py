@@ -292,7 +292,9 @@ def _serve(spare: Spare, client: Client) -> int:
         traceback.print_exc()
         code = 1
     ended.set()
-    for signum in spare_client.FORWARDED_SIGNALS:  # one that came too late: the run ended
+    # An interrupt that comes too late: the run has ended. SIGTERM keeps its default:
+    # flyray cluster stop ends a spare with it.
+    for signum in (signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
     _let_go_of_terminal(spare.directory / "spare.log")
     return code
@@ -351,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     if state is None or not local_cluster.runs(state):
         _say("no cluster to serve: exiting")
         return 0
+    serving = threading.Event()
+    threading.Thread(target=_exit_with_cluster, args=(state, serving), daemon=True).start()
     spare = Spare(state, settings)
     spare.prepare()
     path = spare_client.socket_path(state.temp_dir)
@@ -366,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     busy = local_cluster.spare_busy(directory)
     busy.write_text(str(os.getpid()))
+    serving.set()
     try:
         code = _serve(spare, client)
         with contextlib.suppress(OSError):
@@ -375,10 +380,22 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         busy.unlink(missing_ok=True)
         local_cluster.spare_idle(directory)
+    serving.clear()
     ray.shutdown()
-    if local_cluster.runs(state):
+    if ClusterState.load(args.state) == state and local_cluster.runs(state):
         _spawn(directory, spare.environ, spare.cwd)
     return 0
+
+
+def _exit_with_cluster(state: ClusterState, serving: threading.Event) -> None:
+    """End this process once its cluster has stopped, unless it serves a run (which then
+    fails as a run of its own would): a spare preparing or waiting would otherwise wait
+    for a cluster that is gone (Ray retries its connection for minutes)."""
+    while True:
+        time.sleep(_POLL_S)
+        if not serving.is_set() and not local_cluster.runs(state):
+            _say("the cluster has stopped: exiting")
+            os._exit(0)
 
 
 if __name__ == "__main__":
