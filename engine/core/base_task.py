@@ -26,7 +26,7 @@ import inspect
 import json
 import sys
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import FrameType
 from typing import Any, Generic, TypeVar
 
@@ -320,16 +320,8 @@ class PythonTask(Generic[T]):
     # --- the task protocol (engine.dag.trace.TaskLike) ------------------------------------
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if is_compiling():
-            return add_task_node(self, args, kwargs)
-        submit = EAGER_SUBMIT.get()
-        if submit is not None:  # inside an @eager body: run on Ray, return an awaitable
-            return submit(self, args, kwargs)
-        mock = stand_ins.stand_in(self)  # set by engine.testing.task_mock
-        if mock is not None:
-            return stand_ins.call(self, mock, args, kwargs)
-        bound = self.bind_inputs(args, kwargs)
-        return self.python_interface.pack_outputs(self.run_function(bound))
+        return routed_call(self, args, kwargs, lambda: self.python_interface.pack_outputs(
+            self.run_function(self.bind_inputs(args, kwargs))))
 
     def bind_inputs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """Inputs by name with defaults applied, each checked against its type."""
@@ -425,3 +417,19 @@ def _metadata_spec(what: str, iface: PythonInterface, metadata: TaskMetadata,
         cache_serialize=metadata.cache_serialize,
         cache_ignore_input_vars=tuple(metadata.cache_ignore_input_vars),
     )
+
+
+def routed_call(task: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                local: Callable[[], Any]) -> Any:
+    """A task called: a node while a workflow compiles, an awaitable inside an ``@eager``
+    body, its stand-in under ``engine.testing.task_mock``, else ``local()`` (the call
+    run in-process)."""
+    if is_compiling():
+        return add_task_node(task, args, kwargs)
+    submit = EAGER_SUBMIT.get()
+    if submit is not None:  # inside an @eager body: run on Ray, return an awaitable
+        return submit(task, args, kwargs)
+    mock = stand_ins.stand_in(task)  # set by engine.testing.task_mock
+    if mock is not None:
+        return stand_ins.call(task, mock, args, kwargs)
+    return local()

@@ -9,19 +9,15 @@ from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 from engine.config import current_namespace
-from engine.core.base_task import Interface, PythonTask
+from engine.core.base_task import Interface, PythonTask, routed_call
 from engine.core.image_spec import Image, image_fields
 from engine.core.task_spec import cached_spec
 from engine.dag.compiler import (
     CompiledWorkflow,
-    add_task_node,
     compile_workflow,
 )
 from engine.dag.resources import Resources, Secret, secret_requests_spec
-from engine.dag.run import stand_ins
-from engine.dag.run.context import EAGER_SUBMIT
 from engine.dag.spec import TaskMetadata, TaskSpec
-from engine.dag.trace import is_compiling
 from engine.deck.deck import DEFAULT_FIELDS, DeckField
 from engine.errors import ConfigError, InterfaceError, NotYetSupportedError
 from engine.types.interface import (
@@ -115,15 +111,7 @@ class PythonFunctionTask:
         return f"<task {self.name}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if is_compiling():
-            return add_task_node(self, args, kwargs)
-        submit = EAGER_SUBMIT.get()
-        if submit is not None:  # inside an @eager body: run on Ray, return an awaitable
-            return submit(self, args, kwargs)
-        mock = stand_ins.stand_in(self)  # set by engine.testing.task_mock
-        if mock is not None:
-            return stand_ins.call(self, mock, args, kwargs)
-        return self.fn(*args, **kwargs)
+        return routed_call(self, args, kwargs, lambda: self.fn(*args, **kwargs))
 
     def spec(self) -> TaskSpec:
         """The task's spec; its version hashes the spec and the function's source."""
