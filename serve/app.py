@@ -29,6 +29,7 @@ from serve.api import (
 from serve.api import errors as api_errors
 from serve.api.schemas import Health
 from serve.api.security import RequestGuard
+from serve.console import router as console
 from serve.control.executions import ExecutionService
 from serve.control.launching import Launcher, Liveness
 from serve.control.notifier import DeliveryPolicy, Notifier
@@ -112,6 +113,7 @@ def create_app(settings: Settings, store: AdminStore | None = None,
                    executors, signals, decks):
         api.include_router(module.router)
     app.include_router(api)
+    console.install(app)
     app.add_middleware(RequestGuard, token=settings.admin_token,
                        max_body_bytes=settings.admin_max_request_bytes)
     return app

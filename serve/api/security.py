@@ -1,7 +1,10 @@
 """Guards in front of every route: the bearer token of mutating calls, the body size limit.
 
 A pure ASGI middleware, so it covers every router added later (executions included)
-without each route having to remember it. Reads (GET, HEAD, OPTIONS) stay open.
+without each route having to remember it. Reads (GET, HEAD, OPTIONS) stay open. The
+console's pages (``/console/...``) take no bearer token: a browser signs in once and
+carries a session cookie, which the console checks itself (``serve.console.auth``), with
+a CSRF token on every form; the body limit holds for them too.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from serve.api.errors import error_response
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CONSOLE_PREFIX = "/console/"
 
 
 class RequestGuard:
@@ -28,7 +32,8 @@ class RequestGuard:
         if scope["type"] != "http" or scope["method"] not in MUTATING:
             await self.app(scope, receive, send)
             return
-        if self._token is not None and not self._authorized(scope):
+        console = str(scope.get("path", "")).startswith(CONSOLE_PREFIX)
+        if self._token is not None and not console and not self._authorized(scope):
             response = error_response(
                 401, "UNAUTHENTICATED", "this call changes the admin server's state and needs "
                 "the header 'Authorization: Bearer <token>' with the server's admin token "
