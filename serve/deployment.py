@@ -9,20 +9,16 @@ of ``serve`` (``tests/test_layers.py`` holds both sides to that).
 FastAPI app is built in each replica from the settings (which travel to it), so no
 database connection is ever pickled; the host and port are Serve's HTTP options. An
 optional scheduler clock (``serve.control.scheduler.ScaledClock``, plain data) travels the same
-way: tests and demos run schedules fast with it. So does an optional console page (a
-function of the path under ``/console``, importable where the replica runs): ``flyray
-demo`` serves its placeholder console from the admin's own replica with it, rather than
-from a replica (a process) of its own.
+way: tests and demos run schedules fast with it. The app serves the web console at
+``/console`` itself (``serve.console``), from the admin's own replica.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI
 from ray import serve
 from ray.serve import Application, RunTarget
 from ray.serve.schema import ApplicationStatus
@@ -35,9 +31,6 @@ from serve.control.scheduler import Clock
 
 DEPLOYMENT_NAME = "flyray-admin"
 APP_NAME = "flyray-admin"
-CONSOLE_PREFIX = "/console"
-# The HTML of the console's page at a path under CONSOLE_PREFIX ("" for the prefix itself).
-ConsolePage = Callable[[str], str]
 # Serve's own wait for a deployment polls once a second, with no end: a start that takes
 # a few seconds should not lose up to one to polling, and a replica that never starts
 # should end the wait with Serve's word on it. (Each poll costs the driver ~15 ms of CPU.)
@@ -55,34 +48,20 @@ class AdminDeployment:
     """One replica of the admin API; it hands executions to warm executor actors
     and fires schedules (by ``clock``, default the machine's)."""
 
-    def __init__(self, settings: Settings, clock: Clock | None = None,
-                 console: ConsolePage | None = None) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self._settings = settings
         self._clock = clock
-        self._console = console
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        app = create_app(self._settings, launcher=RayLauncher(self._settings),
-                         clock=self._clock)
-        if self._console is not None:
-            page = self._console
-
-            # A plain (Starlette) route: FastAPI would resolve the handler's annotations,
-            # which this class, pickled by value to the replica, does not carry along.
-            def console(request: Request) -> HTMLResponse:
-                return HTMLResponse(page(request.url.path.removeprefix(CONSOLE_PREFIX)))
-
-            for route in (CONSOLE_PREFIX, CONSOLE_PREFIX + "/{path:path}"):
-                app.add_route(route, console, methods=["GET"], include_in_schema=False)
-        return app
+        return create_app(self._settings, launcher=RayLauncher(self._settings),
+                          clock=self._clock)
 
 
-def build(settings: Settings | None = None, clock: Clock | None = None,
-          console: ConsolePage | None = None) -> Application:
-    """The admin API as a Serve application, bound to ``settings`` (default: loaded),
-    the scheduler's ``clock`` (default: the machine's, UTC) and the ``console`` page
-    (default: none); both are pickled to the replicas."""
-    bound: Application = AdminDeployment.bind(settings or load_settings(), clock, console)  # type: ignore[attr-defined]
+def build(settings: Settings | None = None, clock: Clock | None = None) -> Application:
+    """The admin API as a Serve application, bound to ``settings`` (default: loaded) and
+    the scheduler's ``clock`` (default: the machine's, UTC); both are pickled to the
+    replicas."""
+    bound: Application = AdminDeployment.bind(settings or load_settings(), clock)  # type: ignore[attr-defined]
     return bound
 
 
@@ -117,11 +96,10 @@ def bind_address(settings: Settings) -> tuple[str, int]:
     return parts.hostname, port
 
 
-def start(settings: Settings | None = None, clock: Clock | None = None,
-          console: ConsolePage | None = None) -> None:
+def start(settings: Settings | None = None, clock: Clock | None = None) -> None:
     """Start Serve on the admin endpoint's host and port (Ray must be initialized) and run
-    the admin API there at ``/`` (its scheduler on ``clock``, and ``console``'s pages
-    under ``/console``); returns once it runs.
+    the admin API there at ``/`` (its scheduler on ``clock``, its console under
+    ``/console``); returns once it runs.
 
     Raises:
         RuntimeError: it failed to deploy, or did not run within ``_RUNNING_TIMEOUT_S``
@@ -130,7 +108,7 @@ def start(settings: Settings | None = None, clock: Clock | None = None,
     settings = settings or load_settings()
     host, port = bind_address(settings)
     serve.start(http_options={"host": host, "port": port})
-    serve.run_many([RunTarget(build(settings, clock, console), name=APP_NAME,
+    serve.run_many([RunTarget(build(settings, clock), name=APP_NAME,
                               route_prefix="/")], wait_for_applications_running=False)
     _wait_running(APP_NAME)
 

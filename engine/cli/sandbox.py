@@ -7,7 +7,7 @@ exit. What is running is written to ``$FLYRAY_HOME/demo/state.json``; stopping e
 head's session and keeps the data (the admin database and the blob store).
 
 Starting overlaps what it can (this process imports Serve while the head starts) and
-starts no process it can do without: the admin's replica serves the placeholder console
+starts no process it can do without: the admin's replica serves the console
 too.
 """
 
@@ -164,13 +164,12 @@ def wait_for_head(head: subprocess.Popen[bytes], state: DemoState) -> None:
 
 
 def deploy(settings: Settings, state: DemoState) -> None:
-    """Run the admin API, with the placeholder console, on Serve in the demo's cluster,
+    """Run the admin API, with its console, on Serve in the demo's cluster,
     from this process as a short-lived driver; returns once the admin API answers."""
     os.environ["RAY_AUTH_MODE"] = "disabled"  # as the head runs
     # Imported here: Ray Serve takes a second to import, and only starting needs it.
     import ray
 
-    from engine.cli import console_placeholder
     from serve.deployment import start as start_admin
 
     # Serve's driver-side INFO lines ("Started Serve ...") are not the user's business.
@@ -187,7 +186,7 @@ def deploy(settings: Settings, state: DemoState) -> None:
     finally:
         os.chdir(here)
     try:
-        start_admin(settings, console=console_placeholder.page)
+        start_admin(settings)
         AdminClient(settings.admin_endpoint, timeout=10).check()
     finally:
         ray.shutdown()
