@@ -22,7 +22,7 @@ from typing import Any
 import ray
 from ray.exceptions import RayError
 
-from engine.catalog.blob import StorageConfig
+from engine.catalog.blob import BlobStore, StorageConfig
 from engine.catalog.memo import CacheSettings
 from engine.config import Settings, load_settings
 from engine.dag.compiler import CompiledWorkflow
@@ -55,6 +55,7 @@ from engine.dag.run.state import (
 from engine.dag.run.worker import AttemptInfo, fill
 from engine.dag.spec import Node, WorkflowFailurePolicy
 from engine.errors import ErrorKind, ExecutionAbortedError, ExecutionError, NodeFailedError
+from engine.logs.store import attempt_log_uri
 
 # RECOVERABLE_RETRIES is read here too (it lives with the retry budgets in outcomes).
 __all__ = ["RECOVERABLE_RETRIES", "ExecutionResult", "run"]
@@ -131,6 +132,7 @@ class _Driver:
         self.graph = RunGraph.of(compiled)
         self.state = RunState.of(self.graph, _new_record(self.graph), inputs)
         self.services = services
+        self.blobs = BlobStore(services.storage)  # where attempts' logs go
         self.hooks = hooks
         self.calls = NodeCalls(self.graph, services, self.state.record)
         self.branches = BranchSteps(self.state, self._set_phase)
@@ -229,6 +231,7 @@ class _Driver:
         node = self.graph.nodes[node_id]
         self.state.drop_open_attempt(node_id)  # resubmitted: an upstream node is retried
         attempt = self.state.record.begin_attempt(node_id, time.time())
+        self._attempt_start(node_id, attempt)
         template, refs = bind(node.inputs, self.graph.task(node_id).python_interface.inputs,
                               self.state.ref)
         # Nodes ordered before this one with '>>': their status refs are passed too (and
@@ -375,6 +378,12 @@ class _Driver:
             record = self.state.record
             for h in self.hooks:
                 h.on_node_phase(record, record.nodes[node_id])
+
+    def _attempt_start(self, node_id: str, attempt: AttemptRecord) -> None:
+        record = self.state.record
+        attempt.log_uri = attempt_log_uri(self.blobs, record.name, node_id, attempt.attempt)
+        for h in self.hooks:
+            h.on_attempt_start(record, record.nodes[node_id], attempt)
 
     def _attempt_end(self, node_id: str, attempt: AttemptRecord) -> None:
         record = self.state.record

@@ -25,6 +25,11 @@ class ExecutionHooks:
         """``node``'s attempt succeeded with ``outputs`` (output name -> value); called
         before the node becomes SUCCEEDED, and only on hooks whose ``wants_outputs``."""
 
+    def on_attempt_start(self, record: ExecutionRecord, node: NodeRecord,
+                         attempt: AttemptRecord) -> None:
+        """An attempt of ``node`` was submitted (``attempt.log_uri`` says where its log
+        will be); it may wait for its inputs or a worker before it runs."""
+
     def on_attempt_end(self, record: ExecutionRecord, node: NodeRecord,
                        attempt: AttemptRecord) -> None:
         """An attempt of ``node`` finished, successfully or not."""

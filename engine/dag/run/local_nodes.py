@@ -60,6 +60,7 @@ def submit(task: TaskLike, fn: StandIn, template: dict[str, Any], params: Execut
         cache_status=CacheStatus.DISABLED, start=start, end=time.time(),
         node_ip=ray.util.get_node_ip_address(),
         node_id=ray.get_runtime_context().get_node_id(), pid=os.getpid(), gpu_ids=(),
+        logged=False,  # a stand-in's output is not captured: the attempt has no log
     ).to_wire())
     outs = [ray.put(v) for v in outputs]
     return (*outs, status) if outs else status

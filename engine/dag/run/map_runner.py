@@ -9,6 +9,7 @@ submitted again, up to the task's retries.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -17,6 +18,7 @@ from typing import Any
 import ray
 from ray.exceptions import RayError
 
+from engine.catalog.blob import BlobStore
 from engine.config import load_settings
 from engine.dag.run.cluster import ray_request
 from engine.dag.run.context import ExecutionParameters, NodeServices, current_node
@@ -30,7 +32,8 @@ from engine.dag.run.worker import (
     task_from,
 )
 from engine.dag.trace import TaskLike
-from engine.errors import AttemptError, ErrorKind, MapTaskError
+from engine.errors import AttemptError, ErrorKind, MapTaskError, StorageError
+from engine.logs.store import LogStore, attempt_log_uri
 
 # Element result: [index, succeeded, output values or the last error message, attempts
 # as rows]. Plain lists: Ray packs thousands of them far faster than objects.
@@ -39,19 +42,24 @@ Result = list[Any]
 
 @ray.remote(max_retries=0, retry_exceptions=False)
 def _run_batch(key: str, box: list[ray.ObjectRef], params: ExecutionParameters,
-               services: NodeServices, elements: list[list[Any]]) -> list[Result]:
+               services: NodeServices, elements: list[list[Any]], rerun: bool) -> list[Result]:
     task = task_from(key, box)
-    return [_run_element(task, index, inputs, params, services) for index, inputs in elements]
+    return [_run_element(task, index, inputs, params, services, rerun)
+            for index, inputs in elements]
 
 
 def _run_element(task: TaskLike, index: int, inputs: dict[str, Any],
-                 params: ExecutionParameters, services: NodeServices) -> Result:
+                 params: ExecutionParameters, services: NodeServices, rerun: bool) -> Result:
+    """Run one element, retried as its task says; ``rerun``: it ran before (its map node
+    or its batch is run again), and logs of its attempts may be stored already."""
     retries = task.spec().metadata.retries
     attempts: list[AttemptRow] = []
     error = ""
     for attempt in range(retries + 1):
         element = dataclasses.replace(params, node_id=f"{params.node_id}-{index}",
                                       attempt_number=attempt)
+        if rerun:
+            _clear_log(element, services)
         record = AttemptRecord(attempt + 1, time.time())
         try:
             values, info = execute_node(task, inputs, element, services)
@@ -64,6 +72,17 @@ def _run_element(task: TaskLike, index: int, inputs: dict[str, Any],
         attempts.append(attempt_row(record))
         return [index, True, values, attempts]
     return [index, False, error, attempts]
+
+
+def _clear_log(element: ExecutionParameters, services: NodeServices) -> None:
+    """Delete the log an earlier run of this element attempt stored (the new one is
+    written from its start; stale chunks after it would read as its own)."""
+    blobs = BlobStore(services.storage)
+    uri = attempt_log_uri(blobs, element.execution_id, element.node_id,
+                          element.attempt_number + 1)
+    # A blob store that refuses is the log writer's to report; the element runs anyway.
+    with contextlib.suppress(StorageError):
+        LogStore(blobs).clear(uri)
 
 
 def run_map(task: TaskLike, elements: list[dict[str, Any]], concurrency: int | None,
@@ -156,7 +175,8 @@ def _run_on_ray(task: TaskLike, elements: list[dict[str, Any]], concurrency: int
         while todo and len(running) < in_flight_max:
             b = todo.pop(0)
             tries[b] += 1
-            running[remote.remote(key, box, params, services, batches[b])] = b
+            rerun = params.attempt_number > 0 or tries[b] > 1
+            running[remote.remote(key, box, params, services, batches[b], rerun)] = b
         done, _ = ray.wait(list(running), num_returns=1)
         for ref in done:
             b = running.pop(ref)

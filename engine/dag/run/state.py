@@ -64,6 +64,9 @@ class AttemptRecord:
     worker: dict[str, Any] = field(default_factory=dict)
     # Its deck document in the blob store (tasks with enable_deck; successful attempts).
     deck_uri: str | None = None
+    # Its log in the blob store (engine.logs: a folder of chunks, written while it runs);
+    # set by the driver when the attempt starts, for attempts that run a task.
+    log_uri: str | None = None
 
 
 @dataclass

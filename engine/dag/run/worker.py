@@ -14,11 +14,12 @@ import functools
 import os
 import shutil
 import signal
+import socket
 import threading
 import time
 import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,8 @@ from engine.errors import (
     StorageError,
 )
 from engine.exceptions.user import FlyteRecoverableException
+from engine.logs.capture import AttemptLog, blob_store, capturing
+from engine.logs.store import attempt_log_uri
 from engine.types.type_engine import DataContext, TypeEngine
 
 _ENGINE_DIR = str(Path(__file__).resolve().parent.parent.parent)
@@ -86,18 +89,20 @@ class AttemptInfo:
     child_execution: str | None = None
     # The attempt's deck document in the blob store (tasks with enable_deck).
     deck_uri: str | None = None
+    # Whether it logged a line: a quiet attempt stores no log (see engine.logs.capture).
+    logged: bool = True
 
     def to_wire(self) -> list[Any]:
         """As a list of plain values: Ray packs it without pickling, for every attempt."""
         return [self.cache_status.value, self.start, self.end, self.node_ip, self.node_id,
                 self.pid, list(self.gpu_ids), self.children, self.child_execution,
-                self.deck_uri]
+                self.deck_uri, self.logged]
 
     @classmethod
     def from_wire(cls, wire: list[Any]) -> AttemptInfo:
-        status, start, end, node_ip, node_id, pid, gpus, children, child, deck = wire
+        status, start, end, node_ip, node_id, pid, gpus, children, child, deck, logged = wire
         return cls(CacheStatus(status), start, end, node_ip, node_id, pid, tuple(gpus),
-                   children, child, deck)
+                   children, child, deck, logged)
 
 
 def record_success(attempt: AttemptRecord, info: AttemptInfo) -> None:
@@ -106,6 +111,8 @@ def record_success(attempt: AttemptRecord, info: AttemptInfo) -> None:
     attempt.outcome = NodePhase.SUCCEEDED
     attempt.cache_status = info.cache_status.value
     attempt.deck_uri = info.deck_uri
+    if not info.logged:  # it printed and logged nothing: there is no log to point at
+        attempt.log_uri = None
     attempt.worker = {"node_ip": info.node_ip, "node_id": info.node_id, "pid": info.pid,
                       "gpu_ids": list(info.gpu_ids)}
 
@@ -254,8 +261,8 @@ def execute_node(
     children = _Children()
     children_token = _CHILDREN.set(children)
     try:
-        with collecting(params.decks):
-            values, info = _execute(task, inputs, params, services)
+        with _logging(task, params, services) as log, collecting(params.decks):
+            values, info = _execute(task, inputs, params, services, log)
     except AttemptError as e:
         e.children, e.child_execution = children.nodes, children.execution
         raise
@@ -268,9 +275,22 @@ def execute_node(
     return values, info
 
 
+def _logging(task: TaskLike, params: ExecutionParameters,
+             services: NodeServices) -> AbstractContextManager[AttemptLog]:
+    """Capture the attempt's output to its log in the blob store (see engine.logs)."""
+    attempt = params.attempt_number + 1
+    uri = attempt_log_uri(blob_store(services.storage), params.execution_id, params.node_id,
+                          attempt)
+    header = (f"execution={params.execution_id} node={params.node_id} attempt={attempt} "
+              f"task={task.name} host={_where()[0] or socket.gethostname()} pid={os.getpid()}")
+    # Only a task that requested secrets reads them (to mask their values).
+    return capturing(services.storage, uri, header,
+                     params.secrets if params.secret_requests else None)
+
+
 def _execute(
     task: TaskLike, inputs: dict[str, Any], params: ExecutionParameters,
-    services: NodeServices,
+    services: NodeServices, log: AttemptLog,
 ) -> tuple[list[Any], AttemptInfo]:
     spec = task.spec()
     timeout_s = spec.metadata.timeout_s
@@ -313,6 +333,8 @@ def _execute(
         # Files the task returned are uploaded by now; downloads were for this attempt.
         if os.path.lexists(scratch):
             shutil.rmtree(scratch, ignore_errors=True)
+    if status is CacheStatus.HIT:
+        log.note("cache HIT: the outputs were taken from the data catalog; the task did not run")
     node_ip, node_id = _where()
     end = time.time()
     info = AttemptInfo(
@@ -324,6 +346,7 @@ def _execute(
         pid=os.getpid(),
         gpu_ids=tuple(ray.get_gpu_ids()) if node_id else (),
         deck_uri=_deck(task, inputs, values, params, services, start, end),
+        logged=log.spoke,
     )
     return values, info
 
