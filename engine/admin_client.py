@@ -14,6 +14,7 @@ import socket
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from engine.config import Settings
 from engine.errors import FlyrayError
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_STREAM_PIECE = 64 * 1024  # bytes a streamed response is read in, at most
 START_HINT = ("start a local one with 'flyray demo start', or point --endpoint (or "
               "FLYRAY_ADMIN_ENDPOINT) at a running admin API")
 
@@ -103,6 +105,22 @@ class AdminClient:
 
     def get(self, path: str, **query: Any) -> Any:
         return self.request("GET", path, query=query).body
+
+    def stream(self, path: str, **query: Any) -> Iterator[bytes]:
+        """GET a streamed (chunked) response: its bytes as they arrive, until the server
+        ends it. Waits for each piece at most ``timeout`` seconds."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        req = urllib.request.Request(self.url(path, query), headers=headers, method="GET")
+        try:
+            with self._opener.open(req, timeout=self.timeout) as response:
+                while piece := response.read1(_STREAM_PIECE):
+                    yield piece
+        except urllib.error.HTTPError as e:
+            raise _request_error("GET", path, e.code, e.read()) from None
+        except urllib.error.URLError as e:
+            raise self._unreachable(e.reason) from None
+        except (OSError, http.client.HTTPException) as e:  # reset, timeout, not HTTP
+            raise self._unreachable(e) from None
 
     def post(self, path: str, body: Any) -> Reply:
         return self.request("POST", path, body)

@@ -16,11 +16,13 @@ from fastapi import APIRouter, FastAPI
 from engine.catalog.blob import BlobStore, StorageConfig
 from engine.config import Settings
 from serve.api import (
+    changes,
     decks,
     entities,
     executions,
     executors,
     launch_plans,
+    logs,
     notifications,
     projects,
     schedules,
@@ -109,8 +111,8 @@ def create_app(settings: Settings, store: AdminStore | None = None,
         return Health(status="ok")
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (projects, entities, launch_plans, schedules, executions, notifications,
-                   executors, signals, decks):
+    for module in (projects, entities, launch_plans, schedules, executions, changes,
+                   notifications, executors, signals, decks, logs):
         api.include_router(module.router)
     app.include_router(api)
     console.install(app)

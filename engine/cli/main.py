@@ -45,6 +45,8 @@ COMMANDS: dict[str, LazyCommand] = {
                              "Write a package's specs (no code bundle) to files."),
     "execution": LazyCommand("engine.cli.execution", "execution",
                              "Terminate, relaunch or recover an execution."),
+    "logs": LazyCommand("engine.cli.logs", "logs",
+                        "Show what the tasks of an execution printed and logged."),
     "signal": LazyCommand("engine.cli.signal", "signal",
                           "Set or list the signals gate nodes of an execution wait for."),
     "launchplan": LazyCommand("engine.cli.launchplan", "launchplan",

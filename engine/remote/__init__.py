@@ -21,6 +21,7 @@ from engine.remote.executions import (
     WorkflowExecutionIdentifier,
     WorkflowExecutionPhase,
 )
+from engine.remote.logs import TaskLog
 from engine.remote.projects import FlyteProject
 from engine.remote.registration import Registration, RegistrationError
 from engine.remote.remote import FlyteRemote
@@ -44,6 +45,7 @@ __all__ = [
     "Registration",
     "RegistrationError",
     "Signal",
+    "TaskLog",
     "TaskAttempt",
     "WorkflowExecutionIdentifier",
     "WorkflowExecutionPhase",

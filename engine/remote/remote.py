@@ -40,6 +40,7 @@ from engine.remote.executions import (
     FlyteWorkflowExecution,
     WorkflowExecutionIdentifier,
 )
+from engine.remote.logs import Logs
 from engine.remote.packages import entity_kind, found_for, source_root_of
 from engine.remote.projects import Projects
 from engine.remote.registration import Registration, fast_register, register_found
@@ -55,7 +56,7 @@ def _seconds(value: Seconds | None) -> float | None:
     return value.total_seconds() if isinstance(value, dt.timedelta) else value
 
 
-class FlyteRemote(Projects, Signals):
+class FlyteRemote(Projects, Signals, Logs):
     """A client of the Flyray control plane (the admin API).
 
     Args:

@@ -24,8 +24,9 @@ from serve.store.execution_records import (
 )
 
 _MAX_CAUSE = 10_000
-# Where serve.api.decks serves a node's deck document.
+# Where serve.api.decks serves a node's deck document, serve.api.logs an attempt's log.
 _DECKS = "/api/v1/decks"
+_LOGS = "/api/v1/logs"
 
 
 def _time(epoch: float | None) -> dt.datetime | None:
@@ -35,9 +36,19 @@ def _time(epoch: float | None) -> dt.datetime | None:
 def deck_url(ident: ExecutionId, node_id: str, attempt: int | None = None) -> str:
     """The API path that serves a node's deck document: its latest attempt's, or
     ``attempt``'s."""
-    parts = "/".join(quote(p, safe="") for p in (ident.project, ident.domain, ident.name,
-                                                 node_id))
-    return f"{_DECKS}/{parts}" + (f"?attempt={attempt}" if attempt is not None else "")
+    return f"{_DECKS}/{_path(ident, node_id)}" + (
+        f"?attempt={attempt}" if attempt is not None else "")
+
+
+def log_url(ident: ExecutionId, node_id: str, attempt: int) -> str:
+    """The API path that serves the log of attempt ``attempt`` of a node (JSON; its
+    ``/stream`` form follows a running one)."""
+    return f"{_LOGS}/{_path(ident, node_id)}?attempt={attempt}"
+
+
+def _path(ident: ExecutionId, node_id: str) -> str:
+    return "/".join(quote(p, safe="") for p in (ident.project, ident.domain, ident.name,
+                                                node_id))
 
 
 class ExecutionIdModel(RequestModel):
@@ -155,10 +166,12 @@ class RecoverRequest(RequestModel):
 class ErrorModel(BaseModel):
     kind: str = Field(description="USER (the code's doing) or SYSTEM (infrastructure)")
     message: str
+    log_url: str | None = Field(default=None, description=(
+        "A failed node's: the API path of the log of its last attempt, if it kept one."))
 
     @classmethod
-    def of(cls, error: ErrorInfo | None) -> ErrorModel | None:
-        return cls(kind=error.kind, message=error.message) if error else None
+    def of(cls, error: ErrorInfo | None, log: str | None = None) -> ErrorModel | None:
+        return cls(kind=error.kind, message=error.message, log_url=log) if error else None
 
 
 class ExecutionSpecModel(BaseModel):
@@ -247,13 +260,20 @@ class AttemptModel(BaseModel):
     deck_url: str | None = Field(default=None, description=(
         "The API path that serves that document as HTML (null for an attempt of a node "
         "run inside another node: read its deck_uri from the blob store)."))
+    log_uri: str | None = Field(default=None, description=(
+        "Its log (stdout, stderr and logging) in the blob store, known from its start."))
+    log_url: str | None = Field(default=None, description=(
+        "The API path that serves that log (GET /api/v1/logs/...; .../stream follows it)."))
 
     @classmethod
     def of(cls, a: NodeAttempt, ident: ExecutionId, node_id: str) -> AttemptModel:
         """An attempt of the node ``node_id`` of execution ``ident``."""
-        return cls._make(a.attempt, a.started_at, a.ended_at, a.outcome, a.error_kind,
-                         a.error, a.cache_status, a.worker, a.deck_uri,
-                         deck_url(ident, node_id, a.attempt) if a.deck_uri else None)
+        model = cls._make(a.attempt, a.started_at, a.ended_at, a.outcome, a.error_kind,
+                          a.error, a.cache_status, a.worker, a.deck_uri,
+                          deck_url(ident, node_id, a.attempt) if a.deck_uri else None)
+        if a.log_uri is not None:
+            model.log_uri, model.log_url = a.log_uri, log_url(ident, node_id, a.attempt)
+        return model
 
     @classmethod
     def of_record(cls, a: AttemptRecord) -> AttemptModel:
@@ -316,10 +336,13 @@ class NodeExecutionModel(BaseModel):
                                  "document in the blob store, if it wrote one.")
     deck_url: str | None = Field(default=None, description="The API path that serves "
                                  "that document as HTML (GET /api/v1/decks/...).")
+    log_url: str | None = Field(default=None, description="The API path of the last "
+                                "attempt's log, if it kept one (GET /api/v1/logs/...).")
 
     @classmethod
     def of(cls, n: NodeExecution) -> NodeExecutionModel:
         attempts = [AttemptModel.of(a, n.execution, n.node_id) for a in n.attempts]
+        log = attempts[-1].log_url if attempts else None
         deck = n.attempts[-1].deck_uri if n.attempts else None
         started = attempts[0].started_at if attempts else None
         ended = attempts[-1].ended_at if attempts else None
@@ -329,10 +352,11 @@ class NodeExecutionModel(BaseModel):
             task=n.task, phase=n.phase.value, started_at=started, ended_at=ended,
             duration_s=(ended - started).total_seconds() if started and ended else None,
             cache_status=n.attempts[-1].cache_status if n.attempts else None,
-            error=ErrorModel.of(n.error), attempts=attempts,
+            error=ErrorModel.of(n.error, log), attempts=attempts,
             children=[ChildNodeModel.of(k, c) for k, c in n.children.items()],
             child_execution=n.child_execution, has_outputs=n.outputs is not None,
-            deck_uri=deck, deck_url=deck_url(n.execution, n.node_id) if deck else None)
+            deck_uri=deck, deck_url=deck_url(n.execution, n.node_id) if deck else None,
+            log_url=log)
 
 
 class NodeExecutionList(BaseModel):

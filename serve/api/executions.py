@@ -101,10 +101,15 @@ def list_executions(
         description="ISO 8601; without a zone, UTC.")] = None,
     label: Annotated[list[str] | None, Query(description=(
         "key:value; only executions with this label (repeat: all of them)."))] = None,
+    workflow: Annotated[str | None, Query(max_length=512,
+                                          description="Only this workflow's.")] = None,
+    version: Annotated[str | None, Query(max_length=512, description=(
+        "Only those running this version of their workflow (or task)."))] = None,
 ) -> ExecutionList:
     filters = ExecutionFilters(tuple(phase or ()), launch_plan, _utc(created_after),
                                _utc(created_before),
-                               tuple(parse_filter(text) for text in label or ()))
+                               tuple(parse_filter(text) for text in label or ()),
+                               workflow, version)
     page = store.list_executions(project, domain, filters, options)
     return ExecutionList(executions=[ExecutionModel.of(e) for e in page.items],
                          token=page.token)

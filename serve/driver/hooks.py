@@ -86,12 +86,25 @@ class AdminHooks(ExecutionHooks):
     def on_node_phase(self, record: ExecutionRecord, node: NodeRecord) -> None:
         self.writer.put(self._event(record, node))
 
+    def on_attempt_start(self, record: ExecutionRecord, node: NodeRecord,
+                         attempt: AttemptRecord) -> None:
+        """A running attempt is recorded with its log's URI, so its log is found (and
+        tailed) before it ends."""
+        self.writer.put(AttemptEvent(node.node_id, NodeAttempt(
+            self._number(node, attempt), attempt.start, None, None, None, None, None,
+            dict(attempt.worker), None, attempt.log_uri)))
+
     def on_attempt_end(self, record: ExecutionRecord, node: NodeRecord,
                        attempt: AttemptRecord) -> None:
         self.writer.put(AttemptEvent(node.node_id, NodeAttempt(
-            self.attempts.get(node.node_id, 0) + attempt.attempt, attempt.start, attempt.end,
+            self._number(node, attempt), attempt.start, attempt.end,
             attempt.outcome, attempt.error_kind.value if attempt.error_kind else None,
-            attempt.error, attempt.cache_status, dict(attempt.worker), attempt.deck_uri)))
+            attempt.error, attempt.cache_status, dict(attempt.worker), attempt.deck_uri,
+            attempt.log_uri)))
+
+    def _number(self, node: NodeRecord, attempt: AttemptRecord) -> int:
+        """The attempt's number in the admin: after those of earlier driver incarnations."""
+        return self.attempts.get(node.node_id, 0) + attempt.attempt
 
     def _event(self, record: ExecutionRecord, node: NodeRecord) -> NodeEvent:
         outputs = None

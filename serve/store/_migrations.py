@@ -9,9 +9,10 @@ already having the change (check before altering).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import cast
 
-from sqlalchemy import Connection, Table, insert, inspect, text
+from sqlalchemy import Connection, Table, insert, inspect, select, text, update
 
 from serve.store._models import (
     Base,
@@ -30,8 +31,10 @@ from serve.store._models import (
     TaskRow,
     WorkflowRow,
 )
+from serve.store.change_records import phase_counts
 from serve.store.database import Migration, now
 from serve.store.records import DEFAULT_DOMAINS
+from serve.store.specs import canonical_json
 
 DEFAULT_PROJECT = "flytesnacks"
 
@@ -116,6 +119,50 @@ def _add_deck_uri(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN deck_uri {kind}"))
 
 
+def _add_logs_and_change_feed(conn: Connection) -> None:
+    """Node attempts get ``log_uri``; the change feed gets the executions' ``change_seq``,
+    the ``seq`` of node and attempt rows (indexed by execution) and the nodes'
+    ``child_counts``. Rows written before are numbered here, uniquely within their
+    execution (nodes by their key, attempts after every node), each execution's counter
+    set past its rows' numbers, and their children counted."""
+    _add_columns(conn, NodeAttemptRow, ("log_uri", "seq"))
+    _add_columns(conn, NodeExecutionRow, ("seq", "child_counts"))
+    executions = ExecutionRow.__tablename__
+    if "change_seq" not in {c["name"] for c in inspect(conn).get_columns(executions)}:
+        conn.execute(text(f"ALTER TABLE {executions} ADD COLUMN change_seq INTEGER "
+                          "NOT NULL DEFAULT 0"))
+    for model in (NodeExecutionRow, NodeAttemptRow):
+        for index in cast("Table", model.__table__).indexes:
+            index.create(conn, checkfirst=True)
+    nodes, attempts = NodeExecutionRow.__tablename__, NodeAttemptRow.__tablename__
+    offset = conn.scalar(text(f"SELECT coalesce(max(pk), 0) FROM {nodes}"))
+    conn.execute(text(f"UPDATE {nodes} SET seq = pk WHERE seq IS NULL"))
+    conn.execute(text(f"UPDATE {attempts} SET seq = pk + :offset WHERE seq IS NULL"),
+                 {"offset": offset})
+    for pk, children in conn.execute(select(NodeExecutionRow.pk, NodeExecutionRow.children)
+                                     .where(NodeExecutionRow.children.is_not(None),
+                                            NodeExecutionRow.child_counts.is_(None))).all():
+        conn.execute(update(NodeExecutionRow).where(NodeExecutionRow.pk == pk).values(
+            child_counts=canonical_json(phase_counts(json.loads(cast("str", children))))))
+    # An attempt's number is above every node's, so an execution's highest is its last
+    # attempt's when it has one.
+    conn.execute(text(
+        f"UPDATE {executions} SET change_seq = coalesce("
+        f"(SELECT max(seq) FROM {attempts} a WHERE a.execution_pk = {executions}.pk), "
+        f"(SELECT max(seq) FROM {nodes} n WHERE n.execution_pk = {executions}.pk), 0)"))
+
+
+def _add_columns(conn: Connection, model: type[Base], columns: tuple[str, ...]) -> None:
+    """Add the model's nullable ``columns`` its table lacks (a fresh database has them
+    from the migration that made the table)."""
+    table = cast("Table", model.__table__)
+    present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    for column in columns:
+        if column not in present:
+            kind = table.c[column].type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column} {kind}"))
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _create_registry),
     (2, _add_default_project),
@@ -127,4 +174,5 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (8, _create_notifications),
     (9, _create_signals),
     (10, _add_deck_uri),
+    (11, _add_logs_and_change_feed),
 ]

@@ -211,6 +211,15 @@ class ExecutionRow(Base):
     labels: Mapped[str | None] = mapped_column(Text, nullable=True)
     annotations: Mapped[str | None] = mapped_column(Text, nullable=True)
     raw_output_prefix: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The change feed's counter (migration 11): every write of one of its node or attempt
+    # rows, and every change of its phase, takes the next value, under the row's lock;
+    # a node or attempt row keeps the value of its last write as its ``seq``.
+    change_seq: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+    def take_seq(self) -> int:
+        """The execution's next change seq (the caller holds the row's lock)."""
+        self.change_seq = (self.change_seq or 0) + 1
+        return self.change_seq
 
 
 class ExecutionLabelRow(Base):
@@ -234,6 +243,7 @@ class NodeExecutionRow(Base):
     __tablename__ = "admin_node_executions"
     __table_args__ = (
         UniqueConstraint("execution_pk", "node_id", name="admin_node_executions_id"),
+        Index("admin_node_executions_by_seq", "execution_pk", "seq"),
     )
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     execution_pk: Mapped[int] = mapped_column(
@@ -255,6 +265,12 @@ class NodeExecutionRow(Base):
     # Input name -> stored form, once the node started with all of them known.
     inputs: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # The execution's change seq of the row's last write (the change feed), and how many
+    # of ``children`` are in each phase (JSON: phase -> count; NULL: no children), kept
+    # so the feed never parses a 10,000-element map's children. Added by migration 11,
+    # which fills both in for the rows written before.
+    seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    child_counts: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class NodeAttemptRow(Base):
@@ -263,6 +279,7 @@ class NodeAttemptRow(Base):
     __tablename__ = "admin_node_attempts"
     __table_args__ = (
         UniqueConstraint("execution_pk", "node_id", "attempt", name="admin_node_attempts_id"),
+        Index("admin_node_attempts_by_seq", "execution_pk", "seq"),
     )
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     execution_pk: Mapped[int] = mapped_column(
@@ -280,6 +297,10 @@ class NodeAttemptRow(Base):
     worker: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Its deck document's URI in the blob store (NULL: it wrote none); added by migration 10.
     deck_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Its log in the blob store (NULL: none recorded); set when the attempt starts, so a
+    # running attempt's log is found. Added by migration 11, with ``seq`` (as the node's).
+    log_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
+    seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 # --- schedules -----------------------------------------------------------------------

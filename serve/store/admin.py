@@ -15,8 +15,10 @@ from typing import Any
 
 from engine.dag.spec import LaunchPlanSpec, TaskSpec, WorkflowSpec
 from serve.store import (
+    changes,
     drivers,
     entities,
+    execution_views,
     executions,
     executors,
     launch_plans,
@@ -25,6 +27,7 @@ from serve.store import (
     projects,
     schedules,
     signals,
+    summaries,
 )
 from serve.store._migrations import MIGRATIONS
 from serve.store.database import Database, read_only, read_write, select_one
@@ -112,10 +115,26 @@ class AdminStore:
     dispatch_waiting = read_write(executions.dispatch_waiting)
     executions_waiting = read_only(executions.executions_waiting)
 
+    # Summaries for the console's pages (serve.store.summaries).
+    execution_counts = read_only(summaries.execution_counts)
+    latest_versions = read_only(summaries.latest_versions)
+    workflow_launch_plans = read_only(summaries.workflow_launch_plans)
+
     # Node executions: the driver's events, and reads (serve.store.node_executions).
     record_events = read_write(node_executions.record_events)
     list_node_executions = read_only(node_executions.list_node_executions)
     get_node_execution = read_only(node_executions.get_node_execution)
+
+    # Reads of one execution for the console's views (serve.store.execution_views).
+    node_page = read_only(execution_views.node_page)
+    child_page = read_only(execution_views.child_page)
+    attempt_times = read_only(execution_views.attempt_times)
+    failed_node = read_only(execution_views.failed_node)
+    children_counts = read_only(execution_views.children_counts)
+    node_states = read_only(execution_views.node_states)
+
+    # Their change feed, for live views (serve.store.changes).
+    execution_changes = read_only(changes.execution_changes)
 
     # Drivers: their claims and heartbeats, and the supervisor's view (serve.store.drivers).
     claim_driver = read_write(drivers.claim_driver)

@@ -156,11 +156,14 @@ class ExecutionFilters:
     created_before: dt.datetime | None = None
     # (key, value) labels the execution must all have.
     labels: tuple[tuple[str, str], ...] = ()
+    workflow: str | None = None  # name of the workflow it runs
+    version: str | None = None  # version of the workflow it runs (or of its task alone)
 
 
 @dataclass(frozen=True)
 class NodeAttempt:
-    """One attempt of a node; times are epoch seconds from the worker's clock."""
+    """One attempt of a node; times are epoch seconds from the worker's clock. A running
+    attempt has no ``outcome`` (nor ``ended_at``) yet."""
 
     attempt: int
     started_at: float
@@ -173,6 +176,9 @@ class NodeAttempt:
     # Its deck document in the blob store (a successful attempt of a task with
     # enable_deck), as the worker wrote it.
     deck_uri: str | None = None
+    # Its log in the blob store (engine.logs), known from the attempt's start; None: none
+    # recorded (an attempt recorded before logs were kept).
+    log_uri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -246,8 +252,8 @@ class NodeEvent:
 
 @dataclass(frozen=True)
 class AttemptEvent:
-    """An attempt of a node that ended; ``(execution, node_id, attempt.attempt)`` is its
-    key."""
+    """An attempt of a node that started (no outcome yet) or ended; ``(execution,
+    node_id, attempt.attempt)`` is its key."""
 
     node_id: str
     attempt: NodeAttempt

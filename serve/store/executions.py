@@ -27,7 +27,7 @@ from engine.dag.run.state import ExecutionPhase, NodePhase
 from engine.dag.spec import Identifier, LaunchPlanSpec, ResourceType, TaskSpec, WorkflowSpec
 from engine.dag.spec.diff import json_diff
 from serve.errors import ConflictError, InvalidArgumentError, NotFoundError
-from serve.store import _paging, entities, execution_labels, notifications
+from serve.store import _paging, entities, execution_labels, notifications, summaries
 from serve.store._models import (
     ExecutionRow,
     LaunchPlanRow,
@@ -386,6 +386,7 @@ def list_executions(s: Session, project: str, domain: str,
     if filters.created_before is not None:
         query = query.where(ExecutionRow.created_at < filters.created_before)
     query = execution_labels.where_labelled(query, filters.labels)
+    query = summaries.where_entity(query, filters.workflow, filters.version)
     if options.name is not None:
         query = query.where(ExecutionRow.name == options.name)
     if options.name_contains is not None:
@@ -447,10 +448,24 @@ def end(s: Session, row: ExecutionRow, phase: ExecutionPhase, error: ErrorInfo |
     if outputs is not None:
         row.outputs = canonical_json(outputs)
     row.incarnation += 1
+    row.take_seq()
     notifications.add_for_end(s, row, phase)
-    s.execute(update(NodeExecutionRow).where(
-        NodeExecutionRow.execution_pk == row.pk,
-        NodeExecutionRow.phase.in_([NodePhase.QUEUED.value, NodePhase.RUNNING.value,
-                                    NodePhase.WAITING.value]),
-    ).values(phase=NodePhase.ABORTED.value, updated_at=now))
+    _abort_open_nodes(s, row, now)
     s.flush()
+
+
+def _abort_open_nodes(s: Session, row: ExecutionRow, now: dt.datetime) -> None:
+    """Nodes still open become ABORTED, in one statement: each takes a change seq of its
+    own, the execution's next ones offset by its key (gaps are harmless: the feed needs
+    them increasing and unique, not dense)."""
+    open_nodes = (NodeExecutionRow.execution_pk == row.pk,
+                  NodeExecutionRow.phase.in_([NodePhase.QUEUED.value, NodePhase.RUNNING.value,
+                                              NodePhase.WAITING.value]))
+    first, last = s.execute(select(func.min(NodeExecutionRow.pk),
+                                   func.max(NodeExecutionRow.pk)).where(*open_nodes)).one()
+    if first is None:
+        return
+    base = row.change_seq + 1 - first
+    s.execute(update(NodeExecutionRow).where(*open_nodes).values(
+        phase=NodePhase.ABORTED.value, updated_at=now, seq=NodeExecutionRow.pk + base))
+    row.change_seq = last + base

@@ -4,8 +4,10 @@ Each function takes a session and runs inside the caller's transaction;
 ``serve.store.admin`` binds the public ones as ``AdminStore`` methods of the same name.
 Writes are idempotent and move forward only: a node's phase goes QUEUED, RUNNING,
 then one terminal phase; an attempt, keyed by (execution, node, attempt), is written
-once it ended and never changed after. A newer driver incarnation may start a node
-over, except one that SUCCEEDED or was RECOVERED: those keep their outputs.
+when it starts and when it ends, and never changed once ended. A newer driver incarnation
+may start a node over, except one that SUCCEEDED or was RECOVERED: those keep their
+outputs. Every row written takes the execution's next change seq (the change feed,
+``serve.store.changes``), under the execution row's lock that ``drivers.fenced`` holds.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from engine.dag.run.state import ExecutionPhase, NodePhase, nodes_from_rows
 from serve.errors import NotFoundError
 from serve.store import drivers, executions
 from serve.store._models import ExecutionRow, NodeAttemptRow, NodeExecutionRow
+from serve.store.change_records import phase_counts
 from serve.store.database import db_now
 from serve.store.execution_records import (
     AttemptEvent,
@@ -52,6 +55,7 @@ def record_events(s: Session, ident: ExecutionId, incarnation: int,
         if isinstance(event, ExecutionStarted):
             if row.phase == ExecutionPhase.QUEUED.value:
                 row.phase = ExecutionPhase.RUNNING.value
+                row.take_seq()  # the feed's readers see the phase move
             if row.started_at is None:
                 row.started_at = now
         elif isinstance(event, NodeEvent):
@@ -84,6 +88,7 @@ def _node(s: Session, execution: ExecutionRow, incarnation: int, event: NodeEven
     row.error_kind, row.error_message = event.error_kind, event.error
     if event.children is not None:
         row.children = canonical_json(event.children)
+        row.child_counts = canonical_json(phase_counts(event.children))
     if event.child_execution is not None:
         row.child_execution = event.child_execution
     if event.phase.has_outputs and event.outputs is not None:
@@ -91,6 +96,7 @@ def _node(s: Session, execution: ExecutionRow, incarnation: int, event: NodeEven
     if event.inputs is not None:
         row.inputs = canonical_json(event.inputs)
     row.updated_at = now  # type: ignore[assignment]
+    row.seq = execution.take_seq()
 
 
 def _attempt(s: Session, execution: ExecutionRow, event: AttemptEvent) -> None:
@@ -110,6 +116,11 @@ def _attempt(s: Session, execution: ExecutionRow, event: AttemptEvent) -> None:
     row.cache_status = attempt.cache_status
     row.worker = canonical_json(attempt.worker) if attempt.worker else None
     row.deck_uri = attempt.deck_uri
+    # A running attempt's log is where the driver sent it; an ended attempt without one
+    # printed and logged nothing, so no log was stored (engine.logs: quiet attempts).
+    row.log_uri = attempt.log_uri if attempt.outcome is not None else (
+        attempt.log_uri or row.log_uri)
+    row.seq = execution.take_seq()
 
 
 # --- reads ---------------------------------------------------------------------------------
@@ -160,4 +171,5 @@ def _attempt_of(row: NodeAttemptRow) -> NodeAttempt:
     return NodeAttempt(row.attempt, row.started_at, row.ended_at,
                        NodePhase(row.outcome) if row.outcome else None, row.error_kind,
                        row.error_message, row.cache_status,
-                       json.loads(row.worker) if row.worker else {}, row.deck_uri)
+                       json.loads(row.worker) if row.worker else {}, row.deck_uri,
+                       row.log_uri)

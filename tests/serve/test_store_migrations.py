@@ -10,10 +10,11 @@ from pathlib import Path
 from sqlalchemy import create_engine, inspect, text
 
 from engine import CronSchedule
+from engine.dag.run.state import NodePhase
 from serve.store import AdminStore
 from serve.store._migrations import MIGRATIONS
 from serve.store.database import Database
-from tests.fixtures import basic_wfs
+from tests.fixtures import basic_wfs, map_wfs
 from tests.serve.scheduling import HOUR, T0, plan, register_stamped, scheduler, ticks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,5 +139,49 @@ def test_a_database_from_before_decks_gets_them(admin_url: str) -> None:
     try:
         assert store.schema_version >= 10
         assert "deck_uri" in columns_and_indexes(admin_url, "admin_node_attempts")
+    finally:
+        store.close()
+
+
+def test_a_database_from_before_the_change_feed_numbers_its_rows(admin_url: str) -> None:
+    """Migration 11 on a database holding an execution: its nodes and attempts get
+    numbers unique within it, its counter above them, and the feed goes on from there."""
+    from tests.console.seed import register, seed_execution, seed_small
+
+    store = AdminStore(admin_url)
+    try:
+        ident = seed_small(store)
+        mapped = seed_execution(store, register(store, map_wfs.with_partial), "mapped",
+                                inputs={"xs": [1, 2]}, nodes={"n0": NodePhase.SUCCEEDED},
+                                children={"n0": {"0": NodePhase.SUCCEEDED,
+                                                 "1": NodePhase.FAILED}})
+    finally:
+        store.close()
+    engine = create_engine(admin_url)
+    try:
+        with engine.begin() as conn:
+            for statement in ["DROP INDEX admin_node_executions_by_seq",
+                              "DROP INDEX admin_node_attempts_by_seq",
+                              "ALTER TABLE admin_node_executions DROP COLUMN seq",
+                              "ALTER TABLE admin_node_executions DROP COLUMN child_counts",
+                              "ALTER TABLE admin_node_attempts DROP COLUMN seq",
+                              "ALTER TABLE admin_node_attempts DROP COLUMN log_uri",
+                              "ALTER TABLE admin_executions DROP COLUMN change_seq",
+                              "UPDATE admin_schema_version SET version = 10"]:
+                conn.execute(text(statement))
+    finally:
+        engine.dispose()
+    store = AdminStore(admin_url)
+    try:
+        assert store.schema_version >= 11
+        assert {"seq", "log_uri", "admin_node_attempts_by_seq"} <= columns_and_indexes(
+            admin_url, "admin_node_attempts")
+        changes = store.execution_changes(ident, 0)
+        numbers = [n.seq for n in changes.nodes] + [a.seq for a in changes.attempts]
+        assert len(changes.nodes) == 5 and len(changes.attempts) == 6
+        assert len(set(numbers)) == len(numbers) and max(numbers) == changes.seq
+        assert store.get_node_execution(ident, "n1").attempts[0].log_uri is None
+        counts = store.execution_changes(mapped, 0).nodes[0].children
+        assert counts == {"SUCCEEDED": 1, "FAILED": 1}
     finally:
         store.close()
