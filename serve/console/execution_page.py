@@ -1,21 +1,194 @@
-"""The execution detail page: header, error banner, and its node views."""
+"""The execution detail page and what its script reads: the page (header, error banner,
+empty views) answers without touching node data; the script then fetches the graph's
+geometry, the timeline, pages of the node tree, and follows the execution's change feed
+over server-sent events (or, failing that, polls the API's ``.../changes``).
+
+Routes (under ``/console``):
+
+- ``/projects/{p}/domains/{d}/executions/{name}``: the page (``?view=&node=``);
+- ``.../executions/{name}/nodes/{node_id}[?attempt=k]``: the node panel (a fragment for
+  the page's script, ``X-Fragment: 1``; a whole page otherwise);
+- ``.../executions/{name}/rows?parent=&offset=``: a page of the node tree (200 rows);
+- ``.../executions/{name}/events``: the change feed as server-sent events;
+- ``/api/executions/{p}/{d}/{name}/graph|timeline`` and
+  ``/api/workflows/{p}/{d}/{name}/{version}/graph``: JSON for the script.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+
+from engine.dag.run.state import ExecutionPhase
+from engine.dag.spec import Identifier, ResourceType, WorkflowSpec
+from serve.api.changes import ExecutionChangesModel
 from serve.api.deps import Store
+from serve.console import diagnosis, node_panel
+from serve.console.graph import Geometry, with_children, workflow_geometry
+from serve.console.node_panel import workflow_spec
 from serve.console.templating import render
-from serve.store.execution_records import ExecutionId
+from serve.console.timeline import timeline
+from serve.store import AdminStore
+from serve.store.execution_records import Execution, ExecutionId
+from serve.store.execution_views import PAGE
 
 router = APIRouter()
+BASE = "/projects/{project}/domains/{domain}/executions/{name}"
+POLL_S = 0.5  # how often the event stream reads the change feed
+HEARTBEAT_S = 15.0
 
 
-@router.get("/projects/{project}/domains/{domain}/executions/{name}",
-            response_class=HTMLResponse)
-def execution(request: Request, project: str, domain: str, name: str,
-              store: Store) -> HTMLResponse:
-    """One execution: its header first; node data is fetched by the page's script."""
+@router.get(BASE, response_class=HTMLResponse)
+def execution(request: Request, project: str, domain: str, name: str, store: Store,
+              view: str = "graph", node: str | None = None) -> HTMLResponse:
+    """One execution: header, error banner and empty views; node data comes after."""
+    return _page(request, store, ExecutionId(project, domain, name), view, node, None)
+
+
+def _page(request: Request, store: AdminStore, ident: ExecutionId, view: str,
+          node: str | None, panel: node_panel.Panel | None) -> HTMLResponse:
+    """The page (``panel``: the selected node's, server-rendered for a deep link)."""
+    record = store.get_execution(ident)
+    banner = diagnosis.error_banner(record, store.failed_node(ident)
+                                    if record.phase is not ExecutionPhase.QUEUED else None)
+    return render(request, "execution.html", execution=record, banner=banner,
+                  waiting=_execution_waiting(store, record),
+                  view=view if view in ("nodes", "graph", "timeline") else "graph",
+                  node=node, panel=panel, duration=_duration(record),
+                  base=f"/console/projects/{ident.project}/domains/{ident.domain}/"
+                       f"executions/{ident.name}")
+
+
+def _duration(record: Execution) -> str | None:
+    if record.started_at is None:
+        return None
+    end = record.ended_at.timestamp() if record.ended_at else time.time()
+    return diagnosis.duration(end - record.started_at.timestamp())
+
+
+def _execution_waiting(store: AdminStore, record: Execution) -> str | None:
+    if record.phase is not ExecutionPhase.QUEUED:
+        return None
+    limit = None
+    if record.launch_plan is not None:
+        limit = store.get(record.launch_plan).spec.get("max_parallel_executions")
+    return diagnosis.execution_waiting(record, time.time(), limit)
+
+
+@router.get(BASE + "/nodes/{node_id}", response_class=HTMLResponse)
+def node(request: Request, project: str, domain: str, name: str, node_id: str,
+         store: Store, attempt: int | None = None) -> HTMLResponse:
+    """The node panel: a fragment for the page's script, a page for a deep link."""
+    ident = ExecutionId(project, domain, name)
+    record = store.get_execution(ident)
+    panel = node_panel.build(store, record, store.get_node_execution(ident, node_id),
+                             attempt)
+    if request.headers.get("x-fragment") == "1":
+        return render(request, "_node_panel.html", panel=panel, execution=record)
+    return _page(request, store, ident, "graph", node_id, panel)
+
+
+@router.get(BASE + "/rows", response_class=HTMLResponse)
+def rows(request: Request, project: str, domain: str, name: str, store: Store,
+         parent: Annotated[str | None, Query(max_length=255)] = None,
+         offset: Annotated[int, Query(ge=0)] = 0,
+         failed: bool = False) -> HTMLResponse:
+    """A page of the node tree: top-level nodes, or the children of ``parent``."""
+    ident = ExecutionId(project, domain, name)
+    page = (store.child_page(ident, parent, offset, PAGE, failed) if parent
+            else store.node_page(ident, offset, PAGE))
+    return render(request, "_node_rows.html", page=page, parent=parent, failed=failed,
+                  now=time.time())
+
+
+@router.get("/api/executions/{project}/{domain}/{name}/graph")
+def execution_graph(project: str, domain: str, name: str, store: Store) -> Response:
+    """The geometry of the execution's workflow, with what its nodes ran inside them."""
     record = store.get_execution(ExecutionId(project, domain, name))
-    return render(request, "execution.html", execution=record)
+    spec = workflow_spec(store, record)
+    if spec is None:
+        return _json({"nodes": [], "edges": [], "width": 0, "height": 0})
+    key = record.workflow or record.task
+    assert key is not None
+    geometry = workflow_geometry(key, lambda: spec)
+    counts = store.children_counts(record.id)
+    return _json(with_children(geometry, counts, _dynamic_kinds(spec, geometry, counts))
+                 .to_json())
+
+
+def _dynamic_kinds(spec: WorkflowSpec, geometry: Geometry,
+                   counts: dict[str, int]) -> dict[str, str]:
+    """A task node that ran children is a dynamic node (the spec cannot tell)."""
+    index = geometry.index()
+    return {n: "dynamic" for n in counts
+            if n in index and geometry.boxes[index[n]].kind == "task"}
+
+
+@router.get("/api/workflows/{project}/{domain}/{name}/{version}/graph")
+def workflow_graph(project: str, domain: str, name: str, version: str,
+                   store: Store) -> Response:
+    """The geometry of a registered workflow version (never changes: cached)."""
+    ident = Identifier(ResourceType.WORKFLOW, project, domain, name, version)
+    geometry = workflow_geometry(ident, lambda: WorkflowSpec.from_dict(store.get(ident).spec))
+    return _json(geometry.to_json(), cache="public, max-age=86400, immutable")
+
+
+@router.get("/api/executions/{project}/{domain}/{name}/timeline")
+def execution_timeline(project: str, domain: str, name: str, store: Store) -> Response:
+    """One bar per attempt, offsets from the execution's start (see ``timeline``)."""
+    ident = ExecutionId(project, domain, name)
+    record = store.get_execution(ident)
+    bars = timeline(store.attempt_times(ident),
+                    record.started_at.timestamp() if record.started_at else None,
+                    record.ended_at.timestamp() if record.ended_at else None, time.time())
+    return _json(bars.to_json())
+
+
+def _json(data: dict[str, Any], cache: str = "no-store") -> Response:
+    return Response(json.dumps(data, separators=(",", ":")), media_type="application/json",
+                    headers={"Cache-Control": cache})
+
+
+@router.get(BASE + "/events")
+async def events(request: Request, project: str, domain: str, name: str,
+                 store: Store, since: Annotated[int, Query(ge=0)] = 0) -> StreamingResponse:
+    """The change feed as server-sent events: ``id:`` the seq, data the API's changes
+    JSON; ``event: done`` once the execution ended and everything was sent. A browser
+    reconnecting sends ``Last-Event-ID`` and resumes there."""
+    ident = ExecutionId(project, domain, name)
+    await run_in_threadpool(store.get_execution, ident)  # 404 before the stream starts
+    resume = request.headers.get("last-event-id", "")
+    cursor = int(resume) if resume.isdigit() else since
+    return StreamingResponse(_stream(request, store, ident, cursor),
+                             media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+async def _stream(request: Request, store: AdminStore, ident: ExecutionId,
+                  cursor: int) -> AsyncIterator[str]:
+    first = True
+    beat = time.monotonic()
+    while not await request.is_disconnected():
+        changes = await run_in_threadpool(store.execution_changes, ident, cursor, 5000)
+        if first or changes.seq > cursor:
+            first = False
+            cursor = changes.seq
+            beat = time.monotonic()
+            yield f"id: {cursor}\ndata: {ExecutionChangesModel.of(changes).model_dump_json()}\n\n"
+        if changes.terminal:
+            yield "event: done\ndata: {}\n\n"
+            return
+        if changes.more:
+            continue
+        if time.monotonic() - beat > HEARTBEAT_S:
+            beat = time.monotonic()
+            yield ": heartbeat\n\n"
+        await asyncio.sleep(POLL_S)
+

@@ -99,9 +99,11 @@ def console(make_console: MakeConsole) -> ConsoleServer:
 # --- the browser ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+# Package-scoped, not session-scoped: Playwright's sync API keeps an event loop running
+# on this thread while it is open, and later tests (asyncio.run in @eager) need none.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless, for the whole session."""
+    """Debian's Chromium, headless, for the console's tests."""
     if not shutil.which(CHROMIUM):
         message = f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
         if os.environ.get("CI") == "true":
