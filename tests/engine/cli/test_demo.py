@@ -188,6 +188,17 @@ def run_remote(demo: Demo) -> None:
     assert failed.returncode == 1
     assert "FAILED with a USER error" in failed.stderr, failed.stderr
     assert "ValueError: n=1 is not welcome here" in failed.stderr
+    # The console's page of the failed execution leads with its error, and what the task
+    # wrote on its way out is in its log.
+    failed_name = found(r"execution (\S+): ", failed.stdout)
+    page_url = (f"{demo.endpoint}/console/projects/{PROJECT}/domains/{DOMAIN}/executions/"
+                f"{failed_name}")
+    with urllib.request.urlopen(page_url, timeout=30) as page:
+        html = page.read().decode()
+    assert 'data-testid="error-banner"' in html and "not welcome here" in html, html
+    logs = demo.flyray("logs", failed_name)
+    assert logs.returncode == 0, logs.stdout + logs.stderr
+    assert "ERR ValueError: n=1 is not welcome here" in logs.stdout, logs.stdout
 
 
 def list_and_relaunch(demo: Demo, name: str, version: str) -> None:
