@@ -3,13 +3,17 @@
 A workflow's nodes become boxes between a start and an end node; the nodes of an
 inlined sub-workflow (ids ``<prefix>-<id>``) collapse into one group box named by the
 prefix, and a map, dynamic or launch plan node is one box too, whose ``count`` says how
-many nodes it ran inside itself. Phases are not part of the geometry: the page reads them
-from the execution's change feed, so live updates never resend it.
+many nodes it ran inside itself. A static fan-out (at least ``FAN_MIN`` nodes of one task
+with the same boxes upstream and downstream, a loop in the workflow's body) is one box as
+well, of kind ``fan``, whose members the geometry lists under ``groups``: 2,000 alike
+boxes in one column would be unreadable at any zoom. Phases are not part of the
+geometry: the page reads them from the execution's change feed, so live updates never
+resend it.
 
 The form sent (``Geometry.to_json``)::
 
     {"nodes": [[id, x, y, w, h, kind, label, count]], "edges": [[i, j]],
-     "width": W, "height": H}
+     "width": W, "height": H, "groups": {fan_id: [member node ids]}}
 
 where ``i``, ``j`` index ``nodes``. Workflow versions never change, so the laid-out
 geometry of one is kept (``workflow_geometry``); an execution's adds only its counts.
@@ -21,7 +25,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from engine.dag.spec import Identifier, Interface, Node, ResourceType, TaskSpec, WorkflowSpec
@@ -29,10 +33,14 @@ from serve.console.layout import layered
 
 START, END = "start", "end"
 BOX = (180, 40)
+# Boxes that stand for many nodes: room for their counts by phase ("×10000 ✓9996 ✗1 ▶3").
+GROUP_BOX = (260, 40)
+GROUPS = frozenset({"map", "fan", "subworkflow", "launchplan"})
 TERMINAL_BOX = (60, 30)
 # A map task's name: its mapped task's, then ".map" and its settings' suffixes.
 _MAP_NAME = re.compile(r"\.map(-[\w.]+)*$")
 _KEEP = 64  # workflow versions whose geometry is kept
+FAN_MIN = 24  # alike sibling task nodes drawn as one box from this many on
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -57,6 +65,8 @@ class Geometry:
     edges: tuple[tuple[int, int], ...]
     width: int
     height: int
+    # A fan box's member nodes, by the fan's id.
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def index(self) -> dict[str, int]:
         return {b.id: i for i, b in enumerate(self.boxes)}
@@ -65,7 +75,8 @@ class Geometry:
         return {"nodes": [[b.id, b.x, b.y, b.w, b.h, b.kind, b.label, b.count]
                           for b in self.boxes],
                 "edges": [list(e) for e in self.edges],
-                "width": self.width, "height": self.height}
+                "width": self.width, "height": self.height,
+                "groups": {fan: list(members) for fan, members in self.groups.items()}}
 
 
 def group_of(node_id: str) -> str:
@@ -77,7 +88,10 @@ def group_of(node_id: str) -> str:
 def node_kind(spec: WorkflowSpec, node_id: str) -> str:
     """What kind of box a (top-level) node of ``spec`` is, from the spec alone (a
     dynamic node looks like a task until it runs)."""
-    node = spec.node(node_id)
+    return _kind(spec, spec.node(node_id))
+
+
+def _kind(spec: WorkflowSpec, node: Node) -> str:
     if node.branch is not None:
         return "branch"
     if node.gate is not None:
@@ -100,57 +114,74 @@ def short_name(name: str) -> str:
     return name.rpartition(".")[2] or name
 
 
-def _label(spec: WorkflowSpec, node_id: str) -> str:
-    node = spec.node(node_id)
+def _label(spec: WorkflowSpec, node: Node) -> str:
     if node.branch is not None:
-        return node.branch.name or node_id
+        return node.branch.name or node.id
     if node.gate is not None:
-        return f"{node.gate.kind.value} {node_id}"
+        return f"{node.gate.kind.value} {node.id}"
     task = spec.tasks.get(node.task)
     if task is not None and _MAP_NAME.search(task.id.name):
         return short_name(_MAP_NAME.sub("", task.id.name)) + ".map"
-    return short_name(node.task) if node.task else node_id
+    return short_name(node.task) if node.task else node.id
 
 
 def layout_spec(spec: WorkflowSpec) -> Geometry:
-    """Lay out ``spec``: start, its top-level nodes and sub-workflow groups, end."""
-    ids: list[str] = [START]
-    boxes: dict[str, tuple[str, str, int]] = {}  # id -> kind, label, count
+    """Lay out ``spec``: start, its top-level nodes, sub-workflow groups and fans, end."""
+    boxes: dict[str, tuple[str, str, int]] = {}  # id -> kind, label, count (in order)
     for node in spec.nodes:
         box = group_of(node.id)
         if box != node.id:
             kind, label, count = boxes.get(box, ("subworkflow", f"sub-workflow {box}", 0))
             boxes[box] = (kind, label, count + 1)
         else:
-            boxes[box] = (node_kind(spec, node.id), _label(spec, node.id), 0)
-        if box not in ids:
-            ids.append(box)
+            boxes[box] = (_kind(spec, node), _label(spec, node), 0)
+    links = {(group_of(up), group_of(node.id)) for node in spec.nodes
+             for up in node.upstream() if group_of(up) != group_of(node.id)}
+    groups = _fans(spec, boxes, links)
+    alias = {member: fan for fan, members in groups.items() for member in members}
+    ids = [START]
+    for box in boxes:
+        drawn = alias.get(box, box)
+        if drawn not in ids:
+            ids.append(drawn)
     ids.append(END)
     index = {b: i for i, b in enumerate(ids)}
-    edges: set[tuple[int, int]] = set()
-    has_up: set[int] = set()
-    has_down: set[int] = set()
-    for node in spec.nodes:
-        j = index[group_of(node.id)]
-        for up in node.upstream():
-            i = index.get(group_of(up))
-            if i is not None and i != j:
-                edges.add((i, j))
-                has_up.add(j)
-                has_down.add(i)
+    edges = {(index[alias.get(a, a)], index[alias.get(b, b)]) for a, b in links}
+    has_up, has_down = {j for _, j in edges}, {i for i, _ in edges}
     for i in range(1, len(ids) - 1):
         if i not in has_up:
             edges.add((0, i))
         if i not in has_down:
             edges.add((i, len(ids) - 1))
     ordered = sorted(edges)
-    sizes = [TERMINAL_BOX if b in (START, END) else BOX for b in ids]
+    shown = [("fan", boxes[groups[b][0]][1], len(groups[b])) if b in groups
+             else boxes.get(b, (b, b, 0)) for b in ids]
+    sizes = [TERMINAL_BOX if b in (START, END) else GROUP_BOX if kind in GROUPS else BOX
+             for b, (kind, _, _) in zip(ids, shown, strict=True)]
     placed = layered(sizes, ordered)
-    out = []
-    for i, b in enumerate(ids):
-        kind, label, count = boxes.get(b, (b, b, 0))
-        out.append(Box(b, kind, label, count, placed.x[i], placed.y[i], *sizes[i]))
-    return Geometry(tuple(out), tuple(ordered), placed.width, placed.height)
+    out = [Box(b, kind, label, count, placed.x[i], placed.y[i], *sizes[i])
+           for i, (b, (kind, label, count)) in enumerate(zip(ids, shown, strict=True))]
+    return Geometry(tuple(out), tuple(ordered), placed.width, placed.height, groups)
+
+
+def _fans(spec: WorkflowSpec, boxes: Mapping[str, tuple[str, str, int]],
+          links: set[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    """Fan id -> members: plain task nodes alike in their task and in the boxes up and
+    down from them, ``FAN_MIN`` or more of them."""
+    ups: dict[str, set[str]] = {}
+    downs: dict[str, set[str]] = {}
+    for a, b in links:
+        downs.setdefault(a, set()).add(b)
+        ups.setdefault(b, set()).add(a)
+    tasks = {node.id: node.task for node in spec.nodes}
+    alike: dict[tuple[str, frozenset[str], frozenset[str]], list[str]] = {}
+    for box, (kind, _, _) in boxes.items():
+        if kind == "task" and box in tasks:
+            key = (tasks[box], frozenset(ups.get(box, ())),
+                   frozenset(downs.get(box, ())))
+            alike.setdefault(key, []).append(box)
+    return {f"fan:{members[0]}": tuple(members) for members in alike.values()
+            if len(members) >= FAN_MIN}
 
 
 class Kept(Generic[K, V]):

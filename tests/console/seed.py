@@ -93,6 +93,7 @@ def add(a: int, b: int) -> int:
 
 
 FAN_OUT = 2000
+CHAIN = 600
 
 
 @workflow
@@ -101,6 +102,14 @@ def big(xs: list[int]) -> int:
     mapped = map_task(square)(x=xs)
     fanned = [noop(i=i) for i in range(FAN_OUT)]
     return add(a=total(xs=mapped), b=total(xs=fanned))
+
+
+@workflow
+def chain(x: int) -> int:
+    """600 nodes one after the other: too many boxes to draw as SVG, none alike."""
+    for _ in range(CHAIN):
+        x = add(a=x, b=1)
+    return x
 
 
 # --- writing them -------------------------------------------------------------------------

@@ -29,7 +29,10 @@ def test_the_big_geometry_is_small_and_its_groups_are_collapsed(
         assert size <= 300 * 1024, size
         nodes = {n[0]: n for n in geometry["nodes"]}
         assert nodes["n0"][5:] == ["map", "square.map", seed.MAP_SIZE]
-        assert len(nodes) == seed.FAN_OUT + 6 and len(geometry["edges"]) > seed.FAN_OUT
+        # start, the map, the 2,000-node fan-out as one box, two totals, an add, end
+        assert len(nodes) == 7 and len(geometry["edges"]) == 7
+        assert nodes["fan:n1"][5:] == ["fan", "noop", seed.FAN_OUT]
+        assert geometry["groups"]["fan:n1"] == [f"n{i}" for i in range(1, seed.FAN_OUT + 1)]
         assert "phase" not in raw.text  # phases come from the change feed only
         rows = http.get(f"/console/projects/{seed.PROJECT}/domains/{seed.DOMAIN}/executions/"
                         f"big/rows", params={"parent": "n0", "offset": 9900})

@@ -73,9 +73,12 @@ def test_a_10000_element_map_is_one_group_whose_children_page(console: ConsoleSe
     page.goto(page_of(console, "big", "?view=nodes"))
     graph = page.get_by_test_id("graph")
     expect(graph).to_have_attribute("data-rendered", "1")
-    # the fan-out, the map, two totals, an add, start and end
-    expect(graph).to_have_attribute("data-node-count", str(seed.FAN_OUT + 6))
+    # start, the map, the fan-out (one box), two totals, an add, end
+    expect(graph).to_have_attribute("data-node-count", "7")
     expect(graph.locator("[data-node-id=n0]")).to_contain_text("10000")
+    fan = graph.locator("[data-node-id='fan:n1']")
+    expect(fan).to_contain_text(f"noop ×{seed.FAN_OUT} ✓{seed.FAN_OUT}")
+    expect(fan).to_have_attribute("data-phase", "SUCCEEDED")
     assert page.evaluate("window.__flyray.graphRenderMs") < 2000
     tree = page.get_by_test_id("nodes")
     tree.get_by_test_id("expand").first.click()
@@ -84,6 +87,24 @@ def test_a_10000_element_map_is_one_group_whose_children_page(console: ConsoleSe
     tree.get_by_test_id("next-page").first.click()
     expect(children).to_have_count(401)
     expect(tree.locator("tr[data-node-id='n0/17']")).to_have_attribute("data-phase", "FAILED")
+
+
+def test_a_graph_of_many_boxes_is_drawn_on_a_canvas_beside_a_node_list(
+        console: ConsoleServer, page: Any) -> None:
+    wf = seed.register(console.store, seed.chain)
+    seed.seed_running(console.store, wf, "chain",
+                      nodes={f"n{i}": NodePhase.SUCCEEDED for i in range(seed.CHAIN)},
+                      inputs={"x": 0})
+    page.goto(page_of(console, "chain"))
+    graph = page.get_by_test_id("graph")
+    expect(graph).to_have_attribute("data-rendered", "1")
+    expect(graph).to_have_attribute("data-node-count", str(seed.CHAIN + 2))
+    expect(graph.locator("canvas.main")).to_have_count(1)
+    last = graph.locator(f"li[data-node-id=n{seed.CHAIN - 1}]")
+    expect(last).to_have_attribute("data-phase", "SUCCEEDED")
+    graph.get_by_test_id("graph-search").fill(f"n{seed.CHAIN - 1}")
+    graph.get_by_test_id("graph-search").press("Enter")
+    expect(page.get_by_test_id("node-panel")).to_contain_text(f"n{seed.CHAIN - 1}")
 
 
 def _finish_load(console: ConsoleServer, running: seed.Seeded) -> None:

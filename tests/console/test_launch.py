@@ -17,6 +17,7 @@ from engine.dag.spec import Identifier, LaunchPlanSpec, ResourceType
 from serve.control.launcher import RayLauncher
 from tests.console.conftest import ConsoleServer, MakeConsole
 from tests.console.seed import register
+from tests.fixtures import log_wfs
 from tests.fixtures.cli_wfs import failing_wf, typed_wf
 from tests.serve.conftest import kill_executors
 from tests.serve.specs import DOMAIN, PROJECT
@@ -130,3 +131,22 @@ def test_a_launch_from_the_form_runs_to_success(launching_console: ConsoleServer
     page.goto(console.url(f"{BASE}/executions"))
     expect(page.locator(f"[data-execution={name}]")).to_have_attribute("data-phase",
                                                                       "SUCCEEDED")
+
+
+@pytest.mark.timeout(180)
+def test_what_a_launched_task_printed_shows_in_its_node_panel(
+        launching_console: ConsoleServer, page: Any) -> None:
+    console = launching_console
+    wf = register(console.store, log_wfs.talk)
+    page.goto(console.url(f"{BASE}/launch/workflow/{wf.name}"))
+    page.get_by_test_id("input").fill("3")
+    page.get_by_test_id("launch-submit").click()
+    page.wait_for_url(re.compile(r".*/executions/f[0-9a-f]+$"))
+    expect(page.get_by_test_id("execution-phase")).to_have_text("SUCCEEDED", timeout=120_000)
+    page.goto(page.url + "?view=timeline&node=n0")
+    expect(page.get_by_test_id("node-panel")).to_be_visible()
+    tail = page.get_by_test_id("log-tail")
+    expect(tail).to_contain_text("OUT printed 3")
+    expect(tail).to_contain_text("INFO tests.chatty: logged at info: 3")
+    expect(tail).to_contain_text("FLYRAY attempt ended: SUCCEEDED")
+    expect(page.locator("[data-testid=timeline] [data-bar][data-node-id=n0]")).to_have_count(1)

@@ -36,16 +36,27 @@ function apply(changes) {
   for (const fn of store.listeners) fn(nodes, changes);
 }
 
-// The phase a box shows: its node's, or for a sub-workflow group the most telling phase
-// of its member nodes (failed over running over queued over done).
-function phaseOf(id, kind) {
-  const own = store.phases.get(id);
-  if (own || kind !== "subworkflow") return own || "";
+// The phase a box shows: its node's, or for a group (a sub-workflow, a fan of alike
+// nodes) the most telling phase of its member nodes (failed over running over queued
+// over done).
+function phaseOf(n) {
+  const own = store.phases.get(n.id);
+  if (own || (n.kind !== "subworkflow" && !n.members)) return own || "";
   let best = "";
-  for (const [node, phase] of store.phases) {
-    if (node.startsWith(id + "-") && (best === "" || RANK[phase] > RANK[best])) best = phase;
+  const better = (phase) => { if (best === "" || RANK[phase] > RANK[best]) best = phase; };
+  if (n.members) {
+    for (const m of n.members) { const p = store.phases.get(m); if (p) better(p); }
+    return best;
   }
+  for (const [node, phase] of store.phases) if (node.startsWith(n.id + "-")) better(phase);
   return best;
+}
+
+// What a click on a box selects: the node itself, or a fan's most telling member.
+function pick(n) {
+  if (!n.members) return n.id;
+  const target = phaseOf(n);
+  return n.members.find((m) => store.phases.get(m) === target) || n.members[0];
 }
 
 function follow(root) {
@@ -110,8 +121,9 @@ export async function mountGraph(el, onSelect) {
   const res = await fetch(el.dataset.geometryUrl);
   if (!res.ok) { el.textContent = `The graph is unavailable (${res.status}).`; return null; }
   const g = await res.json();
+  const groups = g.groups || {};
   const nodes = g.nodes.map(([id, x, y, w, h, kind, label, count]) =>
-    ({ id, x, y, w, h, kind, label, count }));
+    ({ id, x, y, w, h, kind, label, count, members: groups[id] }));
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const view = { k: 1, tx: 0, ty: 0 };
   const graph = { el, nodes, edges: g.edges, byId, view, width: g.width, height: g.height,
@@ -134,10 +146,19 @@ export async function mountGraph(el, onSelect) {
 
 function label(n) {
   if (!n.count) return n.label;
-  const kids = store.children.get(n.id);
+  const kids = n.members ? memberCounts(n.members) : store.children.get(n.id);
   const done = kids ? ` ✓${(kids.SUCCEEDED || 0) + (kids.RECOVERED || 0)}` +
     (kids.FAILED ? ` ✗${kids.FAILED}` : "") + (kids.RUNNING ? ` ▶${kids.RUNNING}` : "") : "";
   return `${n.label} ×${n.count}${done}`;
+}
+
+function memberCounts(members) {
+  const counts = {};
+  for (const m of members) {
+    const p = store.phases.get(m);
+    if (p) counts[p] = (counts[p] || 0) + 1;
+  }
+  return Object.keys(counts).length ? counts : null;
 }
 
 function drawSvgGraph(graph) {
@@ -176,7 +197,7 @@ function drawSvgGraph(graph) {
   svg.addEventListener("click", (e) => {
     const box = e.target.closest(".node");
     if (box && !graph.dragged && !["start", "end"].includes(box.dataset.kind)) {
-      graph.onSelect && graph.onSelect(box.dataset.nodeId);
+      graph.onSelect && graph.onSelect(pick(graph.byId.get(box.dataset.nodeId)));
     }
   });
   graph.svg = svg;
@@ -204,7 +225,7 @@ function drawCanvasGraph(graph) {
     const v = graph.view;
     const x = (e.clientX - r.left - v.tx) / v.k, y = (e.clientY - r.top - v.ty) / v.k;
     const hit = graph.nodes.find((n) => x >= n.x && x <= n.x + n.w && y >= n.y && y <= n.y + n.h);
-    if (hit && !["start", "end"].includes(hit.kind)) graph.onSelect && graph.onSelect(hit.id);
+    if (hit && !["start", "end"].includes(hit.kind)) graph.onSelect && graph.onSelect(pick(hit));
   });
   graph.main = canvas;
   graph.el.append(canvas, list);
@@ -224,9 +245,11 @@ function addTools(graph) {
   search.setAttribute("data-testid", "graph-search");
   search.addEventListener("change", () => {
     const q = search.value.trim().toLowerCase();
+    const member = q && graph.nodes.find((n) => n.members && n.members.includes(q));
+    if (member) { focus(graph, member); graph.onSelect && graph.onSelect(q); return; }
     const hit = q && graph.nodes.find((n) => n.id.toLowerCase() === q) ||
       graph.nodes.find((n) => n.label.toLowerCase().includes(q));
-    if (hit) { focus(graph, hit); graph.onSelect && graph.onSelect(hit.id); }
+    if (hit) { focus(graph, hit); graph.onSelect && graph.onSelect(pick(hit)); }
   });
   tools.append(fitButton, search);
   const mini = document.createElement("canvas");
@@ -356,7 +379,7 @@ function paintMinimap(graph) {
 
 function recolor(graph) {
   for (const n of graph.nodes) {
-    const phase = phaseOf(n.id, n.kind);
+    const phase = phaseOf(n);
     n.phase = phase;
     if (n.el.dataset.phase !== phase) n.el.dataset.phase = phase;
     if (n.count) {
@@ -369,7 +392,9 @@ function recolor(graph) {
 
 function highlight(graph, id) {
   graph.selected = id;
-  for (const n of graph.nodes) n.el.classList.toggle("selected", n.id === id);
+  for (const n of graph.nodes) {
+    n.el.classList.toggle("selected", n.id === id || (n.members || []).includes(id));
+  }
   redraw(graph);
 }
 
