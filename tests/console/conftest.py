@@ -8,8 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +15,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 
 from engine.config import Settings
 from serve.app import create_app
 from serve.control.launching import Launcher
 from serve.store import AdminStore
 from tests.conftest import free_port
+from tests.served import serving
 
 CHROMIUM = "/usr/bin/chromium"
 # Flags for a machine without a network or a screen (see docs/console.md).
@@ -55,20 +53,10 @@ def serve_console(home: Path, launcher: Launcher | None = None,
     config_settings = Settings(home=home, admin_endpoint=endpoint, **settings)
     store = AdminStore(f"sqlite:///{home}/admin.db")
     app = create_app(config_settings, store=store, launcher=launcher)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", ws="none", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="console", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the console's server did not start")
-        time.sleep(0.02)
     try:
-        yield ConsoleServer(endpoint, store, config_settings, app)
+        with serving(app, port, "console"):
+            yield ConsoleServer(endpoint, store, config_settings, app)
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
         store.close()
 
 

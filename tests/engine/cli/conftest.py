@@ -9,8 +9,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +16,6 @@ from typing import Any
 
 import pytest
 import ray
-import uvicorn
 from click.testing import CliRunner, Result
 
 from engine.cli.main import cli
@@ -28,6 +25,7 @@ from engine.dag.run.local_cluster import ClusterState
 from serve.app import create_app
 from serve.control.launching import Launcher, Liveness
 from tests.conftest import free_port
+from tests.served import serving
 
 
 @dataclass(frozen=True)
@@ -48,23 +46,10 @@ def start_admin(home: Path, launcher: Launcher | None = None, liveness: Liveness
     endpoint = f"http://127.0.0.1:{port}"
     app = create_app(Settings(home=home / "server", admin_endpoint=endpoint, **settings),
                      launcher=launcher, liveness=liveness)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            ws="none", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="admin-api", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the admin API did not start")
-        time.sleep(0.05)
     client_home = home / "client"
-    try:
+    with serving(app, port, "admin-api"):
         yield AdminServer(endpoint, client_home, {"FLYRAY_ADMIN_ENDPOINT": endpoint,
                                                   "FLYRAY_HOME": str(client_home)})
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.fixture
