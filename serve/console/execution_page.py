@@ -8,7 +8,9 @@ Routes (under ``/console``):
 - ``/projects/{p}/domains/{d}/executions/{name}``: the page (``?view=&node=``);
 - ``.../executions/{name}/nodes/{node_id}[?attempt=k]``: the node panel (a fragment for
   the page's script, ``X-Fragment: 1``; a whole page otherwise);
-- ``.../executions/{name}/rows?parent=&offset=``: a page of the node tree (200 rows);
+- ``.../executions/{name}/rows?parent=|group=&offset=&filter=``: a page of the node tree
+  (200 rows): top-level, a node's children, or an inlined sub-workflow's nodes; ``filter``
+  a quick filter (failed, running, cached);
 - ``.../executions/{name}/events``: the change feed as server-sent events;
 - ``/api/executions/{p}/{d}/{name}/graph|timeline`` and
   ``/api/workflows/{p}/{d}/{name}/{version}/graph``: JSON for the script.
@@ -20,7 +22,8 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -37,7 +40,7 @@ from serve.console.templating import render
 from serve.console.timeline import timeline
 from serve.store import AdminStore
 from serve.store.execution_records import Execution, ExecutionId
-from serve.store.execution_views import PAGE
+from serve.store.execution_views import FILTERS, PAGE
 
 router = APIRouter()
 BASE = "/projects/{project}/domains/{domain}/executions/{name}"
@@ -47,13 +50,17 @@ HEARTBEAT_S = 15.0
 
 @router.get(BASE, response_class=HTMLResponse)
 def execution(request: Request, project: str, domain: str, name: str, store: Store,
-              view: str = "graph", node: str | None = None) -> HTMLResponse:
-    """One execution: header, error banner and empty views; node data comes after."""
-    return _page(request, store, ExecutionId(project, domain, name), view, node, None)
+              view: str = "graph", node: str | None = None,
+              only: Annotated[str | None, Query(alias="filter")] = None) -> HTMLResponse:
+    """One execution: header, error banner and empty views; node data comes after.
+    ``filter``: the node tree's quick filter (an unknown one shows every node)."""
+    return _page(request, store, ExecutionId(project, domain, name), view, node, None,
+                 only if only in FILTERS else None)
 
 
 def _page(request: Request, store: AdminStore, ident: ExecutionId, view: str,
-          node: str | None, panel: node_panel.Panel | None) -> HTMLResponse:
+          node: str | None, panel: node_panel.Panel | None,
+          only: str | None = None) -> HTMLResponse:
     """The page (``panel``: the selected node's, server-rendered for a deep link)."""
     record = store.get_execution(ident)
     banner = diagnosis.error_banner(record, store.failed_node(ident)
@@ -61,7 +68,7 @@ def _page(request: Request, store: AdminStore, ident: ExecutionId, view: str,
     return render(request, "execution.html", execution=record, banner=banner,
                   waiting=_execution_waiting(store, record),
                   view=view if view in ("nodes", "graph", "timeline") else "graph",
-                  node=node, panel=panel, duration=_duration(record),
+                  node=node, panel=panel, duration=_duration(record), filter=only,
                   base=f"/console/projects/{ident.project}/domains/{ident.domain}/"
                        f"executions/{ident.name}")
 
@@ -95,17 +102,35 @@ def node(request: Request, project: str, domain: str, name: str, node_id: str,
     return _page(request, store, ident, "graph", node_id, panel)
 
 
+NodeFilter = Literal["failed", "running", "cached"]
+
+
 @router.get(BASE + "/rows", response_class=HTMLResponse)
 def rows(request: Request, project: str, domain: str, name: str, store: Store,
-         parent: Annotated[str | None, Query(max_length=255)] = None,
+         parent: Annotated[str | None, Query(max_length=4096)] = None,
+         group: Annotated[str | None, Query(max_length=255)] = None,
          offset: Annotated[int, Query(ge=0)] = 0,
+         only: Annotated[NodeFilter | None, Query(alias="filter")] = None,
          failed: bool = False) -> HTMLResponse:
-    """A page of the node tree: top-level nodes, or the children of ``parent``."""
+    """A page of the node tree: top-level nodes, the children of ``parent`` (a node id,
+    then ``/key`` per level of children), or the nodes of the sub-workflow ``group``;
+    ``filter``: a quick filter, of which ``failed=true`` is the older spelling."""
     ident = ExecutionId(project, domain, name)
-    page = (store.child_page(ident, parent, offset, PAGE, failed) if parent
-            else store.node_page(ident, offset, PAGE))
-    return render(request, "_node_rows.html", page=page, parent=parent, failed=failed,
-                  now=time.time())
+    only = "failed" if failed else only
+    page = (store.child_page(ident, parent, offset, PAGE, only) if parent
+            else store.node_page(ident, offset, PAGE, only, group))
+    return render(request, "_node_rows.html", page=page, parent=parent or group,
+                  depth=_depth(parent, group), filter=only, now=time.time(),
+                  query=f"parent={quote(parent)}" if parent else
+                  f"group={quote(group)}" if group else "")
+
+
+def _depth(parent: str | None, group: str | None) -> int:
+    """How deep the rows of a level sit (as ``NodeSummary.depth``): one below the row
+    they were expanded from."""
+    if parent:
+        return parent.partition("/")[0].count("-") + parent.count("/") + 1
+    return group.count("-") + 1 if group else 0
 
 
 @router.get("/api/executions/{project}/{domain}/{name}/graph")

@@ -4,9 +4,10 @@ console's tests and benchmarks (no Ray runs anything).
 ``register`` stores a real compiled workflow (and its tasks); ``seed_execution`` creates
 an execution of it and writes its nodes, attempts, map children and end through the
 same store methods a driver uses (``create_execution``, ``claim_driver``,
-``record_events``, ``finish_execution``). ``seed_small`` and ``seed_big`` build the
-executions the tests name: a failed five-task pipeline with a retried task, and a
-10,000-element map beside a 2,000-node fan-out.
+``record_events``, ``finish_execution``). ``seed_small``, ``seed_big`` and ``seed_tree``
+build the executions the tests name: a failed five-task pipeline with a retried task, a
+10,000-element map beside a 2,000-node fan-out, and a node of every kind the node tree
+nests.
 """
 
 from __future__ import annotations
@@ -110,6 +111,24 @@ def chain(x: int) -> int:
     for _ in range(CHAIN):
         x = add(a=x, b=1)
     return x
+
+
+@workflow
+def inner(x: int) -> int:
+    """Two tasks: inlined where ``tree`` calls it, as nodes ``<prefix>-n0``, ``-n1``."""
+    return add(a=square(x=x), b=1)
+
+
+@workflow
+def tree(xs: list[int], x: int) -> int:
+    """A node of every kind the node tree nests: a map (n0), a task that ran nodes inside
+    itself when seeded, as a dynamic node does (n1), a sub-workflow (n2-n0, n2-n1), and a
+    task that launched a child execution when seeded, as a reference node does (n3)."""
+    mapped = map_task(square)(x=xs)
+    ran = total(xs=xs)
+    sub = inner(x=x)
+    launched = noop(i=ran)
+    return add(a=add(a=total(xs=mapped), b=sub), b=launched)
 
 
 # --- writing them -------------------------------------------------------------------------
@@ -322,5 +341,41 @@ def seed_big(store: AdminStore, name: str = "big",
                         inputs={"xs": list(range(MAP_SIZE))}, logs=logs, blobs=blobs)
 
 
+def seed_tree(store: AdminStore, name: str = "tree") -> ExecutionId:
+    """``tree``, RUNNING, with one node of each kind and what the quick filters pick:
+
+    - n0, the map, RUNNING: children 0 (SUCCEEDED, a cache HIT), 1 (RUNNING), 2;
+    - n1 FAILED, its children n0 (SUCCEEDED) and n1 (FAILED), as a dynamic node's;
+    - the sub-workflow n2: n2-n0 SUCCEEDED from the cache (HIT), n2-n1 RUNNING;
+    - n3 SUCCEEDED, having launched execution ``<name>-child`` (a failed ``pipeline``).
+
+    So failed keeps n1 (and its child n1), running n0 and n2 (children 1 and n2-n1),
+    cached n0 and n2 (children 0 and n2-n0)."""
+    child = seed_small(store, f"{name}-child")
+    wf = register(store, tree)
+    running = seed_running(
+        store, wf, name, inputs={"xs": [0, 1, 2], "x": 1},
+        nodes={"n2-n0": NodePhase.SUCCEEDED, "n2-n1": NodePhase.RUNNING},
+        cache={"n2-n0": "HIT"})
+    spec = WorkflowSpec.from_dict(store.get(wf).spec)
+    position = {n.id: i for i, n in enumerate(spec.nodes)}
+    task_of = {n.id: n.task for n in spec.nodes}
+    t0 = running.started_at
+    mapped = _child_rows(task_of["n0"], {
+        "0": NodePhase.SUCCEEDED, "1": NodePhase.RUNNING, "2": NodePhase.SUCCEEDED}, t0)
+    mapped[0][4][0][6] = "HIT"  # its attempt's cache status
+    ran = _child_rows(task_of["n3"], {"n0": NodePhase.SUCCEEDED, "n1": NodePhase.FAILED}, t0)
+    store.record_events(running.id, running.incarnation, [
+        NodeEvent("n0", task_of["n0"], position["n0"], NodePhase.RUNNING, children=mapped),
+        NodeEvent("n1", task_of["n1"], position["n1"], NodePhase.FAILED, error_kind="USER",
+                  error="ValueError: a child failed", children=ran),
+        NodeEvent("n3", task_of["n3"], position["n3"], NodePhase.SUCCEEDED,
+                  child_execution=child.name),
+        AttemptEvent("n0", _attempt(1, (None, 1.0, None, None), t0, None)),
+        AttemptEvent("n1", _attempt(1, (NodePhase.FAILED, 1.0, 2.0, None), t0, None)),
+        AttemptEvent("n3", _attempt(1, (NodePhase.SUCCEEDED, 1.0, 2.0, None), t0, None))])
+    return running.id
+
+
 __all__ = ["DOMAIN", "PROJECT", "Attempt", "Seeded", "register", "seed_big",
-           "seed_execution", "seed_running", "seed_small", "write_log"]
+           "seed_execution", "seed_running", "seed_small", "seed_tree", "write_log"]

@@ -469,8 +469,13 @@ async function mountTimeline(el, url, root) {
 }
 
 // --- the node tree -------------------------------------------------------------------------
-async function fetchRows(table, query) {
-  const res = await fetch(`${table.dataset.rowsUrl}?${query}`);
+// Rows come from the server a page (200) at a time, already filtered; each row carries its
+// depth, so collapsing a row removes the rows below it that sit deeper.
+async function fetchRows(table, query, offset) {
+  const params = new URLSearchParams(query);
+  params.set("offset", offset);
+  if (table.dataset.filter) params.set("filter", table.dataset.filter);
+  const res = await fetch(`${table.dataset.rowsUrl}?${params}`);
   if (!res.ok) throw new Error(`rows: ${res.status}`);
   const tpl = document.createElement("template");
   tpl.innerHTML = (await res.text()).trim();
@@ -480,34 +485,62 @@ async function fetchRows(table, query) {
   return tpl.content;
 }
 
+function collapse(tr) {
+  const depth = Number(tr.dataset.depth || 0);
+  while (tr.nextElementSibling && Number(tr.nextElementSibling.dataset.depth || 0) > depth) {
+    tr.nextElementSibling.remove();
+  }
+}
+
+async function loadTree(table) {
+  const body = table.tBodies[0];
+  table.dataset.rendered = "0";
+  body.replaceChildren(await fetchRows(table, "", 0));
+  table.dataset.rendered = "1";
+}
+
 async function mountTree(table, root) {
   const body = table.tBodies[0];
-  body.replaceChildren(await fetchRows(table, "offset=0"));
-  table.dataset.rendered = "1";
+  await loadTree(table);
+  const filters = root.querySelector("[data-testid=node-filters]");
+  filters.addEventListener("click", (e) => {
+    const link = e.target.closest("[data-filter]");
+    if (!link) return;
+    e.preventDefault();
+    table.dataset.filter = link.dataset.filter;
+    for (const a of filters.querySelectorAll("[data-filter]")) {
+      a.setAttribute("aria-pressed", String(a === link));
+    }
+    const url = new URL(location.href);
+    if (link.dataset.filter) url.searchParams.set("filter", link.dataset.filter);
+    else url.searchParams.delete("filter");
+    history.replaceState(null, "", url);
+    loadTree(table);
+  });
   table.addEventListener("click", async (e) => {
     const expand = e.target.closest("[data-expand]");
     const more = e.target.closest("[data-more]");
     if (expand) {
-      const id = expand.dataset.expand;
+      const tr = expand.closest("tr");
       const open = expand.getAttribute("aria-expanded") === "true";
-      for (const r of body.querySelectorAll(`tr[data-parent="${CSS.escape(id)}"]`)) r.remove();
+      collapse(tr);
       expand.setAttribute("aria-expanded", String(!open));
-      if (!open) expand.closest("tr").after(await fetchRows(table, `parent=${encodeURIComponent(id)}&offset=0`));
+      if (!open) tr.after(await fetchRows(table, expand.dataset.query, 0));
     } else if (more) {
-      const parent = more.dataset.more;
-      const query = (parent ? `parent=${encodeURIComponent(parent)}&` : "") + `offset=${more.dataset.offset}`;
-      more.closest("tr").replaceWith(await fetchRows(table, query));
+      more.closest("tr").replaceWith(await fetchRows(table, more.dataset.more, more.dataset.offset));
     }
   });
   subscribe((nodes) => {
+    const groups = new Set();
     for (const id of nodes) {
-      const tr = body.querySelector(`tr[data-node-id="${CSS.escape(id)}"]:not([data-parent])`);
-      if (!tr) continue;
-      const phase = store.phases.get(id);
-      tr.dataset.phase = phase;
-      const pill = tr.querySelector("[data-phase-text]");
-      pill.textContent = phase;
-      pill.className = `pill phase-${phase}`;
+      const tr = body.querySelector(`tr[data-kind=node][data-node-id="${CSS.escape(id)}"]`);
+      if (tr) setPhase(tr, store.phases.get(id));
+      for (let i = id.indexOf("-"); i > 0; i = id.indexOf("-", i + 1)) groups.add(id.slice(0, i));
+    }
+    // A sub-workflow's row: its most telling member's phase (filtered: the server's).
+    for (const id of table.dataset.filter ? [] : groups) {
+      const tr = body.querySelector(`tr[data-kind=subworkflow][data-node-id="${CSS.escape(id)}"]`);
+      if (tr) setPhase(tr, phaseOf({ id, kind: "subworkflow" }));
     }
   });
   selectors.push((id) => {
@@ -515,6 +548,14 @@ async function mountTree(table, root) {
     const tr = body.querySelector(`tr[data-node-id="${CSS.escape(id)}"]`);
     if (tr) tr.classList.add("selected");
   });
+}
+
+function setPhase(tr, phase) {
+  if (!phase || tr.dataset.phase === phase) return;
+  tr.dataset.phase = phase;
+  const pill = tr.querySelector("[data-phase-text]");
+  pill.textContent = phase;
+  pill.className = `pill phase-${phase}`;
 }
 
 // --- the execution page -----------------------------------------------------------------------
