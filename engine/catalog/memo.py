@@ -41,6 +41,15 @@ class CacheStatus(str, Enum):
 
 
 @dataclass(frozen=True)
+class Producer:
+    """Whose attempt computed cached outputs: the run (the engine's execution name,
+    ``ExecutionRecord.name``, one per driver of a remote execution) and its node."""
+
+    run: str
+    node_id: str
+
+
+@dataclass(frozen=True)
 class CacheSettings:
     """What a worker needs to use the catalog; plain data sent with each node."""
 
@@ -75,11 +84,12 @@ def cache_prefix(blobs: BlobStore, key: CacheKey) -> str:
 def memoized(
     task: TaskLike, inputs: dict[str, Any], compute: Callable[[], list[Any]], *,
     settings: CacheSettings, blobs: BlobStore, execution: str, node_id: str,
-) -> tuple[list[Any], CacheStatus]:
-    """The task's outputs, from the catalog when it has them, else computed and stored."""
+) -> tuple[list[Any], CacheStatus, Producer | None]:
+    """The task's outputs, from the catalog when it has them, else computed and stored;
+    with how, and on a HIT who computed them (None otherwise)."""
     spec = task.spec()
     if not spec.metadata.cache:
-        return compute(), CacheStatus.DISABLED
+        return compute(), CacheStatus.DISABLED, None
     iface = task.python_interface
     key = cache_key(spec, inputs, iface.inputs, spec.metadata.cache_ignore_input_vars)
     try:
@@ -87,32 +97,34 @@ def memoized(
         if not settings.overwrite:
             found = _load(catalog, blobs, key, iface.outputs)
             if found is not None:
-                return found, CacheStatus.HIT
+                return found[0], CacheStatus.HIT, found[1]
     except CatalogError as e:
         log.warning("task '%s': cache lookup failed, running uncached: %s", task.name, e)
-        return compute(), CacheStatus.FAILED
+        return compute(), CacheStatus.FAILED, None
     with _reservation(catalog, key, settings, spec.metadata.cache_serialize) as waited:
         if waited and not settings.overwrite:
             found = _load(catalog, blobs, key, iface.outputs)
             if found is not None:
-                return found, CacheStatus.HIT
+                return found[0], CacheStatus.HIT, found[1]
         values = compute()
         stored = _store(catalog, blobs, key, iface.outputs, values, settings, execution, node_id)
     if not stored:
-        return values, CacheStatus.FAILED
-    return values, CacheStatus.OVERWRITTEN if settings.overwrite else CacheStatus.MISS
+        return values, CacheStatus.FAILED, None
+    return values, CacheStatus.OVERWRITTEN if settings.overwrite else CacheStatus.MISS, None
 
 
 def _load(catalog: CatalogStore, blobs: BlobStore, key: CacheKey,
-          outputs: dict[str, Any]) -> list[Any] | None:
-    """Outputs of ``key``; a broken entry (a blob vanished) is removed and reads as a miss."""
+          outputs: dict[str, Any]) -> tuple[list[Any], Producer] | None:
+    """Outputs of ``key`` and who computed them; a broken entry (a blob vanished) is
+    removed and reads as a miss."""
     found = catalog.lookup(key)
     if found is None:
         return None
     try:
         missing = [u for u in found.blob_uris if not blobs.exists(u)]
         if not missing:
-            return [load_value(found.outputs[name], t, blobs) for name, t in outputs.items()]
+            return ([load_value(found.outputs[name], t, blobs) for name, t in outputs.items()],
+                    Producer(found.execution, found.node_id))
     except (StorageError, KeyError, TypeError, ValueError) as e:
         missing = [str(e)]
     log.warning("cache entry %s is broken (%s); recomputing", key, missing[0])

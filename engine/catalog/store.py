@@ -52,6 +52,9 @@ class CachedArtifact:
     id: str
     outputs: dict[str, dict[str, Any]]  # output name -> stored form (engine.catalog.literals)
     blob_uris: list[str]
+    # Who computed it: the engine's name of the run (ExecutionRecord.name) and the node.
+    execution: str
+    node_id: str
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,8 @@ class CatalogStore:
                 data = s.scalars(select(ArtifactData).where(
                     ArtifactData.artifact_id == artifact.id)).all()
                 return CachedArtifact(artifact.id, {d.name: d.value for d in data},
-                                      list(artifact.blob_uris))
+                                      list(artifact.blob_uris), artifact.execution,
+                                      artifact.node_id)
         return self._retry(find)
 
     def put(self, key: CacheKey, outputs: dict[str, dict[str, Any]], *, execution: str,

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from engine.dag.run.state import AttemptRecord, NodePhase, NodeRecord
 from serve.api.schemas import IdentifierModel, RequestModel, checked
 from serve.store.execution_records import (
+    CacheSource,
     ErrorInfo,
     Execution,
     ExecutionId,
@@ -245,6 +246,21 @@ class ExecutionList(BaseModel):
     token: str = Field(description="Pass as ?token= for the next page; empty on the last.")
 
 
+class CacheSourceModel(BaseModel):
+    """Who computed the outputs a cache HIT took."""
+
+    execution: ExecutionIdModel | None = Field(description=(
+        "The execution whose run computed them; null for a local run, or a run this "
+        "admin does not know (a sub-workflow's inside a node)."))
+    run: str = Field(description="The run's name, as the data catalog records it.")
+    node_id: str
+
+    @classmethod
+    def of(cls, source: CacheSource) -> CacheSourceModel:
+        return cls(execution=ExecutionIdModel.of(source.execution) if source.execution
+                   else None, run=source.run, node_id=source.node_id)
+
+
 class AttemptModel(BaseModel):
     attempt: int
     started_at: dt.datetime | None
@@ -264,6 +280,9 @@ class AttemptModel(BaseModel):
         "Its log (stdout, stderr and logging) in the blob store, known from its start."))
     log_url: str | None = Field(default=None, description=(
         "The API path that serves that log (GET /api/v1/logs/...; .../stream follows it)."))
+    cache_source: CacheSourceModel | None = Field(default=None, description=(
+        "A HIT's producer (null for any other cache status, and for HITs recorded before "
+        "producers were)."))
 
     @classmethod
     def of(cls, a: NodeAttempt, ident: ExecutionId, node_id: str) -> AttemptModel:
@@ -273,6 +292,8 @@ class AttemptModel(BaseModel):
                           deck_url(ident, node_id, a.attempt) if a.deck_uri else None)
         if a.log_uri is not None:
             model.log_uri, model.log_url = a.log_uri, log_url(ident, node_id, a.attempt)
+        if a.cache_source is not None:
+            model.cache_source = CacheSourceModel.of(a.cache_source)
         return model
 
     @classmethod

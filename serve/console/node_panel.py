@@ -18,7 +18,7 @@ from engine.dag.spec import Interface, ResourceSpec, TaskSpec, Variable, Workflo
 from serve.console import diagnosis
 from serve.console.graph import group_of, node_kind, single_task, specs
 from serve.store import AdminStore
-from serve.store.execution_records import Execution, ExecutionId, NodeExecution
+from serve.store.execution_records import CacheSource, Execution, ExecutionId, NodeExecution
 
 MAX_VALUE = 4096
 
@@ -44,6 +44,8 @@ class Panel:
     cache: str | None
     waiting: str | None
     selected_attempt: int | None
+    # The last attempt's HIT's producer (its execution linked when this admin drove it).
+    cache_source: CacheSource | None = None
 
 
 def workflow_spec(store: AdminStore, execution: Execution) -> WorkflowSpec | None:
@@ -127,4 +129,5 @@ def build(store: AdminStore, execution: Execution, node: NodeExecution,
                  values(node.inputs, interface.inputs, link),
                  values(node.outputs, interface.outputs, link),
                  task_settings(task) if task is not None else (),
-                 last.cache_status if last else None, waiting, attempt)
+                 last.cache_status if last else None, waiting, attempt,
+                 last.cache_source if last else None)

@@ -23,7 +23,13 @@ from engine.errors import FlyrayError
 from engine.types.guess import guess_python_type
 from serve.driver.event_writer import EventWriter
 from serve.driver.node_inputs import NodeInputs
-from serve.store.execution_records import AttemptEvent, ExecutionStarted, NodeAttempt, NodeEvent
+from serve.store.execution_records import (
+    AttemptEvent,
+    CacheSource,
+    ExecutionStarted,
+    NodeAttempt,
+    NodeEvent,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +44,11 @@ def output_types(compiled: CompiledWorkflow, node_id: str) -> dict[str, Any]:
     if node.gate is not None:
         return {GATE_OUTPUT: guess_python_type(node.gate.type)} if node.gate.type else {}
     return dict(compiled.tasks[node.task].python_interface.outputs)
+
+
+def _source(attempt: AttemptRecord) -> CacheSource | None:
+    found = attempt.cache_source
+    return CacheSource(found["run"], found["node_id"]) if found else None
 
 
 class AdminHooks(ExecutionHooks):
@@ -71,7 +82,8 @@ class AdminHooks(ExecutionHooks):
         self._with_inputs: set[str] = set()  # nodes whose inputs were recorded
 
     def on_execution_start(self, record: ExecutionRecord) -> None:
-        self.writer.put(ExecutionStarted())
+        # The run's name ties the catalog's producers of HITs to this execution.
+        self.writer.put(ExecutionStarted(record.name))
         for node in record.nodes.values():
             self.writer.put(self._event(record, node))
 
@@ -100,7 +112,7 @@ class AdminHooks(ExecutionHooks):
             self._number(node, attempt), attempt.start, attempt.end,
             attempt.outcome, attempt.error_kind.value if attempt.error_kind else None,
             attempt.error, attempt.cache_status, dict(attempt.worker), attempt.deck_uri,
-            attempt.log_uri)))
+            attempt.log_uri, _source(attempt))))
 
     def _number(self, node: NodeRecord, attempt: AttemptRecord) -> int:
         """The attempt's number in the admin: after those of earlier driver incarnations."""

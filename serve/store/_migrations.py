@@ -19,6 +19,7 @@ from serve.store._models import (
     DomainRow,
     ExecutionLabelRow,
     ExecutionRow,
+    ExecutionRunRow,
     ExecutorRow,
     LaunchPlanRow,
     NodeAttemptRow,
@@ -152,6 +153,13 @@ def _add_logs_and_change_feed(conn: Connection) -> None:
         f"(SELECT max(seq) FROM {nodes} n WHERE n.execution_pk = {executions}.pk), 0)"))
 
 
+def _add_cache_sources(conn: Connection) -> None:
+    """Node attempts get ``cache_source`` (NULL for those recorded before: unknown), and
+    the runs of executions a table of their own (empty: earlier runs stay unknown)."""
+    _add_columns(conn, NodeAttemptRow, ("cache_source",))
+    Base.metadata.create_all(conn, tables=[ExecutionRunRow.__table__])  # type: ignore[list-item]
+
+
 def _add_columns(conn: Connection, model: type[Base], columns: tuple[str, ...]) -> None:
     """Add the model's nullable ``columns`` its table lacks (a fresh database has them
     from the migration that made the table)."""
@@ -175,4 +183,5 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (9, _create_signals),
     (10, _add_deck_uri),
     (11, _add_logs_and_change_feed),
+    (12, _add_cache_sources),
 ]

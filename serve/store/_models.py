@@ -301,6 +301,20 @@ class NodeAttemptRow(Base):
     # running attempt's log is found. Added by migration 11, with ``seq`` (as the node's).
     log_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
     seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # A cache HIT's producer (JSON {"run": ..., "node_id": ...}; NULL: not a HIT, or
+    # recorded before migration 12). ``ExecutionRunRow`` tells whose execution the run was.
+    cache_source: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ExecutionRunRow(Base):
+    """A run (a driver's ``ExecutionRecord.name``, new for each driver incarnation) of an
+    execution: the data catalog names producers by run, the admin by execution."""
+
+    __tablename__ = "admin_execution_runs"
+    __table_args__ = (Index("admin_execution_runs_by_execution", "execution_pk"),)
+    run_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    execution_pk: Mapped[int] = mapped_column(
+        ForeignKey("admin_executions.pk", ondelete="CASCADE"))
 
 
 # --- schedules -----------------------------------------------------------------------

@@ -161,6 +161,18 @@ class ExecutionFilters:
 
 
 @dataclass(frozen=True)
+class CacheSource:
+    """Who computed the outputs a cache HIT took: the run (the engine's execution name,
+    one per driver of a remote execution) and its node. ``execution`` is the admin's
+    execution that run belonged to, resolved when read; None when written, and when the
+    run is not one of this admin's (a local run, or a sub-workflow run inside a node)."""
+
+    run: str
+    node_id: str
+    execution: ExecutionId | None = None
+
+
+@dataclass(frozen=True)
 class NodeAttempt:
     """One attempt of a node; times are epoch seconds from the worker's clock. A running
     attempt has no ``outcome`` (nor ``ended_at``) yet."""
@@ -179,6 +191,8 @@ class NodeAttempt:
     # Its log in the blob store (engine.logs), known from the attempt's start; None: none
     # recorded (an attempt recorded before logs were kept).
     log_uri: str | None = None
+    # A HIT's producer (None for any other cache status).
+    cache_source: CacheSource | None = None
 
 
 @dataclass(frozen=True)
@@ -230,7 +244,11 @@ class DriverClaim:
 
 @dataclass(frozen=True)
 class ExecutionStarted:
-    """The driver is running the execution's nodes."""
+    """The driver is running the execution's nodes, as the run named ``run`` (its
+    ``ExecutionRecord.name``: the name the data catalog records as a producer); None
+    where the run's name is not told."""
+
+    run: str | None = None
 
 
 @dataclass(frozen=True)

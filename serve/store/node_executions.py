@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session
 from engine.dag.run.state import ExecutionPhase, NodePhase, nodes_from_rows
 from serve.errors import NotFoundError
 from serve.store import drivers, executions
-from serve.store._models import ExecutionRow, NodeAttemptRow, NodeExecutionRow
+from serve.store._models import ExecutionRow, ExecutionRunRow, NodeAttemptRow, NodeExecutionRow
 from serve.store.change_records import phase_counts
 from serve.store.database import db_now
 from serve.store.execution_records import (
     AttemptEvent,
+    CacheSource,
     ErrorInfo,
     Event,
     ExecutionId,
@@ -58,6 +59,8 @@ def record_events(s: Session, ident: ExecutionId, incarnation: int,
                 row.take_seq()  # the feed's readers see the phase move
             if row.started_at is None:
                 row.started_at = now
+            if event.run is not None and s.get(ExecutionRunRow, event.run) is None:
+                s.add(ExecutionRunRow(run_name=event.run, execution_pk=row.pk))
         elif isinstance(event, NodeEvent):
             _node(s, row, incarnation, event, now)
         else:
@@ -116,6 +119,9 @@ def _attempt(s: Session, execution: ExecutionRow, event: AttemptEvent) -> None:
     row.cache_status = attempt.cache_status
     row.worker = canonical_json(attempt.worker) if attempt.worker else None
     row.deck_uri = attempt.deck_uri
+    source = attempt.cache_source
+    row.cache_source = canonical_json({"run": source.run, "node_id": source.node_id}) \
+        if source else None
     # A running attempt's log is where the driver sent it; an ended attempt without one
     # printed and logged nothing, so no log was stored (engine.logs: quiet attempts).
     row.log_uri = attempt.log_uri if attempt.outcome is not None else (
@@ -132,10 +138,12 @@ def list_node_executions(s: Session, ident: ExecutionId) -> list[NodeExecution]:
     rows = s.scalars(select(NodeExecutionRow).where(
         NodeExecutionRow.execution_pk == execution.pk).order_by(
         NodeExecutionRow.position, NodeExecutionRow.node_id)).all()
+    attempt_rows = s.scalars(select(NodeAttemptRow).where(
+        NodeAttemptRow.execution_pk == execution.pk).order_by(NodeAttemptRow.attempt)).all()
+    runs = _runs(s, attempt_rows)
     attempts: dict[str, list[NodeAttempt]] = {}
-    for a in s.scalars(select(NodeAttemptRow).where(
-            NodeAttemptRow.execution_pk == execution.pk).order_by(NodeAttemptRow.attempt)):
-        attempts.setdefault(a.node_id, []).append(_attempt_of(a))
+    for a in attempt_rows:
+        attempts.setdefault(a.node_id, []).append(_attempt_of(a, runs))
     return [_node_of(ident, r, attempts.get(r.node_id, [])) for r in rows]
 
 
@@ -153,7 +161,8 @@ def get_node_execution(s: Session, ident: ExecutionId, node_id: str) -> NodeExec
     attempts = s.scalars(select(NodeAttemptRow).where(
         NodeAttemptRow.execution_pk == execution.pk, NodeAttemptRow.node_id == node_id
     ).order_by(NodeAttemptRow.attempt)).all()
-    return _node_of(ident, row, [_attempt_of(a) for a in attempts])
+    runs = _runs(s, attempts)
+    return _node_of(ident, row, [_attempt_of(a, runs) for a in attempts])
 
 
 def _node_of(ident: ExecutionId, row: NodeExecutionRow,
@@ -167,9 +176,26 @@ def _node_of(ident: ExecutionId, row: NodeExecutionRow,
                          json.loads(row.inputs) if row.inputs is not None else None)
 
 
-def _attempt_of(row: NodeAttemptRow) -> NodeAttempt:
+def _runs(s: Session, attempts: Sequence[NodeAttemptRow]) -> dict[str, ExecutionId]:
+    """The executions of the runs that produced the attempts' HITs, by run name (one
+    indexed query, none without HITs); a run this admin never drove is absent."""
+    names = {json.loads(a.cache_source)["run"] for a in attempts if a.cache_source}
+    if not names:
+        return {}
+    found = s.execute(select(ExecutionRunRow.run_name, ExecutionRow.project,
+                             ExecutionRow.domain, ExecutionRow.name)
+                      .join(ExecutionRow, ExecutionRow.pk == ExecutionRunRow.execution_pk)
+                      .where(ExecutionRunRow.run_name.in_(names)))
+    return {run: ExecutionId(project, domain, name) for run, project, domain, name in found}
+
+
+def _attempt_of(row: NodeAttemptRow, runs: dict[str, ExecutionId]) -> NodeAttempt:
+    source = None
+    if row.cache_source:
+        found = json.loads(row.cache_source)
+        source = CacheSource(found["run"], found["node_id"], runs.get(found["run"]))
     return NodeAttempt(row.attempt, row.started_at, row.ended_at,
                        NodePhase(row.outcome) if row.outcome else None, row.error_kind,
                        row.error_message, row.cache_status,
                        json.loads(row.worker) if row.worker else {}, row.deck_uri,
-                       row.log_uri)
+                       row.log_uri, source)

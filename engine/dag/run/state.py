@@ -67,6 +67,9 @@ class AttemptRecord:
     # Its log in the blob store (engine.logs: a folder of chunks, written while it runs);
     # set by the driver when the attempt starts, for attempts that run a task.
     log_uri: str | None = None
+    # A HIT's producer, as the catalog recorded it: {"run": <ExecutionRecord.name of the
+    # run that computed the outputs>, "node_id": <its node>}; None for any other status.
+    cache_source: dict[str, str] | None = None
 
 
 @dataclass

@@ -29,7 +29,7 @@ from ray import cloudpickle
 from ray.experimental import internal_kv
 
 from engine.catalog.blob import BlobStore
-from engine.catalog.memo import CacheStatus, memoized
+from engine.catalog.memo import CacheStatus, Producer, memoized
 from engine.dag.run.context import (
     NODE,
     ExecutionParameters,
@@ -91,18 +91,22 @@ class AttemptInfo:
     deck_uri: str | None = None
     # Whether it logged a line: a quiet attempt stores no log (see engine.logs.capture).
     logged: bool = True
+    # On a cache HIT: the run and node that computed the outputs.
+    cache_source: Producer | None = None
 
     def to_wire(self) -> list[Any]:
         """As a list of plain values: Ray packs it without pickling, for every attempt."""
+        source = self.cache_source
         return [self.cache_status.value, self.start, self.end, self.node_ip, self.node_id,
                 self.pid, list(self.gpu_ids), self.children, self.child_execution,
-                self.deck_uri, self.logged]
+                self.deck_uri, self.logged, [source.run, source.node_id] if source else None]
 
     @classmethod
     def from_wire(cls, wire: list[Any]) -> AttemptInfo:
-        status, start, end, node_ip, node_id, pid, gpus, children, child, deck, logged = wire
+        status, start, end, node_ip, node_id, pid, gpus, children, child, deck, logged, \
+            source = wire
         return cls(CacheStatus(status), start, end, node_ip, node_id, pid, tuple(gpus),
-                   children, child, deck, logged)
+                   children, child, deck, logged, Producer(*source) if source else None)
 
 
 def record_success(attempt: AttemptRecord, info: AttemptInfo) -> None:
@@ -111,6 +115,8 @@ def record_success(attempt: AttemptRecord, info: AttemptInfo) -> None:
     attempt.outcome = NodePhase.SUCCEEDED
     attempt.cache_status = info.cache_status.value
     attempt.deck_uri = info.deck_uri
+    source = info.cache_source
+    attempt.cache_source = {"run": source.run, "node_id": source.node_id} if source else None
     if not info.logged:  # it printed and logged nothing: there is no log to point at
         attempt.log_uri = None
     attempt.worker = {"node_ip": info.node_ip, "node_id": info.node_id, "pid": info.pid,
@@ -299,13 +305,13 @@ def _execute(
     scratch = params.scratch_path
     try:
         if _is_plain(task):
-            values, status = task.run_function(inputs), CacheStatus.DISABLED
+            values, status, source = task.run_function(inputs), CacheStatus.DISABLED, None
         else:
             blobs = BlobStore(services.storage)
             ctx = DataContext(blobs, attempt_prefix(services, params), scratch)
             where, secrets = f"task '{task.name}', node '{params.node_id}'", params.secrets
             with _environment(spec.metadata.environment), _deadline(timeout_s):
-                values, status = memoized(
+                values, status, source = memoized(
                     task, inputs, lambda: _run_at_boundary(task, inputs, ctx, where, secrets),
                     settings=services.cache, blobs=blobs, execution=params.execution_id,
                     node_id=params.node_id,
@@ -347,6 +353,7 @@ def _execute(
         gpu_ids=tuple(ray.get_gpu_ids()) if node_id else (),
         deck_uri=_deck(task, inputs, values, params, services, start, end),
         logged=log.spoke,
+        cache_source=source,
     )
     return values, info
 

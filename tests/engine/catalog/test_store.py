@@ -166,7 +166,7 @@ def test_put_then_lookup_returns_outputs_and_blob_uris(store: CatalogStore) -> N
     artifact_id, unused = put(store, make_key(), outputs, uris)
 
     artifact = found(store, make_key())
-    assert artifact == CachedArtifact(artifact_id, outputs, list(uris))
+    assert artifact == CachedArtifact(artifact_id, outputs, list(uris), "fexec", "n0")
     assert unused == []
 
 
