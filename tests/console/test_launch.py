@@ -5,6 +5,7 @@ whole when a launch is refused; and one launch end to end on the shared Ray clus
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,16 @@ def test_an_invalid_value_is_shown_inline_and_disables_launch(console: ConsoleSe
     expect(page.get_by_test_id("form-error")).to_contain_text("runs no executions")
     expect(page.get_by_test_id("input")).to_have_value("2")
     expect(page.get_by_test_id("labels")).to_have_value("team: ml")
+
+
+def test_what_is_typed_before_the_forms_script_runs_is_checked(console: ConsoleServer,
+                                                                page: Any) -> None:
+    """A fast typist (or a slow network) fills the form before its module has run."""
+    wf = register(console.store, failing_wf)
+    page.context.route("**/forms.js*", lambda route: (time.sleep(0.5), route.continue_()))
+    page.goto(console.url(f"{BASE}/launch/workflow/{wf.name}"), wait_until="commit")
+    page.get_by_test_id("input").fill("3")
+    expect(page.get_by_test_id("launch-submit")).to_be_enabled()
 
 
 def test_the_server_checks_a_submitted_form_as_the_api_does(console: ConsoleServer) -> None:

@@ -57,6 +57,12 @@ function mountLaunchForm(form) {
     soon();
   });
   form.addEventListener("submit", () => { submit.disabled = true; });
+  // What was typed before this module ran (it runs after the page is parsed) fired no
+  // event here: check it now.
+  const edited = [...form.elements].some((e) =>
+    (e.type === "checkbox" ? e.checked !== e.defaultChecked
+                           : "defaultValue" in e && e.value !== e.defaultValue));
+  if (edited) soon();
 }
 
 // --- the executions list ----------------------------------------------------------
