@@ -76,9 +76,14 @@ class Settings:
     # Database of the admin API (registered entities, launch plans): any SQLAlchemy URL.
     # Default: sqlite:///$FLYRAY_HOME/admin.db. Env: FLYRAY_ADMIN_DB_URL.
     admin_db_url: str = ""
-    # Bearer token that mutating admin API calls (POST, PUT, PATCH, DELETE) must present;
-    # unset: no token is asked for. Env: FLYRAY_ADMIN_TOKEN.
+    # Bearer token with every right (read, write, admin) over the admin API; with it or
+    # the tokens file set, every call but GET /healthz needs a token. Unset, and no
+    # file: no token is asked for. Env: FLYRAY_ADMIN_TOKEN.
     admin_token: str | None = None
+    # File of further tokens, stored hashed, each with a scope (read, write or admin),
+    # one "<scope>:<hash>" a line; read again when it changes, so tokens rotate without
+    # a restart (serve/api/tokens.py). Env: FLYRAY_ADMIN_TOKENS_FILE.
+    admin_tokens_file: str | None = None
     # Where clients reach the admin API. Env: FLYRAY_ADMIN_ENDPOINT.
     admin_endpoint: str = "http://127.0.0.1:30080"
     # Largest request body the admin API accepts (bytes or a quantity such as "10Mi").
@@ -167,6 +172,7 @@ _ENV = {
     "secrets_dir": "FLYRAY_SECRETS_DIR",
     "admin_db_url": "FLYRAY_ADMIN_DB_URL",
     "admin_token": "FLYRAY_ADMIN_TOKEN",
+    "admin_tokens_file": "FLYRAY_ADMIN_TOKENS_FILE",
     "admin_endpoint": "FLYRAY_ADMIN_ENDPOINT",
     "admin_max_request_bytes": "FLYRAY_ADMIN_MAX_REQUEST_BYTES",
     "max_system_retries": "FLYRAY_MAX_SYSTEM_RETRIES",

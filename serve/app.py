@@ -3,7 +3,8 @@
 ``serve.deployment`` hosts it on Ray Serve, with the Ray launcher that runs executions;
 tests drive it with FastAPI's TestClient.
 Routes live under ``/api/v1`` (one router per resource), plus ``GET /healthz``, the
-OpenAPI document at ``/openapi.json`` and its browsable form at ``/docs``.
+OpenAPI document at ``/openapi.json`` and its browsable form at ``/docs``. With a token
+configured, every call but ``GET /healthz`` needs one (``serve.api.security``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from serve.api import (
 from serve.api import errors as api_errors
 from serve.api.schemas import Health
 from serve.api.security import RequestGuard
+from serve.api.tokens import Tokens
 from serve.console import router as console
 from serve.control.executions import ExecutionService
 from serve.control.launching import Launcher, Liveness
@@ -56,6 +58,7 @@ def create_app(settings: Settings, store: AdminStore | None = None,
     active schedules by ``clock`` (default: the machine's clock, UTC; the schedules
     listing reads it too), and the notifier that sends the notifications of ended
     executions as ``delivery`` says (default: ``DeliveryPolicy()``)."""
+    tokens = Tokens.from_settings(settings)  # first: a broken tokens file stops the start
     owned = store is None
     admin = store if store is not None else AdminStore(settings.admin_db_url_or_default)
     try:
@@ -98,6 +101,7 @@ def create_app(settings: Settings, store: AdminStore | None = None,
                               "FlyteAdmin on Ray).")
     app.state.store = admin
     app.state.settings = settings
+    app.state.tokens = tokens
     app.state.executions = service
     app.state.blobs = BlobStore(StorageConfig.from_settings(settings))  # decks are read there
     app.state.clock = clock
@@ -116,6 +120,6 @@ def create_app(settings: Settings, store: AdminStore | None = None,
         api.include_router(module.router)
     app.include_router(api)
     console.install(app)
-    app.add_middleware(RequestGuard, token=settings.admin_token,
+    app.add_middleware(RequestGuard, tokens=tokens,
                        max_body_bytes=settings.admin_max_request_bytes)
     return app

@@ -15,6 +15,8 @@ way: tests and demos run schedules fast with it. The app serves the web console 
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import time
 from urllib.parse import urlsplit
 
@@ -28,6 +30,8 @@ from engine.errors import ConfigError
 from serve.app import create_app
 from serve.control.launcher import RayLauncher
 from serve.control.scheduler import Clock
+
+log = logging.getLogger(__name__)
 
 DEPLOYMENT_NAME = "flyray-admin"
 APP_NAME = "flyray-admin"
@@ -96,6 +100,28 @@ def bind_address(settings: Settings) -> tuple[str, int]:
     return parts.hostname, port
 
 
+def exposure_warning(settings: Settings) -> str | None:
+    """What to say when the admin API would listen beyond this machine without a token
+    (anyone who reaches the port could read and run everything); None otherwise. Not a
+    refusal: deployments behind an authenticating proxy exist (docs/deploy.md)."""
+    host, port = bind_address(settings)
+    if settings.admin_token or settings.admin_tokens_file or _loopback(host):
+        return None
+    return (f"the admin API listens on {host}:{port}, beyond this machine, and asks for no "
+            "token: anyone who reaches the port can read and launch everything. Set "
+            "FLYRAY_ADMIN_TOKEN (or FLYRAY_ADMIN_TOKENS_FILE), or bind it to 127.0.0.1 "
+            "with FLYRAY_ADMIN_ENDPOINT=http://127.0.0.1:30080")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: it may resolve to anything
+        return False
+
+
 def start(settings: Settings | None = None, clock: Clock | None = None) -> None:
     """Start Serve on the admin endpoint's host and port (Ray must be initialized) and run
     the admin API there at ``/`` (its scheduler on ``clock``, its console under
@@ -107,6 +133,11 @@ def start(settings: Settings | None = None, clock: Clock | None = None) -> None:
     """
     settings = settings or load_settings()
     host, port = bind_address(settings)
+    warning = exposure_warning(settings)
+    if warning is not None:
+        # Logged, not raised: with no handler configured (flyray demo start), Python's
+        # last resort prints it on stderr.
+        log.warning("WARNING: %s", warning)
     serve.start(http_options={"host": host, "port": port})
     serve.run_many([RunTarget(build(settings, clock), name=APP_NAME,
                               route_prefix="/")], wait_for_applications_running=False)

@@ -1,9 +1,11 @@
 """The console's login and its protection against cross-site requests.
 
-When the admin has a token (``FLYRAY_ADMIN_TOKEN``), every console page asks for it once:
-``/console/login`` takes it in a form and sets a session cookie (HttpOnly,
-SameSite=Strict) holding a keyed hash of the token, never the token itself; rotating the
-token ends every session. Without a token the console is as open as the API.
+When the admin takes tokens (``serve.api.tokens``: ``FLYRAY_ADMIN_TOKEN``, the tokens
+file), every console page asks for one once: ``/console/login`` takes it in a form and
+sets a session cookie (HttpOnly, SameSite=Strict) holding a keyed hash of the token, never
+the token itself. The session has the token's scope: a read token shows the pages, the
+forms that change state need a write token. Rotating the token out ends every session
+signed in with it. Without tokens the console is as open as the API.
 
 Every form that changes state carries a CSRF token (double submit: a random value in a
 SameSite=Strict cookie, repeated in the form or in the ``X-CSRF-Token`` header), and a
@@ -12,21 +14,20 @@ request whose ``Origin`` is another site is refused whatever it carries.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-SESSION_COOKIE = "flyray_session"
+from serve.api.tokens import SESSION_COOKIE, Scope, Tokens, session_value
+
 CSRF_COOKIE = "flyray_csrf"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
-_SESSION_SALT = b"flyray-console-session-v1"
-
+_READS = frozenset({"GET", "HEAD"})
 
 class LoginRequired(Exception):  # noqa: N818  (a control-flow signal, not an error)
     """Raised by :func:`require_session`; the console answers with its login page."""
@@ -40,33 +41,38 @@ class CrossSiteRequest(Exception):  # noqa: N818
     """A state-changing request without a matching CSRF token, or from another origin."""
 
 
-def _token(request: Request) -> str | None:
-    token: str | None = request.app.state.settings.admin_token
-    return token or None
+def _tokens(request: Request) -> Tokens:
+    tokens: Tokens = request.app.state.tokens
+    return tokens
 
 
 def token_required(request: Request) -> bool:
-    return _token(request) is not None
+    return _tokens(request).required
 
 
-def session_value(token: str) -> str:
-    """The session cookie's value for ``token``: a keyed hash, useless elsewhere."""
-    return hmac.new(token.encode(), _SESSION_SALT, hashlib.sha256).hexdigest()
+def session_scope(request: Request) -> Scope | None:
+    """The scope of this browser's session: None when it has none (or its token was
+    rotated out); every scope when the admin takes no tokens."""
+    tokens = _tokens(request)
+    if not tokens.required:
+        return Scope.ADMIN
+    return tokens.scope_of_session(request.cookies.get(SESSION_COOKIE, ""))
 
 
 def signed_in(request: Request) -> bool:
-    token = _token(request)
-    if token is None:
-        return True
-    given = request.cookies.get(SESSION_COOKIE, "")
-    return hmac.compare_digest(given.encode(), session_value(token).encode())
+    return session_scope(request) is not None
 
 
 def require_session(request: Request) -> None:
-    """A dependency of every console route: the login page unless signed in."""
-    if not signed_in(request):
+    """A dependency of every console route: the login page unless signed in, and 403
+    for a form that changes state in a session of a read-only token."""
+    scope = session_scope(request)
+    if scope is None:
         raise LoginRequired(request.url.path + (f"?{request.url.query}"
                                                 if request.url.query else ""))
+    if request.method not in _READS and scope < Scope.WRITE:
+        raise HTTPException(403, "this session's token has the read scope; sign in with a "
+                                 "token with the write scope to change anything")
 
 
 def csrf_token(request: Request) -> str:
@@ -128,13 +134,13 @@ def login(request: Request, token: Annotated[str, Form(max_length=4096)],
           next: Annotated[str, Form(max_length=2048)] = "/console/") -> Response:  # noqa: A002
     from serve.console.templating import render
 
-    expected = _token(request)
-    if expected is not None and not hmac.compare_digest(token.encode(), expected.encode()):
+    tokens = _tokens(request)
+    if tokens.required and tokens.scope_of_token(token) is None:
         return render(request, "login.html", status_code=401, next_path=safe_next(next),
                       error="That is not the admin server's token.")
     response = RedirectResponse(safe_next(next), status_code=303)
-    if expected is not None:
-        response.set_cookie(SESSION_COOKIE, session_value(expected), httponly=True,
+    if tokens.required:
+        response.set_cookie(SESSION_COOKIE, session_value(token), httponly=True,
                             samesite="strict", path="/")
     return response
 

@@ -1,4 +1,5 @@
-"""The guards in front of the API: bearer token on mutating calls, request body limit."""
+"""The guards in front of the API: the bearer token, the request body limit (every route's
+token and scope: test_tokens.py)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,10 @@ def test_mutating_calls_need_the_bearer_token_when_one_is_set(make_client: MakeC
     for method in ("PUT", "PATCH", "DELETE"):
         error_of(client.request(method, "/api/v1/launch_plans/flytesnacks/development/x/v1",
                                 json={"state": "ACTIVE"}), 401)
-    # Nothing was registered by the refused calls; reads need no token.
-    assert client.get("/api/v1/tasks/flytesnacks/development").json()["tasks"] == []
+    # Nothing was registered by the refused calls; reads need the token too.
+    error_of(client.get("/api/v1/tasks/flytesnacks/development"), 401)
+    assert client.get("/api/v1/tasks/flytesnacks/development",
+                      headers={"Authorization": f"Bearer {TOKEN}"}).json()["tasks"] == []
     assert client.get("/healthz").status_code == 200
 
     accepted = client.post("/api/v1/tasks", json=body,
