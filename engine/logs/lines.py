@@ -7,13 +7,17 @@
     2026-12-04T22:45:14.130Z FLYRAY attempt ended: SUCCEEDED
 
 A multi-line message gets the prefix on every line. Secret values are replaced by
-``****`` (:class:`Masker`) before a line is formatted.
+``****`` (:class:`Masker`) before a line is formatted, and in the error of a failed
+attempt (:func:`masking`) before it leaves the worker.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from engine.errors import AttemptError
 
 MASK = "****"
 # Kinds of line besides logging's level names.
@@ -33,6 +37,24 @@ class Masker:
             if value in text:
                 text = text.replace(value, MASK)
         return text
+
+
+@contextmanager
+def masking(mask: Masker) -> Iterator[None]:
+    """Secret values masked in the :class:`AttemptError` the block raises.
+
+    Its message (the user's exception and traceback) becomes the attempt's, node's and
+    execution's error, shown by the API, the console and notifications: masked here,
+    where the values are known, nothing downstream can show them. Outputs a task
+    returns are user data and are not masked.
+    """
+    try:
+        yield
+    except AttemptError as e:
+        if mask.values:
+            e.message = mask(e.message)
+            e.args = (e.message,)  # str(e), as Ray's traceback of the task shows it
+        raise
 
 
 def _parts(value: str) -> list[str]:

@@ -8,7 +8,9 @@ are accepted: never a path or ``file://`` URI elsewhere on the server.
 from __future__ import annotations
 
 import json
+import os
 import posixpath
+import re
 from typing import Any
 
 from engine.dag.spec import Interface, LaunchPlanSpec, WorkflowSpec
@@ -81,9 +83,16 @@ def check_input_uris(values: dict[str, Any], interface: Interface, blob_root: st
                         "upload the data there first")
 
 
+# Percent-encoded dots, slashes, backslashes and percents: a store or a later hop that
+# decodes them would see "..", "/" or a second encoding the checks here did not.
+_ENCODED = re.compile(r"%(2e|2f|5c|25)", re.IGNORECASE)
+
+
 def inside(uri: str, root: str) -> bool:
-    """Whether ``uri`` names something under ``root`` (same scheme, no ``..``)."""
-    if "://" not in uri or "\\" in uri:
+    """Whether ``uri`` names something under ``root``: the same scheme, no ``.`` or ``..``
+    segment, no NUL, backslash or encoded separator; for a ``file://`` root, no symlink
+    that leads out of it (both are resolved on this machine)."""
+    if "://" not in uri or "\\" in uri or "\x00" in uri or _ENCODED.search(uri):
         return False
     scheme, _, path = uri.partition("://")
     root_scheme, _, root_path = root.rstrip("/").partition("://")
@@ -92,7 +101,12 @@ def inside(uri: str, root: str) -> bool:
         return False
     normal = posixpath.normpath("/" + path.lstrip("/"))
     base = posixpath.normpath("/" + root_path.lstrip("/"))
-    return normal.startswith(base.rstrip("/") + "/")
+    if not normal.startswith(base.rstrip("/") + "/"):
+        return False
+    if scheme == "file":
+        real_base = os.path.realpath(base)
+        return os.path.commonpath([real_base, os.path.realpath(normal)]) == real_base
+    return True
 
 
 def _uris(value: Any, t: LiteralType) -> list[str]:

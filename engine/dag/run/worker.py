@@ -54,6 +54,7 @@ from engine.errors import (
 )
 from engine.exceptions.user import FlyteRecoverableException
 from engine.logs.capture import AttemptLog, blob_store, capturing
+from engine.logs.lines import masking
 from engine.logs.store import attempt_log_uri
 from engine.types.type_engine import DataContext, TypeEngine
 
@@ -267,7 +268,9 @@ def execute_node(
     children = _Children()
     children_token = _CHILDREN.set(children)
     try:
-        with _logging(task, params, services) as log, collecting(params.decks):
+        # masking: the error is stored and shown, so no secret value may stay in it.
+        with _logging(task, params, services) as log, collecting(params.decks), \
+                masking(log.mask):
             values, info = _execute(task, inputs, params, services, log)
     except AttemptError as e:
         e.children, e.child_execution = children.nodes, children.execution
