@@ -3,7 +3,8 @@
 Every command that talks to the control plane goes through :class:`AdminClient`, so
 the endpoint, the bearer token and the two kinds of failure are handled in one place:
 :class:`AdminUnreachableError` (nothing answers: say how to start one) and
-:class:`AdminRequestError` (the server answered with its ``{"error": ...}`` body).
+:class:`AdminRequestError` (the server answered with its ``{"error": ...}`` body). A
+request over the server's rate limit (429) is sent again after a short ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,6 +25,11 @@ from engine.errors import FlyrayError
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _STREAM_PIECE = 64 * 1024  # bytes a streamed response is read in, at most
+# A request the server refuses as over its rate limit (429) is sent again after the wait
+# its Retry-After asks for, this many times at most, when that wait is this short; the
+# server refuses before doing anything, so sending a create again is safe.
+RATE_LIMIT_RETRIES = 3
+RATE_LIMIT_MAX_WAIT_S = 10.0
 START_HINT = ("start a local one with 'flyray demo start', or point --endpoint (or "
               "FLYRAY_ADMIN_ENDPOINT) at a running admin API")
 
@@ -94,7 +101,7 @@ class AdminClient:
         req = urllib.request.Request(self.url(path, query), data=data, headers=headers,
                                      method=method)
         try:
-            with self._opener.open(req, timeout=self.timeout) as response:
+            with self._open(req) as response:
                 return Reply(response.status, _json(response.read()))
         except urllib.error.HTTPError as e:
             raise _request_error(method, path, e.code, e.read()) from None
@@ -112,7 +119,7 @@ class AdminClient:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         req = urllib.request.Request(self.url(path, query), headers=headers, method="GET")
         try:
-            with self._opener.open(req, timeout=self.timeout) as response:
+            with self._open(req) as response:
                 while piece := response.read1(_STREAM_PIECE):
                     yield piece
         except urllib.error.HTTPError as e:
@@ -135,6 +142,24 @@ class AdminClient:
         """Raise AdminUnreachableError unless ``/healthz`` answers."""
         self.get("/healthz")
 
+    def _open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        """The response to ``req``, after waiting out the server's rate limit (429) up to
+        ``RATE_LIMIT_RETRIES`` times; HTTPError for any other error status, or a 429 that
+        asks for more than ``RATE_LIMIT_MAX_WAIT_S``."""
+        retries = 0
+        while True:
+            try:
+                response: http.client.HTTPResponse = self._opener.open(
+                    req, timeout=self.timeout)
+                return response
+            except urllib.error.HTTPError as e:
+                wait_s = _retry_after_s(e)
+                if wait_s is None or retries == RATE_LIMIT_RETRIES:
+                    raise
+                retries += 1
+                e.close()
+                time.sleep(wait_s)
+
     def _unreachable(self, reason: object) -> AdminUnreachableError:
         if isinstance(reason, (TimeoutError, socket.timeout)):
             why = f"no answer within {self.timeout:g} s"
@@ -144,6 +169,16 @@ class AdminClient:
             why = str(reason) or type(reason).__name__
         return AdminUnreachableError(f"cannot reach the Flyray admin API at {self.endpoint} "
                                      f"({why}); {START_HINT}")
+
+
+def _retry_after_s(error: urllib.error.HTTPError) -> float | None:
+    """The wait a 429 asks for (its Retry-After, in seconds), when short enough to wait
+    it out; None for another status, or a wait too long or not given in seconds."""
+    retry_after = (error.headers.get("Retry-After") or "").strip() if error.headers else ""
+    if error.code != 429 or not retry_after.isascii() or not retry_after.isdigit():
+        return None
+    wait_s = float(retry_after)
+    return wait_s if wait_s <= RATE_LIMIT_MAX_WAIT_S else None
 
 
 def _json(raw: bytes) -> Any:

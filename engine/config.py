@@ -89,6 +89,16 @@ class Settings:
     # Largest request body the admin API accepts (bytes or a quantity such as "10Mi").
     # Env: FLYRAY_ADMIN_MAX_REQUEST_BYTES.
     admin_max_request_bytes: int = 10 << 20
+    # Requests per second one client (its token, else its address) may make of the admin
+    # API, and how many at once above that rate; creating an execution (a launch,
+    # relaunch or recovery) also takes from a second, smaller allowance. Over either: 429
+    # with Retry-After. 0 turns a limit off; GET /healthz is never limited. The defaults
+    # only stop runaway loops. Env: FLYRAY_ADMIN_RATE_LIMIT, FLYRAY_ADMIN_RATE_BURST,
+    # FLYRAY_ADMIN_LAUNCH_RATE_LIMIT, FLYRAY_ADMIN_LAUNCH_RATE_BURST.
+    admin_rate_limit: float = 500.0
+    admin_rate_burst: int = 1000
+    admin_launch_rate_limit: float = 20.0
+    admin_launch_rate_burst: int = 200
 
     # Times a node is tried again after attempts lost to the infrastructure (its worker
     # or Ray node died, its objects were lost), apart from its task's ``retries``, which
@@ -175,6 +185,10 @@ _ENV = {
     "admin_tokens_file": "FLYRAY_ADMIN_TOKENS_FILE",
     "admin_endpoint": "FLYRAY_ADMIN_ENDPOINT",
     "admin_max_request_bytes": "FLYRAY_ADMIN_MAX_REQUEST_BYTES",
+    "admin_rate_limit": "FLYRAY_ADMIN_RATE_LIMIT",
+    "admin_rate_burst": "FLYRAY_ADMIN_RATE_BURST",
+    "admin_launch_rate_limit": "FLYRAY_ADMIN_LAUNCH_RATE_LIMIT",
+    "admin_launch_rate_burst": "FLYRAY_ADMIN_LAUNCH_RATE_BURST",
     "max_system_retries": "FLYRAY_MAX_SYSTEM_RETRIES",
     "warm_executors": "FLYRAY_WARM_EXECUTORS",
     "executor_idle_s": "FLYRAY_EXECUTOR_IDLE_S",
@@ -220,6 +234,10 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
         return _count(name, raw, source, 0, "0 keeps none while idle")
     if name == "executor_capacity":
         return _count(name, raw, source, 1, "executions one executor drives at once")
+    if name in ("admin_rate_limit", "admin_launch_rate_limit"):
+        return _rate(name, raw, source)
+    if name in ("admin_rate_burst", "admin_launch_rate_burst"):
+        return _count(name, raw, source, 1, "requests one client may make at once")
     if name in ("executor_idle_s", "local_runtime_idle_s"):
         return _seconds(name, raw, source)
     if name in _URL_SCHEMES:
@@ -281,6 +299,18 @@ def _seconds(name: str, raw: Any, source: str) -> float:
     if not value > 0 or value == float("inf"):
         raise ConfigError(f"{source}: {name} must be a positive number of seconds, "
                           f"got {raw!r}")
+    return value
+
+
+def _rate(name: str, raw: Any, source: str) -> float:
+    """``raw`` (a TOML number, or text) as requests per second: 0 (no limit) or more."""
+    try:
+        value = float(raw) if not isinstance(raw, bool) else -1.0
+    except (TypeError, ValueError):
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise ConfigError(f"{source}: {name} must be a number of requests per second, "
+                          f"0 for no limit, got {raw!r}")
     return value
 
 

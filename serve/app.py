@@ -4,7 +4,8 @@
 tests drive it with FastAPI's TestClient.
 Routes live under ``/api/v1`` (one router per resource), plus ``GET /healthz``, the
 OpenAPI document at ``/openapi.json`` and its browsable form at ``/docs``. With a token
-configured, every call but ``GET /healthz`` needs one (``serve.api.security``).
+configured, every call but ``GET /healthz`` needs one (``serve.api.security``); every
+call but that one is under its client's rate limit (``serve.api.rate_limit``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from serve.api import (
     signals,
 )
 from serve.api import errors as api_errors
+from serve.api.rate_limit import RateLimiter, RateLimitGuard
 from serve.api.schemas import Health
 from serve.api.security import RequestGuard
 from serve.api.tokens import Tokens
@@ -120,6 +122,14 @@ def create_app(settings: Settings, store: AdminStore | None = None,
         api.include_router(module.router)
     app.include_router(api)
     console.install(app)
+    _install_guards(app, settings, tokens)
+    return app
+
+
+def _install_guards(app: FastAPI, settings: Settings, tokens: Tokens) -> None:
+    """The middleware in front of every route. The one added last is the outermost: a
+    call over its rate limit is refused before its body is read."""
     app.add_middleware(RequestGuard, tokens=tokens,
                        max_body_bytes=settings.admin_max_request_bytes)
-    return app
+    app.add_middleware(RateLimitGuard, limiter=RateLimiter.from_settings(settings),
+                       tokens=tokens)

@@ -36,12 +36,14 @@ _KIND_OF_STATUS = {
     409: "ALREADY_EXISTS",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RESOURCE_EXHAUSTED",
 }
 # The error responses of every API route, for the OpenAPI document.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": kind}
     for status, kind in ((400, "INVALID_ARGUMENT"), (404, "NOT_FOUND"),
                          (409, "ALREADY_EXISTS"), (413, "PAYLOAD_TOO_LARGE"),
+                         (429, "RESOURCE_EXHAUSTED: over a rate limit (see Retry-After)"),
                          (503, "UNAVAILABLE"))
 }
 
