@@ -169,33 +169,11 @@ class Seeded:
 
 
 def seed_execution(store: AdminStore, workflow: Identifier, name: str, *,
-                   nodes: Mapping[str, NodePhase],
-                   attempts: Mapping[str, Sequence[Attempt]] | None = None,
                    phase: ExecutionPhase = ExecutionPhase.SUCCEEDED,
-                   error: str | None = None, error_kind: str = "USER",
-                   children: Mapping[str, Mapping[str, NodePhase]] | None = None,
-                   inputs: Mapping[str, Any] | None = None,
-                   node_inputs: Mapping[str, dict[str, Any]] | None = None,
-                   node_outputs: Mapping[str, dict[str, Any]] | None = None,
-                   cache: Mapping[str, str] | None = None,
-                   logs: Mapping[str, str | None] | None = None, blobs: BlobStore | None = None,
-                   started_at: float | None = None) -> ExecutionId:
-    """Create execution ``name`` of ``workflow`` and write it as its driver would.
-
-    ``nodes``: node id -> phase (nodes left out were never reached); ``attempts``: node
-    id -> its attempts in order (see ``Attempt``; a node without any gets one attempt
-    matching its phase, a second long); ``children``: a map (or dynamic) node's children,
-    key -> phase, each with one attempt; ``node_inputs``/``node_outputs``: stored forms
-    (``{"inline": ...}``); ``cache``: node id -> cache status of its last attempt;
-    ``logs``: node id -> what its last attempt printed, written as its log into ``blobs``
-    (None: its log is there already, at ``attempt_log_uri``).
-    ``phase`` is the execution's end (QUEUED or RUNNING: left running); ``error`` its
-    message, of ``error_kind``. Returns the execution's id.
-    """
-    return seed_running(store, workflow, name, nodes=nodes, attempts=attempts, phase=phase,
-                        error=error, error_kind=error_kind, children=children,
-                        inputs=inputs, node_inputs=node_inputs, node_outputs=node_outputs,
-                        cache=cache, logs=logs, blobs=blobs, started_at=started_at).id
+                   **options: Any) -> ExecutionId:
+    """Create execution ``name`` of ``workflow``, write it as its driver would, end it
+    in ``phase``; ``options`` as for ``seed_running``. Returns the execution's id."""
+    return seed_running(store, workflow, name, phase=phase, **options).id
 
 
 def seed_running(store: AdminStore, workflow: Identifier, name: str, *,
@@ -210,8 +188,20 @@ def seed_running(store: AdminStore, workflow: Identifier, name: str, *,
                  cache: Mapping[str, str] | None = None,
                  logs: Mapping[str, str | None] | None = None, blobs: BlobStore | None = None,
                  started_at: float | None = None) -> Seeded:
-    """``seed_execution``, returning its driver's incarnation too (for a RUNNING one that
-    a test moves on with ``store.record_events``)."""
+    """Create execution ``name`` of ``workflow`` and write it as its driver would; returns
+    it with its driver's incarnation (for a RUNNING one that a test moves on with
+    ``store.record_events``).
+
+    ``nodes``: node id -> phase (nodes left out were never reached); ``attempts``: node
+    id -> its attempts in order (see ``Attempt``; a node without any gets one attempt
+    matching its phase, a second long); ``children``: a map (or dynamic) node's children,
+    key -> phase, each with one attempt; ``node_inputs``/``node_outputs``: stored forms
+    (``{"inline": ...}``); ``cache``: node id -> cache status of its last attempt;
+    ``logs``: node id -> what its last attempt printed, written as its log into ``blobs``
+    (None: its log is there already, at ``attempt_log_uri``).
+    ``phase`` is the execution's end (QUEUED or RUNNING: left running); ``error`` its
+    message, of ``error_kind``.
+    """
     ident = ExecutionId(workflow.project, workflow.domain, name)
     request = ExecutionRequest(ident.project, ident.domain, name, TargetKind.WORKFLOW,
                                workflow.name, workflow.version, inputs=dict(inputs or {}))

@@ -79,7 +79,6 @@ def test_a_10000_element_map_is_one_group_whose_children_page(console: ConsoleSe
     fan = graph.locator("[data-node-id='fan:n1']")
     expect(fan).to_contain_text(f"noop ×{seed.FAN_OUT} ✓{seed.FAN_OUT}")
     expect(fan).to_have_attribute("data-phase", "SUCCEEDED")
-    assert page.evaluate("window.__flyray.graphRenderMs") < 2000
     tree = page.get_by_test_id("nodes")
     tree.get_by_test_id("expand").first.click()
     children = tree.locator("tr[data-parent=n0]")
