@@ -123,6 +123,9 @@ def _run_local(entity: PythonFunctionTask | PythonFunctionWorkflow, values: dict
             click.echo(f"cache {node.cache_status}: {node.node_id} {node.task}", err=True)
         if node.deck_uri:
             click.echo(f"deck: {node.node_id} {node.task}: {node.deck_uri}", err=True)
+    if any(a.log_uri for node in result.record.nodes.values() for a in node.attempts):
+        # What the tasks printed is kept; this is the name to read it back by.
+        click.echo(f"logs: flyray logs {result.record.name}", err=True)
 
 
 class FileGroup(click.Group):

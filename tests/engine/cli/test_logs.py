@@ -187,3 +187,14 @@ def launch_and_wait(admin: AdminClient, workflow: Identifier, inputs: dict[str, 
         time.sleep(0.2)
     assert now["closure"]["phase"] == phase, now
     return name
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_a_local_run_names_its_logs_and_flyray_logs_reads_them() -> None:
+    fixture = str(Path(log_wfs.__file__))
+    ran = CliRunner().invoke(cli, ["run", fixture, "talk", "--n", "3"])
+    assert ran.exit_code == 0, ran.output
+    name = ran.stderr.rsplit("logs: flyray logs ", 1)[1].split()[0]
+    shown = CliRunner().invoke(cli, ["logs", name, "n0"])
+    assert shown.exit_code == 0, shown.output
+    assert "OUT printed 3" in shown.output and "FLYRAY attempt ended: SUCCEEDED" in shown.output
