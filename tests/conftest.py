@@ -4,12 +4,9 @@ databases (SQLite files, and a PostgreSQL server started from its binaries)."""
 
 from __future__ import annotations
 
-import glob
 import os
-import pwd
 import shutil
 import socket
-import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -31,11 +28,16 @@ os.environ["FLYRAY_LOCAL_RUNTIME"] = "0"
 os.environ.pop("RAY_ADDRESS", None)
 os.environ.pop("FLYRAY_RAY_ADDRESS", None)
 
-import psycopg  # noqa: E402
 import ray  # noqa: E402
 from sqlalchemy import make_url  # noqa: E402
 
 from engine.catalog.blob import StorageConfig  # noqa: E402
+from tests.servers import (  # noqa: E402
+    MotoServer,
+    PostgresServer,
+    ServerUnavailable,
+    admin_connect,
+)
 
 # Logical resources of the shared cluster: more CPUs than the machine has, so that
 # tests of parallelism can run several sleeping nodes at once, and one logical GPU.
@@ -107,23 +109,12 @@ class S3Server:
         )
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
     """moto's S3 server in a thread of this process, for the whole session."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server = MotoServer()
     try:
-        yield S3Server(endpoint_url=f"http://127.0.0.1:{port}")
+        yield S3Server(endpoint_url=server.endpoint_url)
     finally:
         server.stop()
 
@@ -169,38 +160,6 @@ def _missing(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
-def _postgres_bindir() -> Path | None:
-    """The directory of PostgreSQL's server binaries (initdb, pg_ctl), newest version first."""
-
-    def major(path: str) -> int:
-        version = Path(path).parents[1].name
-        return int(version) if version.isdigit() else 0
-
-    installed = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=major, reverse=True)
-    if installed:
-        return Path(installed[0]).parent
-    pg_config = shutil.which("pg_config")
-    if pg_config:  # a PostgreSQL installed elsewhere (Homebrew, a source build)
-        found = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True,
-                               check=False)
-        bindir = Path(found.stdout.strip())
-        if found.returncode == 0 and (bindir / "initdb").is_file():
-            return bindir
-    return None
-
-
-def _as_postgres(argv: list[str], owner: str | None) -> list[str]:
-    """The server refuses to run as root: there, run its binaries as the ``postgres`` user."""
-    return ["runuser", "-u", owner, "--", *argv] if owner else argv
-
-
-def _admin_connect(url: str) -> Any:
-    """An autocommit psycopg connection to the server's ``postgres`` database."""
-    parsed = make_url(url)
-    return psycopg.connect(host=parsed.host, port=parsed.port, user=parsed.username,
-                           dbname="postgres", autocommit=True)
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A PostgreSQL server started from its binaries in a temp dir, for the whole session.
@@ -208,65 +167,27 @@ def postgres_server() -> Iterator[str]:
     Yields the SQLAlchemy URL of a database on it. Without the binaries the tests that
     need it skip with the reason (fail under CI).
     """
-    bindir = _postgres_bindir()
-    if bindir is None:
-        _missing("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb "
-                 "or pg_config --bindir); install PostgreSQL to run these tests")
-    owner: str | None = None
-    if os.geteuid() == 0:
-        if shutil.which("runuser") is None:
-            _missing("running as root, PostgreSQL must run as another user, and runuser "
-                     "is not installed")
-        try:
-            user = pwd.getpwnam("postgres")
-        except KeyError:
-            _missing("running as root, PostgreSQL must run as the 'postgres' user, "
-                     "which does not exist")
-        owner = "postgres"
-    base = tempfile.mkdtemp(prefix="flyray-pg-")
-    if owner:
-        os.chown(base, user.pw_uid, user.pw_gid)
-    data = os.path.join(base, "data")
-    port = free_port()
-    initdb = subprocess.run(
-        _as_postgres([str(bindir / "initdb"), "-D", data, "-A", "trust", "-U", "postgres",
-                      "--no-sync"], owner),
-        capture_output=True, text=True, check=False)
-    if initdb.returncode != 0:
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.fail(f"initdb failed: {initdb.stderr or initdb.stdout}")
-    options = (f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
-    pg_ctl = str(bindir / "pg_ctl")
-    start = subprocess.run(
-        _as_postgres([pg_ctl, "-D", data, "-o", options, "-l", os.path.join(base, "log"),
-                      "-w", "start"], owner),
-        capture_output=True, text=True, check=False)
     try:
-        if start.returncode != 0:
-            log = Path(base, "log").read_text() if Path(base, "log").exists() else ""
-            pytest.fail(f"PostgreSQL did not start: {start.stderr or start.stdout}\n{log}")
-        url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/flyray"
-        with _admin_connect(url) as conn:
-            conn.execute("CREATE DATABASE flyray")
-        yield url
+        server = PostgresServer()
+    except ServerUnavailable as e:
+        _missing(str(e))
+    try:
+        yield server.url
     finally:
-        subprocess.run(_as_postgres([pg_ctl, "-D", data, "-m", "fast", "-w", "stop"], owner),
-                       capture_output=True, check=False)
-        shutil.rmtree(base, ignore_errors=True)
+        server.close()
 
 
 def create_database(server_url: str) -> str:
     """A new, empty database on the server of ``server_url``; returns its URL."""
     name = f"catalog_{uuid.uuid4().hex[:12]}"
-    with _admin_connect(server_url) as conn:
+    with admin_connect(server_url) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
 def drop_database(url: str) -> None:
     """Drop the database of ``url``, closing the connections Ray workers still hold to it."""
-    with _admin_connect(url) as conn:
+    with admin_connect(url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 

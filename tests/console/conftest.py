@@ -20,8 +20,8 @@ from engine.config import Settings
 from serve.app import create_app
 from serve.control.launching import Launcher
 from serve.store import AdminStore
-from tests.conftest import free_port
 from tests.served import serving
+from tests.servers import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 # Flags for a machine without a network or a screen (see docs/console.md).

@@ -10,7 +10,7 @@ import pytest
 from engine.admin_client import AdminClient
 from engine.config import Settings
 from engine.errors import ConfigError
-from tests.conftest import free_port
+from tests.servers import free_port
 
 
 def test_serve_runs_the_admin_api_on_the_configured_endpoint(ray_cluster: None,

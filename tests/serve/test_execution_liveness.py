@@ -26,7 +26,6 @@ from serve.store import AdminStore
 from serve.store._models import ExecutionRow
 from serve.store.database import aware
 from serve.store.execution_records import ExecutionId
-from tests.conftest import free_port
 from tests.fixtures import remote_wfs
 from tests.fixtures.remote_wfs import runs
 from tests.serve.conftest import FAST
@@ -47,6 +46,7 @@ from tests.serve.specs import (
     register_workflow,
     workflow_body,
 )
+from tests.servers import free_port
 
 
 def kill_driver(name: str, launch: int = 1) -> None:

@@ -33,9 +33,10 @@ from engine.admin_client import AdminClient
 from engine.catalog.blob import StorageConfig
 from engine.cli.sandbox import session_members
 from engine.core.workflow import PythonFunctionWorkflow
-from tests.conftest import S3Server, create_database, drop_database, free_port
+from tests.conftest import S3Server, create_database, drop_database
 from tests.fixtures import multinode_admin_wfs as wfs
 from tests.serve.specs import DOMAIN, PROJECT, body_of, closure_tasks, workflow_body
+from tests.servers import free_port
 
 pytestmark = [pytest.mark.fresh_cluster, pytest.mark.timeout(300)]
 

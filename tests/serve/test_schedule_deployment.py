@@ -15,10 +15,10 @@ import pytest
 from engine.admin_client import AdminClient
 from engine.config import Settings
 from serve.control.scheduler import ScaledClock
-from tests.conftest import free_port
 from tests.fixtures import schedule_wfs
 from tests.serve.conftest import kill_executors
 from tests.serve.specs import launch_plan_body, path_of
+from tests.servers import free_port
 
 T0 = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
 SPEED = 30.0  # a scheduled minute every two seconds

@@ -26,8 +26,8 @@ from engine.errors import ConfigError
 from serve.api.security import ADMIN_CALLS, MUTATING, needed_scope
 from serve.api.tokens import Scope, Tokens, main, session_value, token_hash
 from serve.app import create_app
-from tests.conftest import free_port
 from tests.served import serving
+from tests.servers import free_port
 
 ADMIN, READ, WRITE = "admin-7f3a", "read-91c2", "write-4be8"
 # Console routes that answer without a session: the login form, and the logout (its

@@ -28,8 +28,9 @@ from engine.dag.run.executor import ExecutionResult, run
 from engine.dag.run.state import ExecutionPhase
 from engine.dag.run.worker import execute_node
 from engine.types.file import FlyteFile
-from tests.conftest import create_database, drop_database, free_port
+from tests.conftest import create_database, drop_database
 from tests.fixtures import cached_wfs
+from tests.servers import free_port
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")
 

@@ -24,8 +24,8 @@ from engine.dag.run import local_cluster, ray_head
 from engine.dag.run.local_cluster import ClusterState
 from serve.app import create_app
 from serve.control.launching import Launcher, Liveness
-from tests.conftest import free_port
 from tests.served import serving
+from tests.servers import free_port
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from engine.config import load_settings, settings_variables
 from engine.dag.run import local_cluster, ray_head
 from engine.dag.run.local_cluster import ClusterState
 from engine.errors import ConfigError
-from tests.conftest import free_port
 from tests.engine.cli.conftest import Home
+from tests.servers import free_port
 
 FIXTURE = "tests/fixtures/cli_wfs.py"
 

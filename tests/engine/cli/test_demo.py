@@ -23,9 +23,9 @@ import ray
 from engine.admin_client import AdminClient
 from engine.cli import sandbox
 from engine.config import load_settings
-from tests.conftest import free_port
 from tests.engine.cli.test_cluster import listening_sockets, loopback
 from tests.fixtures.remote_wfs import runs
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 FLYRAY = str(Path(sys.executable).parent / "flyray")

@@ -20,8 +20,9 @@ import ray
 from engine.config import Settings
 from engine.configuration import Config, DataConfig, PlatformConfig
 from engine.remote import FlyteRemote
-from tests.conftest import _start_shared, free_port
+from tests.conftest import _start_shared
 from tests.serve.conftest import kill_executors
+from tests.servers import free_port
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "remote_api"
 

@@ -1,0 +1,1 @@
+"""The fault scenarios, one module each, registered in :data:`tests.chaos.registry.SCENARIOS`."""
