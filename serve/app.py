@@ -26,6 +26,7 @@ from serve.api import (
     launch_plans,
     logs,
     notifications,
+    openapi_doc,
     projects,
     schedules,
     signals,
@@ -109,21 +110,27 @@ def create_app(settings: Settings, store: AdminStore | None = None,
     app.state.clock = clock
     app.state.scheduler = scheduler
     api_errors.install(app)
-
-    # The server answers and its database does (outside /api/v1, for load balancers).
-    @app.get("/healthz", response_model=Health, tags=["health"])
-    def healthz() -> Health:
-        admin.ping()
-        return Health(status="ok")
-
+    _add_health(app, admin)
     api = APIRouter(prefix=API_PREFIX)
     for module in (projects, entities, launch_plans, schedules, executions, changes,
                    notifications, executors, signals, decks, logs):
         api.include_router(module.router)
     app.include_router(api)
     console.install(app)
+    openapi_doc.install(app)
     _install_guards(app, settings, tokens)
     return app
+
+
+def _add_health(app: FastAPI, admin: AdminStore) -> None:
+    """``GET /healthz``: the server answers and its database does (outside /api/v1, for
+    load balancers)."""
+
+    @app.get("/healthz", response_model=Health, tags=["health"],
+             responses={503: api_errors.ERROR_RESPONSES[503]})
+    def healthz() -> Health:
+        admin.ping()
+        return Health(status="ok")
 
 
 def _install_guards(app: FastAPI, settings: Settings, tokens: Tokens) -> None:

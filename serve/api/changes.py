@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from serve.api.deps import Store
 from serve.api.errors import ERROR_RESPONSES
 from serve.api.execution_schemas import ErrorModel, log_url
+from serve.api.params import DomainId, Name, ProjectId
 from serve.store.change_records import AttemptChange, ExecutionChanges, NodeChange
 from serve.store.changes import MAX_CHANGES
 from serve.store.execution_records import ExecutionId
@@ -99,7 +100,7 @@ class ExecutionChangesModel(BaseModel):
             summary="What changed in an execution since a cursor: its phase, and the nodes "
                     "and attempts written after ?since= (deltas for live views)")
 def execution_changes(
-    project: str, domain: str, name: str, store: Store,
+    project: ProjectId, domain: DomainId, name: Name, store: Store,
     since: Annotated[int, Query(ge=0, le=2**62, description=(
         "The seq of the previous answer; 0: everything."))] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_CHANGES, description=(

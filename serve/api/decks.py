@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 from engine.catalog.blob import BlobStore
 from engine.errors import StorageError
 from serve.api.deps import Store
+from serve.api.params import DomainId, Name, NodeId, ProjectId
 from serve.errors import BlobStoreUnavailableError, NotFoundError, OutsideBlobStoreError
 from serve.store.execution_records import ExecutionId, NodeExecution
 from serve.store.inputs import inside
@@ -52,7 +53,7 @@ Blobs = Annotated[BlobStore, Depends(get_blobs)]
 @router.get("/decks/{project}/{domain}/{name}/{node_id}", response_class=HTMLResponse,
             responses=_RESPONSES,
             summary="A node's deck document: its last attempt's, or ?attempt=N's")
-def get_deck(project: str, domain: str, name: str, node_id: str, store: Store,
+def get_deck(project: ProjectId, domain: DomainId, name: Name, node_id: NodeId, store: Store,
              blobs: Blobs,
              attempt: Annotated[int | None, Query(ge=1, description=(
                  "The attempt (1 for the first); omitted: the last one."))] = None,

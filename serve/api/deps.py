@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 
+from serve.api.params import Name
 from serve.control.executions import ExecutionService
+from serve.errors import InvalidArgumentError
 from serve.store import MAX_LIMIT, AdminStore, ListOptions, SortDirection, SortKey
 
 
@@ -26,40 +28,67 @@ def get_executions(request: Request) -> ExecutionService:
 
 
 Executions = Annotated[ExecutionService, Depends(get_executions)]
+NameFilters = Literal["entity", "text"] | None
+
+
+_NO_NUL = r"^[^\x00]*$"
+# A name filter of a listing of entities must be a valid name; other listings (projects,
+# executions, schedules) match any text.
+Text = Annotated[str | None, Query(max_length=512, pattern=_NO_NUL,
+                                   description="Only this name (at most 512 characters).")]
+Contains = Annotated[str | None, Query(max_length=512, pattern=_NO_NUL, description=(
+    "Only names containing this text (at most 512 characters)."))]
 
 
 def list_options(default_key: SortKey, default_direction: SortDirection,
-                 name_filters: bool = True) -> Callable[..., ListOptions]:
-    """A dependency reading ``limit``, ``token``, ``sort_by.key``, ``sort_by.direction``
-    and (with ``name_filters``) ``name`` and ``name_contains`` from the query, with this
-    listing's default order."""
+                 keys: Sequence[SortKey], name_filters: NameFilters = "text"
+                 ) -> Callable[..., ListOptions]:
+    """A dependency reading ``limit``, ``token``, ``sort_by.key`` (one of ``keys``),
+    ``sort_by.direction`` and (unless ``name_filters`` is None) ``name`` and
+    ``name_contains`` from the query, with this listing's default order. ``name`` is an
+    entity name (``"entity"``) or any text (``"text"``)."""
+    allowed = [k.value for k in keys]
 
     def paging(
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = 100,
         token: Annotated[str, Query(max_length=2048, description="The previous page's "
                                     "token; empty for the first page.")] = "",
-        sort_key: Annotated[SortKey, Query(alias="sort_by.key")] = default_key,
+        # A default, not an annotation: the listing's keys are this call's (annotations
+        # are evaluated in the module's globals).
+        sort_key: str = Query(default_key.value, alias="sort_by.key",  # noqa: B008
+                              json_schema_extra={"enum": allowed}),
         direction: Annotated[SortDirection, Query(alias="sort_by.direction")] =
             default_direction,
     ) -> ListOptions:
-        return ListOptions(limit=limit, token=token, sort_key=sort_key, direction=direction)
+        if sort_key not in allowed:
+            raise InvalidArgumentError(f"cannot sort this listing by {sort_key!r}; "
+                                       f"sort_by.key is one of {allowed}")
+        return ListOptions(limit=limit, token=token, sort_key=SortKey(sort_key),
+                           direction=direction)
 
     # Depends() as a default, not in the annotation: annotations are evaluated in the
     # module's globals, where the local ``paging`` is not.
-    def filtered(
-        options: ListOptions = Depends(paging),  # noqa: B008
-        name: Annotated[str | None, Query(max_length=512, description="Only this name.")]
-            = None,
-        name_contains: Annotated[str | None, Query(max_length=512, description="Only "
-                                 "names containing this text.")] = None,
-    ) -> ListOptions:
+    def by_entity_name(options: ListOptions = Depends(paging),  # noqa: B008
+                       name: Annotated[Name | None, Query()] = None,
+                       name_contains: Contains = None) -> ListOptions:
         return replace(options, name=name, name_contains=name_contains)
 
-    return filtered if name_filters else paging
+    def by_text(options: ListOptions = Depends(paging),  # noqa: B008
+                name: Text = None, name_contains: Contains = None) -> ListOptions:
+        return replace(options, name=name, name_contains=name_contains)
+
+    chosen: dict[NameFilters, Callable[..., ListOptions]] = {
+        None: paging, "entity": by_entity_name, "text": by_text}
+    return chosen[name_filters]
 
 
-NEWEST_FIRST = list_options(SortKey.CREATED_AT, SortDirection.DESCENDING)
-# For the versions of one name, whose path already holds the name.
-NEWEST_FIRST_UNFILTERED = list_options(SortKey.CREATED_AT, SortDirection.DESCENDING,
-                                       name_filters=False)
-BY_NAME = list_options(SortKey.NAME, SortDirection.ASCENDING)
+ALL_KEYS = tuple(SortKey)
+# Versions of entities; for the versions of one name, whose path already holds the name.
+ENTITIES = list_options(SortKey.CREATED_AT, SortDirection.DESCENDING, ALL_KEYS, "entity")
+ENTITY_VERSIONS = list_options(SortKey.CREATED_AT, SortDirection.DESCENDING, ALL_KEYS, None)
+ENTITY_NAMES = list_options(SortKey.NAME, SortDirection.ASCENDING, (SortKey.NAME,), "entity")
+EXECUTIONS = list_options(SortKey.CREATED_AT, SortDirection.DESCENDING,
+                          (SortKey.CREATED_AT, SortKey.NAME))
+PROJECTS = list_options(SortKey.NAME, SortDirection.ASCENDING,
+                        (SortKey.NAME, SortKey.CREATED_AT))
+SCHEDULES = list_options(SortKey.NAME, SortDirection.ASCENDING, (SortKey.NAME,))

@@ -16,8 +16,9 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel
 
 from engine.dag.spec import Identifier, ResourceType
-from serve.api.deps import BY_NAME, NEWEST_FIRST, NEWEST_FIRST_UNFILTERED, Store
-from serve.api.errors import ERROR_RESPONSES
+from serve.api.deps import ENTITIES, ENTITY_NAMES, ENTITY_VERSIONS, Store
+from serve.api.errors import ERROR_RESPONSES, created_responses
+from serve.api.params import DomainId, Name, ProjectId, Version
 from serve.api.schemas import (
     CodeRegisterRequest,
     EntityModel,
@@ -62,21 +63,22 @@ def check_request_id(resource: Resource, given: IdentifierModel, spec: dict[str,
 def add_read_routes(router: APIRouter, r: Resource) -> None:
     """GET one version, the versions of a name, everything in a domain, and the names."""
 
-    def get_version(project: str, domain: str, name: str, version: str, store: Store) -> Any:
+    def get_version(project: ProjectId, domain: DomainId, name: Name, version: Version,
+                    store: Store) -> Any:
         return r.item.of(store.get(Identifier(r.kind, project, domain, name, version)))
 
-    def list_versions(project: str, domain: str, name: str, store: Store,
-                      options: Annotated[ListOptions, Depends(NEWEST_FIRST_UNFILTERED)]
+    def list_versions(project: ProjectId, domain: DomainId, name: Name, store: Store,
+                      options: Annotated[ListOptions, Depends(ENTITY_VERSIONS)]
                       ) -> Any:
         return r.page(store.list_entities(r.kind, project, domain,
                                           replace(options, name=name)))
 
-    def list_all(project: str, domain: str, store: Store,
-                 options: Annotated[ListOptions, Depends(NEWEST_FIRST)]) -> Any:
+    def list_all(project: ProjectId, domain: DomainId, store: Store,
+                 options: Annotated[ListOptions, Depends(ENTITIES)]) -> Any:
         return r.page(store.list_entities(r.kind, project, domain, options))
 
-    def list_names(project: str, domain: str, store: Store,
-                   options: Annotated[ListOptions, Depends(BY_NAME)]) -> Any:
+    def list_names(project: ProjectId, domain: DomainId, store: Store,
+                   options: Annotated[ListOptions, Depends(ENTITY_NAMES)]) -> Any:
         page = store.list_names(r.kind, project, domain, options)
         return NamedEntityIdentifierList(
             entities=[NamedEntityIdentifier.of(n) for n in page.items], token=page.token)
@@ -110,6 +112,7 @@ router = APIRouter(responses=ERROR_RESPONSES)
 
 
 @router.post("/tasks", response_model=EntityModel, status_code=201, tags=["tasks"],
+             responses=created_responses(EntityModel, "the same task was registered before"),
              summary="Register a task (an identical one registered before: 200)")
 def register_task(body: CodeRegisterRequest, response: Response, store: Store) -> EntityModel:
     check_request_id(TASKS, body.id, body.spec)
@@ -119,6 +122,8 @@ def register_task(body: CodeRegisterRequest, response: Response, store: Store) -
 
 
 @router.post("/workflows", response_model=EntityModel, status_code=201, tags=["workflows"],
+             responses=created_responses(EntityModel, "the same workflow was registered "
+                                                      "before"),
              summary="Register a workflow and its default launch plan (identical: 200)")
 def register_workflow(body: CodeRegisterRequest, response: Response,
                       store: Store) -> EntityModel:

@@ -11,10 +11,11 @@ import datetime as dt
 from typing import Any, Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.dag.run.state import AttemptRecord, NodePhase, NodeRecord
-from serve.api.schemas import IdentifierModel, RequestModel, checked
+from serve.api.params import DomainId, Name, ProjectId, Version
+from serve.api.schemas import IdentifierModel, RequestModel
 from serve.store.execution_records import (
     CacheSource,
     ErrorInfo,
@@ -53,14 +54,9 @@ def _path(ident: ExecutionId, node_id: str) -> str:
 
 
 class ExecutionIdModel(RequestModel):
-    project: str
-    domain: str
-    name: str
-
-    @field_validator("project", "domain", "name")
-    @classmethod
-    def _valid(cls, value: str, info: Any) -> str:
-        return checked(info.field_name, value)
+    project: ProjectId
+    domain: DomainId
+    name: Name
 
     def to_id(self) -> ExecutionId:
         return ExecutionId(self.project, self.domain, self.name)
@@ -73,19 +69,10 @@ class ExecutionIdModel(RequestModel):
 class EntityRef(RequestModel):
     """A registered entity by name and version (a launch plan's version is optional)."""
 
-    name: str
-    version: str | None = Field(default=None, description="Required for workflows and tasks; "
-                                "for a launch plan, omitted means its latest version.")
-
-    @field_validator("name")
-    @classmethod
-    def _valid_name(cls, value: str) -> str:
-        return checked("name", value)
-
-    @field_validator("version")
-    @classmethod
-    def _valid_version(cls, value: str | None) -> str | None:
-        return value if value is None else checked("version", value)
+    name: Name
+    version: Version | None = Field(default=None, description="Required for workflows and "
+                                    "tasks; for a launch plan, omitted means its latest "
+                                    "version.")
 
 
 class RawOutputDataConfigModel(RequestModel):
@@ -97,12 +84,26 @@ class RawOutputDataConfigModel(RequestModel):
         "<prefix>/<project>/<domain>/<name>/."))
 
 
+def _only(target: str, *required: str) -> dict[str, Any]:
+    others = {k: {"type": "null"} for k in ("launch_plan", "workflow", "task") if k != target}
+    ref: dict[str, Any] = {"type": "object"}
+    if required:
+        ref |= {"required": list(required),
+                "properties": {k: {"type": "string"} for k in required}}
+    return {"required": [target], "properties": {target: ref, **others}}
+
+
 class ExecutionCreate(RequestModel):
     """Launch a launch plan, a workflow (its default launch plan) or a task: give one."""
 
-    project: str
-    domain: str
-    name: str | None = Field(default=None, description="Your name for the execution: "
+    # The document states what _one_target checks: exactly one target; a workflow's or
+    # task's with its version.
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        _only("launch_plan"), _only("workflow", "version"), _only("task", "version")]})
+
+    project: ProjectId
+    domain: DomainId
+    name: Name | None = Field(default=None, description="Your name for the execution: "
                              "repeating the same request returns the same execution.")
     launch_plan: EntityRef | None = None
     workflow: EntityRef | None = None
@@ -122,11 +123,6 @@ class ExecutionCreate(RequestModel):
     raw_output_data_config: RawOutputDataConfigModel | None = Field(default=None, description=(
         "Where raw outputs go; omitted: the launch plan's, else the blob store's default."))
 
-    @field_validator("project", "domain", "name")
-    @classmethod
-    def _valid(cls, value: str | None, info: Any) -> str | None:
-        return value if value is None else checked(info.field_name, value)
-
     @model_validator(mode="after")
     def _one_target(self) -> ExecutionCreate:
         given = [k for k in ("launch_plan", "workflow", "task") if getattr(self, k)]
@@ -145,23 +141,13 @@ class TerminateRequest(RequestModel):
 
 class RelaunchRequest(RequestModel):
     id: ExecutionIdModel
-    name: str | None = None
+    name: Name | None = None
     overwrite_cache: bool | None = Field(default=None, description="Default: the original's.")
-
-    @field_validator("name")
-    @classmethod
-    def _valid(cls, value: str | None) -> str | None:
-        return value if value is None else checked("name", value)
 
 
 class RecoverRequest(RequestModel):
     id: ExecutionIdModel
-    name: str | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _valid(cls, value: str | None) -> str | None:
-        return value if value is None else checked("name", value)
+    name: Name | None = None
 
 
 class ErrorModel(BaseModel):

@@ -18,10 +18,11 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Response
+from pydantic import StringConstraints
 
 from engine.dag.run.state import ExecutionPhase
-from serve.api.deps import NEWEST_FIRST, Executions, Store
-from serve.api.errors import ERROR_RESPONSES
+from serve.api.deps import EXECUTIONS, Executions, Store
+from serve.api.errors import ERROR_RESPONSES, created_responses
 from serve.api.execution_schemas import (
     DataModel,
     ExecutionCreate,
@@ -33,6 +34,7 @@ from serve.api.execution_schemas import (
     RelaunchRequest,
     TerminateRequest,
 )
+from serve.api.params import DomainId, Name, NodeId, ProjectId, Version
 from serve.store import ListOptions
 from serve.store.execution_labels import parse_filter
 from serve.store.execution_records import (
@@ -43,9 +45,13 @@ from serve.store.execution_records import (
 )
 
 router = APIRouter(tags=["executions"], responses=ERROR_RESPONSES)
+# ?label=key:value: a key without ':' (serve.store.execution_labels.parse_filter).
+LabelFilter = Annotated[str, StringConstraints(pattern="^[^:]+:")]
 
 
 @router.post("/executions", response_model=ExecutionModel, status_code=201,
+             responses=created_responses(ExecutionModel, "the same named request was made "
+                                                         "before: the existing execution"),
              summary="Launch a launch plan, workflow or task (the same named request "
                      "again: 200 with the existing execution)")
 def create_execution(body: ExecutionCreate, response: Response,
@@ -62,6 +68,7 @@ def create_execution(body: ExecutionCreate, response: Response,
 
 
 @router.post("/executions/relaunch", response_model=ExecutionModel, status_code=201,
+             responses=created_responses(ExecutionModel, "the named relaunch was made before"),
              summary="Run an execution again: same versions, same inputs (mode RELAUNCH)")
 def relaunch_execution(body: RelaunchRequest, response: Response,
                        executions: Executions) -> ExecutionModel:
@@ -71,6 +78,7 @@ def relaunch_execution(body: RelaunchRequest, response: Response,
 
 
 @router.post("/executions/recover", response_model=ExecutionModel, status_code=201,
+             responses=created_responses(ExecutionModel, "the named recovery was made before"),
              summary="Run an ended execution again, reusing the outputs of its succeeded "
                      "nodes (RECOVERED) and running the rest (mode RECOVER)")
 def recover_execution(body: RecoverRequest, response: Response,
@@ -82,28 +90,27 @@ def recover_execution(body: RecoverRequest, response: Response,
 
 @router.get("/executions/{project}/{domain}/{name}", response_model=ExecutionModel,
             summary="Get an execution")
-def get_execution(project: str, domain: str, name: str, store: Store) -> ExecutionModel:
+def get_execution(project: ProjectId, domain: DomainId, name: Name,
+                  store: Store) -> ExecutionModel:
     return ExecutionModel.of(store.get_execution(ExecutionId(project, domain, name)))
 
 
 @router.get("/executions/{project}/{domain}", response_model=ExecutionList,
             summary="List executions of a project and domain, newest first")
 def list_executions(
-    project: str, domain: str, store: Store,
-    options: Annotated[ListOptions, Depends(NEWEST_FIRST)],
+    project: ProjectId, domain: DomainId, store: Store,
+    options: Annotated[ListOptions, Depends(EXECUTIONS)],
     phase: Annotated[list[ExecutionPhase] | None, Query(
         description="Only these phases (repeat the parameter for several).")] = None,
-    launch_plan: Annotated[str | None, Query(max_length=512,
-                                             description="Only this launch plan's.")] = None,
+    launch_plan: Annotated[Name | None, Query(description="Only this launch plan's.")] = None,
     created_after: Annotated[dt.datetime | None, Query(
         description="ISO 8601; without a zone, UTC.")] = None,
     created_before: Annotated[dt.datetime | None, Query(
         description="ISO 8601; without a zone, UTC.")] = None,
-    label: Annotated[list[str] | None, Query(description=(
+    label: Annotated[list[LabelFilter] | None, Query(description=(
         "key:value; only executions with this label (repeat: all of them)."))] = None,
-    workflow: Annotated[str | None, Query(max_length=512,
-                                          description="Only this workflow's.")] = None,
-    version: Annotated[str | None, Query(max_length=512, description=(
+    workflow: Annotated[Name | None, Query(description="Only this workflow's.")] = None,
+    version: Annotated[Version | None, Query(description=(
         "Only those running this version of their workflow (or task)."))] = None,
 ) -> ExecutionList:
     filters = ExecutionFilters(tuple(phase or ()), launch_plan, _utc(created_after),
@@ -118,7 +125,8 @@ def list_executions(
 @router.delete("/executions/{project}/{domain}/{name}", response_model=ExecutionModel,
                summary="Terminate: ABORTED with the cause, running work cancelled "
                        "(an ABORTED execution again: 200, unchanged)")
-def terminate_execution(project: str, domain: str, name: str, executions: Executions,
+def terminate_execution(project: ProjectId, domain: DomainId, name: Name,
+                        executions: Executions,
                         body: Annotated[TerminateRequest | None, Body()] = None
                         ) -> ExecutionModel:
     cause = body.cause if body is not None else TerminateRequest().cause
@@ -127,7 +135,7 @@ def terminate_execution(project: str, domain: str, name: str, executions: Execut
 
 @router.get("/node_executions/{project}/{domain}/{name}", response_model=NodeExecutionList,
             summary="List an execution's node executions, in the workflow's order")
-def list_node_executions(project: str, domain: str, name: str,
+def list_node_executions(project: ProjectId, domain: DomainId, name: Name,
                          store: Store) -> NodeExecutionList:
     nodes = store.list_node_executions(ExecutionId(project, domain, name))
     return NodeExecutionList(node_executions=[NodeExecutionModel.of(n) for n in nodes])
@@ -135,7 +143,7 @@ def list_node_executions(project: str, domain: str, name: str,
 
 @router.get("/node_executions/{project}/{domain}/{name}/{node_id}",
             response_model=NodeExecutionModel, summary="Get one node execution")
-def get_node_execution(project: str, domain: str, name: str, node_id: str,
+def get_node_execution(project: ProjectId, domain: DomainId, name: Name, node_id: NodeId,
                        store: Store) -> NodeExecutionModel:
     return NodeExecutionModel.of(
         store.get_node_execution(ExecutionId(project, domain, name), node_id))
@@ -143,7 +151,8 @@ def get_node_execution(project: str, domain: str, name: str, node_id: str,
 
 @router.get("/data/executions/{project}/{domain}/{name}", response_model=DataModel,
             summary="An execution's inputs and (once SUCCEEDED) outputs")
-def execution_data(project: str, domain: str, name: str, store: Store) -> DataModel:
+def execution_data(project: ProjectId, domain: DomainId, name: Name,
+                   store: Store) -> DataModel:
     execution = store.get_execution(ExecutionId(project, domain, name))
     return DataModel.of(execution.inputs, execution.outputs)
 
@@ -152,7 +161,7 @@ def execution_data(project: str, domain: str, name: str, store: Store) -> DataMo
             response_model=DataModel,
             summary="A node's inputs (once it started) and outputs (once SUCCEEDED or "
                     "RECOVERED)")
-def node_execution_data(project: str, domain: str, name: str, node_id: str,
+def node_execution_data(project: ProjectId, domain: DomainId, name: Name, node_id: NodeId,
                         store: Store) -> DataModel:
     node = store.get_node_execution(ExecutionId(project, domain, name), node_id)
     return DataModel.of_node(node.inputs, node.outputs)

@@ -12,9 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from engine.dag.spec import Identifier, ResourceType
-from serve.api.deps import NEWEST_FIRST, Store
+from serve.api.deps import ENTITIES, Store
 from serve.api.entities import Resource, add_read_routes, check_request_id
-from serve.api.errors import ERROR_RESPONSES
+from serve.api.errors import ERROR_RESPONSES, created_responses
+from serve.api.params import DomainId, Name, ProjectId, Version
 from serve.api.schemas import (
     CodeLaunchPlanRegisterRequest,
     LaunchPlanList,
@@ -33,6 +34,8 @@ router = APIRouter(responses=ERROR_RESPONSES, tags=["launch_plans"])
 
 
 @router.post("/launch_plans", response_model=LaunchPlanModel, status_code=201,
+             responses=created_responses(LaunchPlanModel, "the same version was "
+                                                          "registered before"),
              summary="Register a launch plan version, INACTIVE (identical: 200)")
 def register_launch_plan(body: CodeLaunchPlanRegisterRequest, response: Response,
                          store: Store) -> LaunchPlanModel:
@@ -46,7 +49,7 @@ def register_launch_plan(body: CodeLaunchPlanRegisterRequest, response: Response
 @router.put("/launch_plans/{project}/{domain}/{name}/{version}",
             response_model=LaunchPlanModel,
             summary="Activate (deactivating the name's other versions) or deactivate")
-def update_launch_plan(project: str, domain: str, name: str, version: str,
+def update_launch_plan(project: ProjectId, domain: DomainId, name: Name, version: Version,
                        body: LaunchPlanStateUpdate, store: Store) -> LaunchPlanModel:
     ident = Identifier(ResourceType.LAUNCH_PLAN, project, domain, name, version)
     return LaunchPlanModel.of(store.set_launch_plan_state(ident, body.state))
@@ -54,8 +57,8 @@ def update_launch_plan(project: str, domain: str, name: str, version: str,
 
 @router.get("/active_launch_plans/{project}/{domain}", response_model=LaunchPlanList,
             summary="List the active launch plan versions of a project and domain")
-def list_active(project: str, domain: str, store: Store,
-                options: Annotated[ListOptions, Depends(NEWEST_FIRST)]) -> LaunchPlanList:
+def list_active(project: ProjectId, domain: DomainId, store: Store,
+                options: Annotated[ListOptions, Depends(ENTITIES)]) -> LaunchPlanList:
     page = store.active_launch_plans(project, domain, options)
     return LaunchPlanList(launch_plans=[LaunchPlanModel.of(e) for e in page.items],
                           token=page.token)
@@ -63,7 +66,7 @@ def list_active(project: str, domain: str, store: Store,
 
 @router.get("/active_launch_plans/{project}/{domain}/{name}", response_model=LaunchPlanModel,
             summary="Get the active version of a launch plan")
-def get_active(project: str, domain: str, name: str, store: Store) -> LaunchPlanModel:
+def get_active(project: ProjectId, domain: DomainId, name: Name, store: Store) -> LaunchPlanModel:
     return LaunchPlanModel.of(store.active_launch_plan(project, domain, name))
 
 

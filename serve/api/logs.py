@@ -29,6 +29,7 @@ from engine.logs.store import LogSlice, LogStore
 from serve.api.decks import Blobs
 from serve.api.deps import Store
 from serve.api.errors import ERROR_RESPONSES
+from serve.api.params import DomainId, Name, NodeId, ProjectId
 from serve.errors import (
     BlobStoreUnavailableError,
     InvalidArgumentError,
@@ -72,7 +73,8 @@ class LogModel(BaseModel):
             responses=_RESPONSES,
             summary="A node attempt's log (stdout, stderr, logging): from ?since=, or its "
                     "last ?tail= lines")
-def get_log(project: str, domain: str, name: str, node_id: str, store: Store, blobs: Blobs,
+def get_log(project: ProjectId, domain: DomainId, name: Name, node_id: NodeId, store: Store,
+            blobs: Blobs,
             attempt: Annotated[int | None, _ATTEMPT] = None,
             tail: Annotated[int | None, Query(ge=1, le=MAX_TAIL, description=(
                 "The last N lines instead (not with since)."))] = None,
@@ -98,7 +100,7 @@ def get_log(project: str, domain: str, name: str, node_id: str, store: Store, bl
             response_class=StreamingResponse,
             summary="Follow a node attempt's log: its lines from ?since= as they arrive, "
                     "until the attempt ended")
-def stream_log(project: str, domain: str, name: str, node_id: str, store: Store,
+def stream_log(project: ProjectId, domain: DomainId, name: Name, node_id: NodeId, store: Store,
                blobs: Blobs, attempt: Annotated[int | None, _ATTEMPT] = None,
                since: Annotated[int, _SINCE] = 0) -> StreamingResponse:
     ident = ExecutionId(project, domain, name)

@@ -18,6 +18,7 @@ from engine.dag.run.state import ExecutionPhase
 from engine.dag.spec.notification import NotificationKind
 from serve.api.deps import Store
 from serve.api.errors import ERROR_RESPONSES
+from serve.api.params import DomainId, Name, ProjectId
 from serve.store.execution_records import ExecutionId
 from serve.store.notifications import Delivery, DeliveryStatus
 
@@ -57,7 +58,7 @@ class NotificationList(BaseModel):
 @router.get("/executions/{project}/{domain}/{name}/notifications",
             response_model=NotificationList,
             summary="The notifications an execution's end fired, and their delivery")
-def list_notifications(project: str, domain: str, name: str,
+def list_notifications(project: ProjectId, domain: DomainId, name: Name,
                        store: Store) -> NotificationList:
     deliveries = store.list_notifications(ExecutionId(project, domain, name))
     return NotificationList(notifications=[NotificationModel.of(d) for d in deliveries])

@@ -12,8 +12,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from serve.api.deps import BY_NAME, Store
+from serve.api.deps import SCHEDULES, Store
 from serve.api.errors import ERROR_RESPONSES
+from serve.api.params import DomainId, Name, ProjectId
 from serve.api.schedule_schemas import ScheduleList, ScheduleModel
 from serve.control.scheduler import Clock, next_fire_times
 from serve.errors import NotFoundError
@@ -32,8 +33,8 @@ def _model(request: Request, plan: ScheduledPlan, count: int) -> ScheduleModel:
 
 @router.get("/{project}/{domain}", response_model=ScheduleList,
             summary="List the active schedules of a project and domain, by launch plan name")
-def list_schedules(project: str, domain: str, request: Request, store: Store,
-                   options: Annotated[ListOptions, Depends(BY_NAME)],
+def list_schedules(project: ProjectId, domain: DomainId, request: Request, store: Store,
+                   options: Annotated[ListOptions, Depends(SCHEDULES)],
                    count: Count = 3) -> ScheduleList:
     page = store.list_schedules(project, domain, options)
     return ScheduleList(schedules=[_model(request, p, count) for p in page.items],
@@ -42,7 +43,7 @@ def list_schedules(project: str, domain: str, request: Request, store: Store,
 
 @router.get("/{project}/{domain}/{name}", response_model=ScheduleModel,
             summary="Get the active schedule of a launch plan")
-def get_schedule(project: str, domain: str, name: str, request: Request, store: Store,
+def get_schedule(project: ProjectId, domain: DomainId, name: Name, request: Request, store: Store,
                  count: Count = 3) -> ScheduleModel:
     page = store.list_schedules(project, domain, ListOptions(limit=1, name=name))
     if not page.items:

@@ -13,11 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from engine.dag.spec import Identifier, ResourceType
-from serve.errors import InvalidArgumentError
-from serve.store.identifiers import check_part
+from serve.api.params import DomainId, Name, ProjectId, Version
 from serve.store.records import Entity, LaunchPlanEntity, NamedEntity, Project
 
 
@@ -27,28 +26,14 @@ class RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def checked(field: str, value: str) -> str:
-    """``value`` as a valid id part (see ``serve.store.identifiers``), for validators:
-    pydantic reports the ValueError as a 400 naming the field."""
-    try:
-        return check_part(field, value)
-    except InvalidArgumentError as e:
-        raise ValueError(str(e)) from None
-
-
 class IdentifierModel(RequestModel):
     """Names one registered entity: {resource_type, project, domain, name, version}."""
 
     resource_type: Literal["task", "workflow", "launch_plan"]
-    project: str
-    domain: str
-    name: str
-    version: str
-
-    @field_validator("project", "domain", "name", "version")
-    @classmethod
-    def _valid(cls, value: str, info: Any) -> str:
-        return checked(info.field_name, value)
+    project: ProjectId
+    domain: DomainId
+    name: Name
+    version: Version
 
     def to_identifier(self) -> Identifier:
         return Identifier(ResourceType(self.resource_type), self.project, self.domain,
@@ -115,28 +100,18 @@ class LaunchPlanStateUpdate(RequestModel):
 
 
 class DomainModel(RequestModel):
-    id: str
+    id: DomainId
     name: str = Field(min_length=1, max_length=255)
-
-    @field_validator("id")
-    @classmethod
-    def _valid(cls, value: str) -> str:
-        return checked("domain", value)
 
 
 class ProjectCreate(RequestModel):
     """A new project; ``domains`` default to development, staging and production."""
 
-    id: str
+    id: ProjectId
     name: str | None = Field(default=None, max_length=255,
                              description="Display name; defaults to the id.")
     description: str = Field(default="", max_length=10_000)
     domains: list[DomainModel] | None = Field(default=None, min_length=1, max_length=100)
-
-    @field_validator("id")
-    @classmethod
-    def _valid(cls, value: str) -> str:
-        return checked("project", value)
 
 
 class ProjectModel(BaseModel):

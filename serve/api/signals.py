@@ -13,11 +13,12 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from serve.api.deps import Store
 from serve.api.errors import ERROR_RESPONSES
 from serve.api.execution_schemas import ExecutionIdModel
+from serve.api.params import DomainId, Name, ProjectId
 from serve.api.schemas import RequestModel
 from serve.store.execution_records import ExecutionId
 from serve.store.signals import GateState
@@ -27,15 +28,8 @@ router = APIRouter(tags=["signals"], responses=ERROR_RESPONSES)
 
 class SignalIdModel(RequestModel):
     execution_id: ExecutionIdModel
-    signal_id: str = Field(description="The gate's name, as wait_for_input or approve "
-                                       "gave it.")
-
-    @field_validator("signal_id")
-    @classmethod
-    def _named(cls, value: str) -> str:
-        if not value or len(value) > 100:
-            raise ValueError("a signal id has 1 to 100 characters")
-        return value
+    signal_id: str = Field(min_length=1, max_length=100, description=(
+        "The gate's name, as wait_for_input or approve gave it."))
 
 
 class SignalSet(RequestModel):
@@ -77,6 +71,6 @@ def set_signal(body: SignalSet, store: Store) -> GateModel:
 
 @router.get("/signals/{project}/{domain}/{name}", response_model=GateList,
             summary="The gates of an execution and their signals")
-def list_signals(project: str, domain: str, name: str, store: Store) -> GateList:
+def list_signals(project: ProjectId, domain: DomainId, name: Name, store: Store) -> GateList:
     gates = store.list_signals(ExecutionId(project, domain, name))
     return GateList(signals=[GateModel.of(g) for g in gates])

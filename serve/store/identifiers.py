@@ -44,6 +44,15 @@ def check_part(field: str, value: object) -> str:
     return value
 
 
+def json_schema(field: str) -> dict[str, Any]:
+    """The JSON Schema of a valid ``field``, for the API's OpenAPI document: the rule of
+    :func:`check_part`, its expression anchored (ECMAScript's ``^...$`` matches what
+    Python's ``fullmatch`` does)."""
+    pattern, longest, rule = _RULES[field]
+    return {"type": "string", "pattern": f"^{pattern.pattern}$", "minLength": 1,
+            "maxLength": longest, "description": f"A {field}: {rule}."}
+
+
 def resource_type(value: object) -> ResourceType:
     try:
         return ResourceType(value)
