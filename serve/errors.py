@@ -56,6 +56,13 @@ class ExecutionsUnavailableError(AdminError):
     kind = "UNAVAILABLE"
 
 
+class ExecutionEndedError(AdminError):
+    """The execution already ended, so what was asked of it (terminate) cannot be done:
+    the request is well formed, the execution's state is what refuses it."""
+
+    kind = "FAILED_PRECONDITION"
+
+
 class DriverFencedError(AdminError):
     """A driver wrote for an execution it no longer drives: a newer driver incarnation
     took it over, or it already ended. The driver stops; nothing it sent is kept."""

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from engine.dag.run.state import ExecutionPhase, NodePhase
 from engine.dag.spec import Identifier, LaunchPlanSpec, ResourceType, TaskSpec, WorkflowSpec
 from engine.dag.spec.diff import json_diff
-from serve.errors import ConflictError, InvalidArgumentError, NotFoundError
+from serve.errors import ConflictError, ExecutionEndedError, InvalidArgumentError, NotFoundError
 from serve.store import _paging, entities, execution_labels, notifications, summaries
 from serve.store._models import (
     ExecutionRow,
@@ -414,7 +414,7 @@ def terminate_execution(s: Session, ident: ExecutionId, cause: str) -> tuple[Exe
     if phase is ExecutionPhase.ABORTED:
         return record_of(s, row), 0
     if phase not in ACTIVE_PHASES:
-        raise InvalidArgumentError(f"execution {ident} already ended {phase.value}; only a "
+        raise ExecutionEndedError(f"execution {ident} already ended {phase.value}; only a "
                                    "QUEUED or RUNNING execution can be terminated")
     if row.abort_cause is None:
         row.abort_cause = cause  # the first cause given wins; repeats change nothing

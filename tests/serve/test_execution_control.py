@@ -97,7 +97,8 @@ def test_terminating_an_execution_that_ended_is_refused(remote_sqlite: TestClien
     created = launch_workflow(remote_sqlite, remote_wfs.square_plus_one, inputs={"x": 2})
     name = created["id"]["name"]
     wait_for(remote_sqlite, name)
-    error = error_of(remote_sqlite.delete(f"{EXECUTIONS}/{path(name)}"), 400)
+    error = error_of(remote_sqlite.delete(f"{EXECUTIONS}/{path(name)}"), 409)
+    assert error["kind"] == "FAILED_PRECONDITION"
     assert "already ended SUCCEEDED" in error["message"]
     error_of(remote_sqlite.delete(f"{EXECUTIONS}/flytesnacks/development/nope"), 404)
     error_of(remote_sqlite.request("DELETE", f"{EXECUTIONS}/{path(name)}",

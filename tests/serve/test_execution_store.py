@@ -11,7 +11,13 @@ import pytest
 
 from engine.dag.run.state import ExecutionPhase, NodePhase
 from engine.dag.spec import Identifier, ResourceType
-from serve.errors import ConflictError, DriverFencedError, InvalidArgumentError, NotFoundError
+from serve.errors import (
+    ConflictError,
+    DriverFencedError,
+    ExecutionEndedError,
+    InvalidArgumentError,
+    NotFoundError,
+)
 from serve.store import AdminStore
 from serve.store.execution_records import (
     AttemptEvent,
@@ -192,7 +198,7 @@ def test_terminate(store: AdminStore, wf: Identifier) -> None:
     finished = store.claim_driver(done, 1)
     assert finished is not None
     store.finish_execution(done, finished.incarnation, ExecutionPhase.SUCCEEDED, outputs={})
-    with pytest.raises(InvalidArgumentError, match="already ended SUCCEEDED"):
+    with pytest.raises(ExecutionEndedError, match="already ended SUCCEEDED"):
         store.terminate_execution(done, "too late")
 
 
