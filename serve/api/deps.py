@@ -28,6 +28,14 @@ def get_executions(request: Request) -> ExecutionService:
 
 
 Executions = Annotated[ExecutionService, Depends(get_executions)]
+
+
+def get_blob_root(request: Request) -> str:
+    """The server's blob store root: every URI a client gives must be under it."""
+    return str(request.app.state.settings.blob_root_uri)
+
+
+BlobRoot = Annotated[str, Depends(get_blob_root)]
 NameFilters = Literal["entity", "text"] | None
 
 

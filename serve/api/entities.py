@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel
 
 from engine.dag.spec import Identifier, ResourceType
-from serve.api.deps import ENTITIES, ENTITY_NAMES, ENTITY_VERSIONS, Store
+from serve.api.deps import ENTITIES, ENTITY_NAMES, ENTITY_VERSIONS, BlobRoot, Store
 from serve.api.errors import ERROR_RESPONSES, created_responses
 from serve.api.params import DomainId, Name, ProjectId, Version
 from serve.api.schemas import (
@@ -30,6 +30,7 @@ from serve.api.schemas import (
 )
 from serve.errors import InvalidArgumentError
 from serve.store import Entity, ListOptions, Page
+from serve.store.inputs import inside
 
 
 @dataclass(frozen=True)
@@ -111,11 +112,23 @@ WORKFLOWS = Resource(
 router = APIRouter(responses=ERROR_RESPONSES)
 
 
+def check_code_in_store(code_uri: str | None, blob_root: str) -> None:
+    """A code bundle is Ray's ``working_dir`` for the entity's executions: only one in the
+    server's own blob store is taken (where ``flyray register`` uploads it), never one a
+    client points at elsewhere (another bucket, a web server, a path on the cluster)."""
+    if code_uri is not None and not inside(code_uri, blob_root):
+        raise InvalidArgumentError(
+            f"code_uri must be inside the server's blob store {blob_root}, got "
+            f"{code_uri[:200]!r}; upload the bundle there (flyray register does)")
+
+
 @router.post("/tasks", response_model=EntityModel, status_code=201, tags=["tasks"],
              responses=created_responses(EntityModel, "the same task was registered before"),
              summary="Register a task (an identical one registered before: 200)")
-def register_task(body: CodeRegisterRequest, response: Response, store: Store) -> EntityModel:
+def register_task(body: CodeRegisterRequest, response: Response, store: Store,
+                  blob_root: BlobRoot) -> EntityModel:
     check_request_id(TASKS, body.id, body.spec)
+    check_code_in_store(body.code_uri, blob_root)
     entity, created = store.register_task(body.spec, body.code_uri)
     response.status_code = 201 if created else 200
     return EntityModel.of(entity)
@@ -126,8 +139,9 @@ def register_task(body: CodeRegisterRequest, response: Response, store: Store) -
                                                       "before"),
              summary="Register a workflow and its default launch plan (identical: 200)")
 def register_workflow(body: CodeRegisterRequest, response: Response,
-                      store: Store) -> EntityModel:
+                      store: Store, blob_root: BlobRoot) -> EntityModel:
     check_request_id(WORKFLOWS, body.id, body.spec)
+    check_code_in_store(body.code_uri, blob_root)
     entity, created = store.register_workflow(body.spec, body.code_uri)
     response.status_code = 201 if created else 200
     return EntityModel.of(entity)

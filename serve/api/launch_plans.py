@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from engine.dag.spec import Identifier, ResourceType
-from serve.api.deps import ENTITIES, Store
-from serve.api.entities import Resource, add_read_routes, check_request_id
+from serve.api.deps import ENTITIES, BlobRoot, Store
+from serve.api.entities import Resource, add_read_routes, check_code_in_store, check_request_id
 from serve.api.errors import ERROR_RESPONSES, created_responses
 from serve.api.params import DomainId, Name, ProjectId, Version
 from serve.api.schemas import (
@@ -38,9 +38,10 @@ router = APIRouter(responses=ERROR_RESPONSES, tags=["launch_plans"])
                                                           "registered before"),
              summary="Register a launch plan version, INACTIVE (identical: 200)")
 def register_launch_plan(body: CodeLaunchPlanRegisterRequest, response: Response,
-                         store: Store) -> LaunchPlanModel:
+                         store: Store, blob_root: BlobRoot) -> LaunchPlanModel:
     spec = body.spec.model_dump()
     check_request_id(LAUNCH_PLANS, body.id, spec)
+    check_code_in_store(body.code_uri, blob_root)
     entity, created = store.register_launch_plan(spec, body.code_uri)
     response.status_code = 201 if created else 200
     return LaunchPlanModel.of(entity)

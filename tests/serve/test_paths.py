@@ -89,11 +89,19 @@ def test_file_inputs_and_raw_output_prefixes_outside_the_blob_store_are_refused(
     assert sorted(p.name for p in (tmp_path / "blobs").iterdir()) == ["link"]
 
 
-def test_code_uris_that_are_no_uri_are_refused(client: TestClient) -> None:
+def test_code_uris_outside_the_blob_store_are_refused(client: TestClient, outside: Path,
+                                                      tmp_path: Path) -> None:
+    # A bundle is Ray's working_dir for the executions: one from another bucket, a web
+    # server or a path on the cluster would run code the blob store never held.
     body = task_body(remote_wfs.add_one)
-    for uri in ("..", "../../etc/passwd", "/etc/passwd", "a\x00b", "file:///a\x00b"):
+    for uri in ("..", "../../etc/passwd", "/etc/passwd", "a\x00b", "file:///a\x00b",
+                "https://example.com/code.zip", "s3://other-bucket/code.zip",
+                "file:///tmp/code.zip", *_uris(tmp_path)):
         response = client.post("/api/v1/tasks", json={**body, "code_uri": uri})
         assert response.status_code == 400, (uri, response.text)
+    inside_root = f"file://{tmp_path}/blobs/code/0123abcd.zip"
+    response = client.post("/api/v1/tasks", json={**body, "code_uri": inside_root})
+    assert response.status_code == 201, response.text
 
 
 @pytest.mark.parametrize("uri", CORPUS + ["file:///r/blobs/a/../../x", "file:///r/blobs",

@@ -33,7 +33,7 @@ class AdminServer:
     """A running admin API and the Flyray home its clients use."""
 
     endpoint: str
-    home: Path  # the clients' FLYRAY_HOME: blobs (code bundles) land under it
+    home: Path  # the clients' FLYRAY_HOME (their blob store is the server's)
     env: dict[str, str]  # what ``flyray`` needs to reach this server
 
 
@@ -44,12 +44,15 @@ def start_admin(home: Path, launcher: Launcher | None = None, liveness: Liveness
     with one (and its ``liveness``), executions too."""
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    app = create_app(Settings(home=home / "server", admin_endpoint=endpoint, **settings),
-                     launcher=launcher, liveness=liveness)
+    server = Settings(home=home / "server", admin_endpoint=endpoint, **settings)
+    app = create_app(server, launcher=launcher, liveness=liveness)
     client_home = home / "client"
+    # Clients share the server's blob store, as in a deployment: the admin takes code
+    # bundles and file inputs only from there.
     with serving(app, port, "admin-api"):
         yield AdminServer(endpoint, client_home, {"FLYRAY_ADMIN_ENDPOINT": endpoint,
-                                                  "FLYRAY_HOME": str(client_home)})
+                                                  "FLYRAY_HOME": str(client_home),
+                                                  "FLYRAY_BLOB_ROOT": server.blob_root_uri})
 
 
 @pytest.fixture

@@ -137,8 +137,9 @@ def test_follow_without_a_node_prints_every_nodes_lines_until_the_execution_ends
 
 def test_a_local_runs_logs_come_from_this_machines_blob_store(logged: Logged,
                                                               flyray: Flyray) -> None:
-    home = logged.server.home
-    blobs = BlobStore(StorageConfig.from_settings(Settings(home=home)))
+    server = logged.server
+    blobs = BlobStore(StorageConfig.from_settings(Settings(
+        home=server.home, blob_root=server.env["FLYRAY_BLOB_ROOT"])))
     writer = LogWriter(blobs, attempt_log_uri(blobs, "local-run", "n0", 1))
     writer.append(f"{OUT}hello from a local run\n".encode())
     writer.close()

@@ -116,7 +116,8 @@ def test_register_files_needs_no_source_and_matches_flyray_register(
     assert set(registered.values()) == {(version, "new")}
     workflow = api(admin_server, f"workflows/{PROJECT}/{DOMAIN}/{name}.workflows.pipeline/"
                                  f"{version}")
-    assert workflow["code_uri"].startswith(f"file://{admin_server.home.resolve()}/blobs/code/")
+    assert workflow["code_uri"].startswith(
+        admin_server.env["FLYRAY_BLOB_ROOT"].rstrip("/") + "/code/")
     # The same code registered by import: the same version, the same specs and bundle.
     away.rename(source.parent)
     again = run_flyray(admin_server, "register", str(source))

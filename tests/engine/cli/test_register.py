@@ -75,7 +75,7 @@ def test_register_a_package_then_see_it_with_get(flyray: Flyray,
     plan = api(admin_server, f"launch_plans/{PROJECT}/{DOMAIN}/{PREFIX}.workflows."
                              f"pipeline_ten/{version}")
     assert workflow["code_uri"] == plan["code_uri"] == code_uri
-    assert code_uri.startswith(f"file://{admin_server.home.resolve()}/blobs/code/")
+    assert code_uri.startswith(admin_server.env["FLYRAY_BLOB_ROOT"].rstrip("/") + "/code/")
     assert plan["spec"]["fixed_inputs"] == {"n": 10}
     bundle = Path(code_uri.removeprefix("file://"))
     assert bundle.is_file()

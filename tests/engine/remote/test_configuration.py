@@ -74,6 +74,8 @@ def test_the_token_comes_from_the_configuration(tmp_path: Path, package: Package
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FLYRAY_ADMIN_TOKEN", raising=False)
     with start_admin(tmp_path, admin_token="s3cret") as server:
+        # Code bundles go to the server's blob store, as in a deployment.
+        monkeypatch.setenv("FLYRAY_BLOB_ROOT", server.env["FLYRAY_BLOB_ROOT"])
         without = FlyteRemote(Config.for_endpoint(server.endpoint, insecure=True))
         with pytest.raises(RegistrationError, match="401 UNAUTHENTICATED"):
             without.register_task(package.tasks.add, version="tok1")
