@@ -3,20 +3,26 @@
 Data that must outlive an execution (files and directories tasks produce,
 offloaded values, cache entries) is written here. Errors are turned into
 :class:`StorageError` naming the URI and the cause, never a raw botocore trace.
+Whole-object reads and writes to S3 that fail on the connection (endpoint down,
+connection reset, timed out) are tried again until ``StorageConfig.retry_s`` has passed: every
+operation ends within that deadline (plus one try's own timeouts), never hangs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from engine.errors import StorageError
+from engine.failpoints import hit
 
 if TYPE_CHECKING:
     import fsspec
@@ -33,6 +39,9 @@ class StorageConfig:
     s3_region: str | None = None
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
+    # How long a whole-object S3 read or write is tried again while the connection
+    # fails (an endpoint restarting, a reset): past it the failure is the caller's.
+    retry_s: float = 30.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StorageConfig:
@@ -53,9 +62,16 @@ class StorageConfig:
             options["secret"] = self.s3_secret_access_key
         if client:
             options["client_kwargs"] = client
-        # Fail fast on an unreachable endpoint instead of retrying for minutes.
-        options["config_kwargs"] = {"connect_timeout": 5, "retries": {"max_attempts": 2}}
+        # Fail fast on an unreachable endpoint instead of retrying for minutes (the
+        # BlobStore retries whole operations within retry_s); a stalled read ends too.
+        options["config_kwargs"] = {"connect_timeout": 5, "read_timeout": 30,
+                                    "retries": {"max_attempts": 2}}
         return options
+
+
+_CONNECTION_FAILURES = ("Could not connect", "Connect timeout", "Read timeout",
+                        "Connection reset", "Connection aborted", "Server disconnected",
+                        "Connection was closed", "Connection refused")
 
 
 # Written by put_dir at the top of every uploaded directory, skipped by get_dir: object
@@ -72,11 +88,39 @@ def _describe(error: BaseException) -> str:
     name = type(error).__name__
     if isinstance(error, FileNotFoundError):
         return f"not found{': ' + text if text else ''}"
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return f"the disk is full (ENOSPC){': ' + text if text else ''}; free space there"
     if isinstance(error, PermissionError):
         return f"access denied{': ' + text if text else ''}; check the S3 credentials"
     if "Could not connect" in text or "Connect timeout" in text or "EndpointConnection" in name:
         return f"endpoint unreachable ({text}); check s3_endpoint_url / AWS_ENDPOINT_URL"
     return f"{name}: {text}" if text else name
+
+
+def _replacing(path: str, write: Callable[[str], Any]) -> None:
+    """``write`` a local file under a temporary name, then rename it to ``path``: a
+    reader never sees it half written, and a failed write (a full disk) leaves nothing."""
+    temp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        write(temp)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def transient(error: BaseException) -> bool:
+    """Whether ``error`` (or an error it came from) is a connection failing: worth
+    trying the operation again, unlike a missing object, denied access or a full disk."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, (ConnectionError, TimeoutError)) \
+                or any(text in str(seen) for text in _CONNECTION_FAILURES) \
+                or "EndpointConnection" in type(seen).__name__:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class BlobStore:
@@ -152,15 +196,38 @@ class BlobStore:
         with self._errors("check", uri):
             return bool(fs.isdir(path))
 
+    def _retrying(self, action: str, uri: str, call: Callable[[], Any]) -> Any:
+        """``call()`` under :meth:`_errors`, tried again on S3 connection failures with
+        backoff until the config's ``retry_s`` has passed (an S3 PUT of a whole object is atomic:
+        a failed try leaves nothing behind, so a retry is safe)."""
+        deadline = time.monotonic() + self.config.retry_s
+        delay = 0.2
+        while True:
+            try:
+                with self._errors(action, uri):
+                    return call()
+            except StorageError as e:
+                if protocol_of(uri) != "s3" or not transient(e) \
+                        or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
     def write_bytes(self, uri: str, data: bytes) -> None:
         fs, path = self._fs(uri)
-        with self._errors("write", uri):
-            fs.pipe_file(path, data)
+
+        def write() -> None:
+            hit("blob.write")
+            if protocol_of(uri) == "file":
+                _replacing(path, lambda temp: fs.pipe_file(temp, data))
+            else:
+                fs.pipe_file(path, data)
+
+        self._retrying("write", uri, write)
 
     def read_bytes(self, uri: str) -> bytes:
         fs, path = self._fs(uri)
-        with self._errors("read", uri):
-            return bytes(fs.cat_file(path))
+        return bytes(self._retrying("read", uri, lambda: fs.cat_file(path)))
 
     def open(self, uri: str, mode: str = "rb") -> IO[Any]:
         fs, path = self._fs(uri)
@@ -169,14 +236,20 @@ class BlobStore:
 
     def put_file(self, local: str, uri: str) -> None:
         fs, path = self._fs(uri)
-        with self._errors("upload to", uri):
-            fs.put_file(local, path)
+
+        def put() -> None:
+            hit("blob.write")
+            if protocol_of(uri) == "file":
+                _replacing(path, lambda temp: fs.put_file(local, temp))
+            else:
+                fs.put_file(local, path)
+
+        self._retrying("upload to", uri, put)
 
     def get_file(self, uri: str, local: str) -> None:
         fs, path = self._fs(uri)
         Path(local).parent.mkdir(parents=True, exist_ok=True)
-        with self._errors("download", uri):
-            fs.get_file(path, local)
+        self._retrying("download", uri, lambda: fs.get_file(path, local))
 
     def put_dir(self, local: str, uri: str) -> None:
         """Upload a directory tree; a marker object makes even an empty one exist."""

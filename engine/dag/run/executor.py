@@ -39,6 +39,7 @@ from engine.dag.run.outcomes import (
     RECOVERABLE_RETRIES,
     Failure,
     RetryBudget,
+    outputs_unstored,
     record_failed,
     record_succeeded,
 )
@@ -54,7 +55,13 @@ from engine.dag.run.state import (
 )
 from engine.dag.run.worker import AttemptInfo, fill
 from engine.dag.spec import Node, WorkflowFailurePolicy
-from engine.errors import ErrorKind, ExecutionAbortedError, ExecutionError, NodeFailedError
+from engine.errors import (
+    ErrorKind,
+    ExecutionAbortedError,
+    ExecutionError,
+    NodeFailedError,
+    StorageError,
+)
 from engine.logs.store import attempt_log_uri
 
 # RECOVERABLE_RETRIES is read here too (it lives with the retry budgets in outcomes).
@@ -283,7 +290,11 @@ class _Driver:
             return
         record_succeeded(nrec, sub.attempt, info)
         if self.output_hooks:  # remote executions: outputs are stored before SUCCEEDED
-            self._report_outputs(sub, nrec)
+            try:
+                self._report_outputs(sub, nrec)
+            except StorageError as e:  # not durable: the attempt's outputs are lost
+                self._failed(sub, outputs_unstored(sub.attempt, e))
+                return
         self._attempt_end(sub.node_id, sub.attempt)
         self._set_phase(sub.node_id, NodePhase.SUCCEEDED)
         for child in self.graph.children[sub.node_id]:
@@ -357,7 +368,7 @@ class _Driver:
         skipped = {d for f in failed for d in self.graph.downstream(f)}
         for node_id, nrec in record.nodes.items():
             if not nrec.phase.terminal:
-                self.state.drop_open_attempt(node_id)
+                self._abort_open_attempt(node_id)
                 self._set_phase(node_id, NodePhase.SKIPPED if node_id in skipped
                                 else NodePhase.ABORTED)
         handler = self.graph.spec.on_failure
@@ -366,6 +377,16 @@ class _Driver:
         record.finish(*_ending(error))
         for h in self.hooks:
             h.on_execution_end(record)
+
+    def _abort_open_attempt(self, node_id: str) -> None:
+        """End the last attempt of ``node_id`` ABORTED if it has not ended: the hooks
+        were told it started when it was submitted, so they must see it end too."""
+        attempts = self.state.record.nodes[node_id].attempts
+        if attempts and attempts[-1].outcome is None:
+            attempt = attempts[-1]
+            attempt.end, attempt.outcome = time.time(), NodePhase.ABORTED
+            attempt.error = "stopped: the execution ended before this attempt did"
+            self._attempt_end(node_id, attempt)
 
     def _check_stop(self) -> None:
         if self.stop is not None and (cause := self.stop()) is not None:

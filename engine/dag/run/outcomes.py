@@ -113,6 +113,17 @@ def record_failed(node: NodeRecord, attempt: AttemptRecord, error: RayError,
     return failure
 
 
+def outputs_unstored(attempt: AttemptRecord, error: Exception) -> Failure:
+    """Fill ``attempt``, which succeeded but whose outputs the driver could not store
+    durably (the blob store failed past its retries): a system failure, retried on the
+    node's budget for system failures, as an attempt whose outputs were lost is."""
+    attempt.end = time.time()
+    attempt.outcome, attempt.error_kind = NodePhase.FAILED, ErrorKind.SYSTEM
+    attempt.error = f"the task succeeded, but its outputs could not be stored: {error}"
+    attempt.cache_status = None
+    return Failure(NodePhase.FAILED, ErrorKind.SYSTEM, attempt.error, lost=True)
+
+
 def _system_failure(error: RayError, timeout_s: float | None) -> Failure:
     """How an attempt failed that did not report its own failure: its Ray task raised,
     or its worker died."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +14,8 @@ import pytest
 
 from engine.catalog.blob import BlobStore, StorageConfig
 from engine.errors import StorageError
+from tests.conftest import S3_ACCESS_KEY_ID, S3_REGION, S3_SECRET_ACCESS_KEY, S3Server
+from tests.servers import MotoServer
 
 
 @pytest.fixture(params=["file", "s3"])
@@ -268,7 +271,8 @@ def test_check_fails_on_a_bucket_that_does_not_exist(s3_bucket: StorageConfig) -
 def test_reading_from_an_unreachable_endpoint_is_a_storage_error(
     s3_bucket: StorageConfig, closed_endpoint: str
 ) -> None:
-    store = BlobStore(replace(s3_bucket, s3_endpoint_url=closed_endpoint))
+    # Tried again for retry_s, then the caller's.
+    store = BlobStore(replace(s3_bucket, s3_endpoint_url=closed_endpoint, retry_s=1.0))
     uri = store.uri("x.bin")
     with pytest.raises(StorageError) as info:
         store.read_bytes(uri)
@@ -285,3 +289,28 @@ def test_check_fails_on_an_unreachable_endpoint(
     message = assert_clean_message(info.value, config.root)
     assert "unreachable" in message
     assert "does not exist" not in message
+
+
+@pytest.mark.timeout(60)
+def test_an_s3_endpoint_back_within_the_retry_window_loses_no_read_or_write() -> None:
+    # An S3 server of the test's own: stopped, then started on the same port with its
+    # buckets kept, while a read and a write wait for it.
+    server = MotoServer()
+    try:
+        config = StorageConfig(root="s3://back-again/flyray", s3_endpoint_url=server.endpoint_url,
+                               s3_region=S3_REGION, s3_access_key_id=S3_ACCESS_KEY_ID,
+                               s3_secret_access_key=S3_SECRET_ACCESS_KEY, retry_s=20.0)
+        S3Server(server.endpoint_url).client().create_bucket(Bucket="back-again")
+        store = BlobStore(config)
+        store.write_bytes(store.uri("before.bin"), b"kept")
+        server.stop()
+        restart = threading.Timer(1.5, server.start)
+        restart.start()
+        try:
+            store.write_bytes(store.uri("during.bin"), b"written")
+            assert store.read_bytes(store.uri("before.bin")) == b"kept"
+        finally:
+            restart.join()
+        assert store.read_bytes(store.uri("during.bin")) == b"written"
+    finally:
+        server.stop()
