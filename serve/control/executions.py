@@ -15,6 +15,7 @@ import threading
 from collections import deque
 
 from engine.config import Settings
+from engine.failpoints import hit
 from serve.control.launching import DriverTicket, Launcher, Liveness
 from serve.errors import ExecutionsUnavailableError
 from serve.store import AdminStore
@@ -54,6 +55,7 @@ class ExecutionService:
         execution, created, tickets = self.store.create_execution(
             request, self.settings.blob_root_uri, self.liveness.max_starting_drivers)
         self.launch(tickets)
+        hit("api.after_commit_before_response")  # stored and launching, no answer sent yet
         return execution, created
 
     def relaunch(self, source: ExecutionId, name: str | None,

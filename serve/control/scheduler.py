@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from engine.failpoints import hit
 from serve.control.executions import ExecutionService
 from serve.errors import AdminError
 from serve.store.schedule_records import Fired, ScheduledPlan
@@ -221,6 +222,8 @@ class Scheduler:
             last = result.times[-1]
             self._next[(plan.pk, plan.activation, last)] = plan.schedule.next_times(
                 last, last, 1)[0]
+        # A crash here leaves committed ticks with no driver: the supervisor starts them.
+        hit("scheduler.after_commit")
         self.service.launch(result.tickets)
         return result
 

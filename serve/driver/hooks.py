@@ -20,6 +20,7 @@ from engine.dag.run.hooks import ExecutionHooks
 from engine.dag.run.state import AttemptRecord, ExecutionRecord, NodePhase, NodeRecord, node_rows
 from engine.dag.spec import GATE_OUTPUT
 from engine.errors import FlyrayError
+from engine.failpoints import hit
 from engine.types.guess import guess_python_type
 from serve.driver.event_writer import EventWriter
 from serve.driver.node_inputs import NodeInputs
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 _FAILED = (NodePhase.FAILED, NodePhase.TIMED_OUT)
 # Phases of a node that has not started: its inputs are not recorded yet.
 _NOT_STARTED = (NodePhase.QUEUED, NodePhase.SKIPPED)
+# Phases a node is given once its task is submitted to Ray.
+_DISPATCHED = (NodePhase.QUEUED, NodePhase.RUNNING)
 
 
 def output_types(compiled: CompiledWorkflow, node_id: str) -> dict[str, Any]:
@@ -94,8 +97,11 @@ class AdminHooks(ExecutionHooks):
         self.node_inputs.add_outputs(node.node_id, {
             name: store_value(value, types[name], self.blobs, where, self.threshold)
             for name, value in outputs.items()})
+        hit("driver.after_task_done")  # outputs durable, SUCCEEDED not recorded yet
 
     def on_node_phase(self, record: ExecutionRecord, node: NodeRecord) -> None:
+        if node.phase in _DISPATCHED:
+            hit("driver.after_dispatch")  # its task submitted, its phase not recorded
         self.writer.put(self._event(record, node))
 
     def on_attempt_start(self, record: ExecutionRecord, node: NodeRecord,

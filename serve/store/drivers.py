@@ -52,6 +52,7 @@ def claim_driver(s: Session, ident: ExecutionId, launch: int) -> DriverClaim | N
         return None
     row.incarnation += 1
     row.heartbeat_at = claimed_at = db_now(s)
+    _end_lost_attempts(s, row, claimed_at.timestamp())
     s.flush()
     workflow = s.get(WorkflowRow, row.workflow_pk) if row.workflow_pk else None
     task = s.get(TaskRow, row.task_pk) if row.task_pk else None
@@ -65,6 +66,23 @@ def claim_driver(s: Session, ident: ExecutionId, launch: int) -> DriverClaim | N
         executions.record_of(s, row), row.incarnation,
         json.loads(workflow.spec) if workflow else None, json.loads(task.spec) if task else None,
         done, {k: v for k, v in offered.items() if k not in done}, attempts, claimed_at)
+
+
+def _end_lost_attempts(s: Session, row: ExecutionRow, now: float) -> None:
+    """End the attempts an earlier driver left open: they were lost with it (its
+    executor died, or it was replaced), and no event of theirs can come any more (that
+    driver is fenced out), so each is a SYSTEM failure; the node runs again as a new
+    attempt, numbered after them. Without this they would stay open forever."""
+    lost = s.scalars(select(NodeAttemptRow).where(
+        NodeAttemptRow.execution_pk == row.pk, NodeAttemptRow.outcome.is_(None))).all()
+    for attempt in lost:
+        attempt.ended_at = max(attempt.started_at, now)
+        attempt.outcome = NodePhase.FAILED.value
+        attempt.error_kind = "SYSTEM"
+        attempt.error_message = (
+            f"its execution's driver (incarnation {row.incarnation - 1}) was lost while "
+            "this attempt ran, and its outcome with it; the node runs again")
+        attempt.seq = row.take_seq()
 
 
 def _succeeded_outputs(s: Session, execution_pk: int) -> dict[str, dict[str, Any]]:

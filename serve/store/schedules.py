@@ -25,6 +25,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from engine.dag.spec import Identifier, ResourceType, Schedule, schedule_from_dict
+from engine.failpoints import hit
 from serve.store import _paging, executions
 from serve.store._models import LaunchPlanRow, SchedulerLeaderRow, ScheduleRow
 from serve.store.database import Database, aware, db_now
@@ -154,8 +155,11 @@ def _fire(s: Session, plan: ScheduledPlan, now: dt.datetime, anchor: dt.datetime
     times = schedule.due_times(origin, now, limit if schedule.catch_up else 1)
     fired = Fired()
     for moment in times:
+        hit("scheduler.before_insert")
         fired.executions.append(_execution(s, row, moment, schedule.kickoff_time_input_arg,
                                            blob_root))
+        # A crash here loses the insert with the snapshot below: they commit together.
+        hit("scheduler.after_insert")
         fired.times.append(moment)
         state.last_fired_at = moment
         state.last_execution = fired.executions[-1].name
