@@ -20,7 +20,7 @@ from typing import Any
 
 from engine import failpoints
 from tests.chaos.cluster import ChaosCluster
-from tests.chaos.rig import Rig, open_rig
+from tests.chaos.rig import Rig, open_rig, open_served_rig
 from tests.servers import MotoServer, PostgresServer, admin_connect
 
 S3_REGION = "us-east-1"
@@ -46,7 +46,7 @@ class ChaosEnv:
     def postgres(self) -> PostgresServer:
         """The suite's PostgreSQL server, started on first use."""
         if self._postgres is None:
-            self._postgres = PostgresServer()
+            self._postgres = PostgresServer(durable=True)  # scenarios crash it
         return self._postgres
 
     @property
@@ -94,13 +94,47 @@ class ChaosEnv:
         """The admin API (in this process, executions on the chaos cluster) over a fresh
         admin database (``sqlite`` or ``postgresql``) and blob store (``local`` or
         ``s3``); ``options`` are Liveness timings or Settings fields to change."""
+        home = self._home()
+        with self._open(home, db, self.blob_settings(blob, home), options) as rig:
+            yield rig
+
+    @contextlib.contextmanager
+    def rig_over(self, blob: dict[str, Any], db: str = "sqlite",
+                 **options: Any) -> Iterator[Rig]:
+        """:meth:`rig` over the blob store ``blob`` names (Settings fields: a root on a
+        mounted filesystem, an S3 endpoint behind a proxy) instead of a fresh one."""
+        with self._open(self._home(), db, blob, options) as rig:
+            yield rig
+
+    @contextlib.contextmanager
+    def served_rig(self, db: str = "sqlite", replicas: int = 2,
+                   **fields: Any) -> Iterator[Rig]:
+        """A rig whose admin runs on Ray Serve on the chaos cluster, as deployed
+        (``tests.chaos.rig.open_served_rig``), over a fresh admin database and local
+        blob store."""
+        home = self._home()
+        self.set_failpoints({})
+        try:
+            with open_served_rig(home, self.admin_db(db), self.blob_settings("local", home),
+                                 replicas=replicas, **fields) as rig:
+                yield rig
+        finally:
+            self.set_failpoints({})
+
+    def _home(self) -> Path:
         home = self.root / f"rig-{uuid.uuid4().hex[:8]}"
         home.mkdir()
+        return home
+
+    @contextlib.contextmanager
+    def _open(self, home: Path, db: str, blob: dict[str, Any],
+              options: dict[str, Any]) -> Iterator[Rig]:
         self.set_failpoints({})
-        with open_rig(home, self.admin_db(db), self.blob_settings(blob, home),
-                      **options) as rig:
-            yield rig
-        self.set_failpoints({})
+        try:
+            with open_rig(home, self.admin_db(db), blob, **options) as rig:
+                yield rig
+        finally:
+            self.set_failpoints({})
 
     def close(self) -> None:
         self.set_failpoints({})

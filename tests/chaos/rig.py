@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import ray
 from fastapi.testclient import TestClient
@@ -24,6 +24,7 @@ from engine.core.workflow import PythonFunctionWorkflow
 from serve.app import create_app
 from serve.control.launcher import NAMESPACE, RayLauncher, executor_names
 from serve.control.launching import Liveness
+from serve.control.scheduler import Clock
 from serve.store import AdminStore
 from tests.chaos.ledger import Ledger
 from tests.serve.conftest import FAST
@@ -46,6 +47,8 @@ class Rig:
     client: TestClient
     ledger: Ledger
     accepted: list[str] = field(default_factory=list)
+    # The scheduler's clock (None: the machine's), kept across restarts.
+    clock: Clock | None = None
 
     def register(self, wf: PythonFunctionWorkflow) -> dict[str, Any]:
         """Register ``wf`` and its tasks; returns the workflow's id."""
@@ -116,12 +119,14 @@ class Rig:
         try:
             yield
         finally:
-            self.client = _client(self.settings, self.store, self.liveness)
+            self.client = _client(self.settings, self.store, self.liveness, self.clock)
             self.client.__enter__()
 
 
-def _client(settings: Settings, store: AdminStore, liveness: Liveness) -> TestClient:
-    app = create_app(settings, store=store, launcher=RayLauncher(), liveness=liveness)
+def _client(settings: Settings, store: AdminStore, liveness: Liveness,
+            clock: Clock | None = None) -> TestClient:
+    app = create_app(settings, store=store, launcher=RayLauncher(), liveness=liveness,
+                     clock=clock)
     return TestClient(app)
 
 
@@ -137,19 +142,58 @@ def kill_executors() -> None:
 def open_rig(home: Path, admin_url: str, blob: dict[str, Any],
              **options: Any) -> Iterator[Rig]:
     """A :class:`Rig` over ``admin_url``; ``options`` change Liveness timings (names of
-    its fields) or Settings fields."""
+    its fields) or Settings fields; ``clock`` is the scheduler's clock."""
+    clock: Clock | None = options.pop("clock", None)
     timings = {k: v for k, v in options.items() if k in Liveness.__dataclass_fields__}
     fields = {k: v for k, v in options.items() if k not in timings}
     settings = Settings(home=home, admin_db_url=admin_url,
                         catalog_url=f"sqlite:///{home}/catalog.db", **blob, **fields)
     store = AdminStore(admin_url)
     liveness = dataclasses.replace(FAST, **timings)
-    rig = Rig(home, admin_url, settings, liveness, store, _client(settings, store, liveness),
-              Ledger(home / "ledger"))
+    rig = Rig(home, admin_url, settings, liveness, store,
+              _client(settings, store, liveness, clock), Ledger(home / "ledger"), clock=clock)
     rig.client.__enter__()
     try:
         yield rig
     finally:
         rig.client.__exit__(None, None, None)
+        kill_executors()
+        store.close()
+
+
+@contextlib.contextmanager
+def open_served_rig(home: Path, admin_url: str, blob: dict[str, Any], replicas: int = 2,
+                    **fields: Any) -> Iterator[Rig]:
+    """A :class:`Rig` whose admin runs on Ray Serve on the cluster, as deployed
+    (``serve.deployment.AdminDeployment``, its default liveness timings), with
+    ``replicas`` replicas behind one proxy on the head, at 127.0.0.1 on a free port;
+    ``client`` is an ``httpx.Client`` of that endpoint (Rig uses only the ``httpx.Client``
+    part of TestClient's API; :meth:`Rig.stopped` does not apply). ``fields`` are
+    Settings fields to change. Serve is shut down at the end."""
+    import httpx
+    from ray import serve
+
+    from serve.deployment import APP_NAME, AdminDeployment
+    from tests.servers import free_port
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    settings = Settings(home=home, admin_db_url=admin_url, admin_endpoint=endpoint,
+                        catalog_url=f"sqlite:///{home}/catalog.db", **blob, **fields)
+    store = AdminStore(admin_url)  # the schema exists before the replicas open it
+    client = httpx.Client(base_url=endpoint, timeout=30.0)
+    rig = Rig(home, admin_url, settings, Liveness.of(settings), store,
+              cast(TestClient, client), Ledger(home / "ledger"))
+    try:
+        # One proxy, on the head: the nodes share 127.0.0.1, so one per node would
+        # contend for the port.
+        serve.start(proxy_location="HeadOnly",
+                    http_options={"host": "127.0.0.1", "port": port})
+        serve.run(AdminDeployment.options(num_replicas=replicas)  # type: ignore[attr-defined]
+                  .bind(settings, None), name=APP_NAME, route_prefix="/")
+        yield rig
+    finally:
+        client.close()
+        serve.shutdown()
         kill_executors()
         store.close()
