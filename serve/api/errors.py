@@ -55,6 +55,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "PERMISSION_DENIED: the token's scope is too small for the call"),
         (404, "NOT_FOUND"), (409, "ALREADY_EXISTS or FAILED_PRECONDITION"),
         (413, "PAYLOAD_TOO_LARGE"),
+        (415, "UNSUPPORTED_MEDIA_TYPE: the body is not declared as JSON"),
         (429, "RESOURCE_EXHAUSTED: over a rate limit (see Retry-After)"),
         (503, "UNAVAILABLE"))
 }

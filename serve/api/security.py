@@ -13,6 +13,8 @@ console's session cookie, so that the console's scripts read the API as the sign
 user. A mutating call takes the bearer token only: a browser sends cookies to any site's
 form, never an Authorization header. No credential, or one the server does not take:
 401; a token whose scope is too small for the call: 403. The body limit holds for all.
+A body sent to ``/api/v1`` must be JSON: one declared as anything else (a pickle as
+``application/octet-stream``, a form) is refused with 415 before any route reads it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ COOKIE_METHODS = frozenset({"GET", "HEAD"})
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 OPEN_PATHS = frozenset({"/healthz"})
 CONSOLE = "/console"
+API = "/api/v1/"
 # Calls that change the server for every user, not one project's work.
 ADMIN_CALLS = frozenset({("POST", "/api/v1/projects"), ("POST", "/api/v1/executors/drain")})
 
@@ -44,8 +47,8 @@ def needed_scope(method: str, path: str) -> TokenScope:
 
 class RequestGuard:
     """401 for a call without a token the server takes (when one is configured), 403 for
-    one whose scope is too small, 413 for a body over ``max_body_bytes``; otherwise
-    passes the request on."""
+    one whose scope is too small, 413 for a body over ``max_body_bytes``, 415 for an API
+    body that says it is not JSON; otherwise passes the request on."""
 
     def __init__(self, app: ASGIApp, tokens: Tokens, max_body_bytes: int) -> None:
         self.app = app
@@ -85,6 +88,9 @@ class RequestGuard:
                 return
             if not message.get("more_body", False):
                 break
+        if body and not _json_or_undeclared(scope):
+            await _not_json(scope, receive, send)
+            return
         await self.app(scope, _replay(bytes(body), receive), send)
 
     def _refusal(self, scope: Scope) -> ASGIApp | None:
@@ -128,6 +134,27 @@ def _guarded(path: str) -> bool:
     """Whether a call on ``path`` needs a token: all but the exact exceptions."""
     console = path == CONSOLE or path.startswith(f"{CONSOLE}/")
     return path not in OPEN_PATHS and not console
+
+
+def _json_or_undeclared(scope: Scope) -> bool:
+    """Whether a body may go on: outside the API (the console takes forms), or declared
+    JSON (``application/json``, ``application/*+json``), or of no declared type."""
+    if not get_route_path(scope).startswith(API):
+        return True
+    declared = _header(scope, b"content-type")
+    if declared is None:
+        return True
+    media = declared.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (media.startswith(b"application/")
+                                            and media.endswith(b"+json"))
+
+
+async def _not_json(scope: Scope, receive: Receive, send: Send) -> None:
+    declared = (_header(scope, b"content-type") or b"").decode("latin-1")[:100]
+    response = error_response(
+        415, "UNSUPPORTED_MEDIA_TYPE", f"the admin API takes JSON bodies only, not "
+        f"{declared!r}: send the header 'Content-Type: application/json'")
+    await response(scope, receive, send)
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
