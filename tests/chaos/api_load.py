@@ -47,7 +47,8 @@ class ApiLoad:
     rig: Rig
     give_up_s: float = 90.0
     attempts: list[Attempt] = field(default_factory=list)
-    calls: list[tuple[float, float]] = field(default_factory=list)  # (start, seconds)
+    # Calls answered: (start, seconds, tries), start by time.monotonic().
+    calls: list[tuple[float, float, int]] = field(default_factory=list)
     gave_up: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # answered 4xx other than 429
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -76,8 +77,9 @@ class ApiLoad:
 
     def _call(self, method: str, route: str, body: dict[str, Any] | None,
               what: str) -> httpx.Response | None:
-        began = time.monotonic()
+        began, tries = time.monotonic(), 0
         while time.monotonic() - began < self.give_up_s:
+            tries += 1
             at, start = time.time(), time.monotonic()
             try:
                 response: httpx.Response | None = self.rig.client.request(
@@ -91,7 +93,7 @@ class ApiLoad:
                 self.attempts.append(Attempt(at, time.monotonic() - start, status))
             if response is not None and 0 < status < 500 and status != 429:
                 with self._lock:
-                    self.calls.append((began, time.monotonic() - began))
+                    self.calls.append((began, time.monotonic() - began, tries))
                     if status >= 400:
                         self.refused.append(f"{what}: {status} {response.text[:200]}")
                 return response
@@ -128,6 +130,12 @@ class ApiLoad:
                   if since <= a.at < until and (a.status == 0 or a.status >= 500)]
         return max(failed, default=since) - since
 
+    def retried(self, since: float = 0.0) -> tuple[int, int]:
+        """Calls answered that started at ``since`` or later (``time.monotonic()``), and
+        how many of them had to be tried again after a 5xx, 429 or no answer."""
+        started = [tries for start, _, tries in self.calls if start >= since]
+        return len(started), sum(1 for tries in started if tries > 1)
+
     def throttled(self) -> int:
         """Attempts answered 429."""
         return sum(1 for a in self.attempts if a.status == 429)
@@ -135,7 +143,7 @@ class ApiLoad:
     def p95_s(self, since: float = 0.0, until: float = float("inf")) -> float | None:
         """95th percentile of the calls (retries included) started in [since, until)
         (``time.monotonic()``), or None if fewer than two."""
-        took = [s for start, s in self.calls if since <= start < until]
+        took = [s for start, s, _ in self.calls if since <= start < until]
         if len(took) < 2:
             return None
         return statistics.quantiles(took, n=20)[-1]

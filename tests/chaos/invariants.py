@@ -256,16 +256,27 @@ def _cache(verdict: Verdict, rig: Rig, blobs: BlobStore) -> None:
             verdict.fail("I6", f"a catalog entry refers to missing blob {uri}")
 
 
-def _leaks(verdict: Verdict, rig: Rig, rows: dict[str, ExecutionRow],
-           storage: StorageConfig) -> None:
-    ended = {name for name, row in rows.items() if row.phase in TERMINAL}
+def _held(ended: set[str]) -> list[tuple[str, str]]:
+    """(executor, execution) for every ended execution an executor still drives."""
+    held = []
     for executor in executor_names():
         with contextlib.suppress(Exception):  # gone meanwhile: nothing it drives
             handle = ray.get_actor(executor, namespace=NAMESPACE)
-            for ident, _ in ray.get(handle.driving.remote(), timeout=10):
-                if ident.name in ended:
-                    verdict.fail("I7", f"executor {executor} still drives ended "
-                                 f"execution {ident.name}")
+            held += [(executor, ident.name) for ident, _ in
+                     ray.get(handle.driving.remote(), timeout=10) if ident.name in ended]
+    return held
+
+
+def _leaks(verdict: Verdict, rig: Rig, rows: dict[str, ExecutionRow],
+           storage: StorageConfig) -> None:
+    ended = {name for name, row in rows.items() if row.phase in TERMINAL}
+    # A driver may still be writing its last events or learning it was fenced: it has a
+    # few heartbeats to let go, as the CPUs below have to be freed.
+    deadline = time.monotonic() + 15
+    while (held := _held(ended)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for executor, name in held:
+        verdict.fail("I7", f"executor {executor} still drives ended execution {name}")
     deadline = time.monotonic() + 15
     while (free := ray.available_resources().get("CPU", 0.0)) \
             < (total := ray.cluster_resources().get("CPU", 0.0)):
