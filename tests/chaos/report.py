@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import platform
 import statistics
@@ -38,45 +39,50 @@ class ScenarioResult:
         return self.verdict.ok
 
     def row(self) -> dict[str, Any]:
+        """The result as plain data, with when it was measured."""
         found = asdict(self)
         found["survived"] = self.survived
+        found["measured_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         return found
 
 
-def headline(results: list[ScenarioResult]) -> str:
+def headline(rows: list[dict[str, Any]]) -> str:
     """``faults survived X/Y · lost 0 · duplicated 0 · load held R req/s at ≤ E% errors
-    during faults · 1,000 executions drained in T s``"""
-    survived = sum(1 for r in results if r.survived)
-    lost = sum(r.verdict.lost for r in results)
-    duplicated = sum(r.verdict.duplicated for r in results)
-    parts = [f"faults survived {survived}/{len(results)}", f"lost {lost}",
+    during faults · 1,000 executions drained in T s``, from report rows
+    (:meth:`ScenarioResult.row`)."""
+    survived = sum(1 for r in rows if r["survived"])
+    lost = sum(r["verdict"]["lost"] for r in rows)
+    duplicated = sum(r["verdict"]["duplicated"] for r in rows)
+    parts = [f"faults survived {survived}/{len(rows)}", f"lost {lost}",
              f"duplicated {duplicated}"]
-    loads = [r for r in results if "requests_per_s" in r.figures]
+    loads = [r for r in rows if "requests_per_s" in r["figures"]]
     if loads:
-        rate = statistics.median(r.figures["requests_per_s"] for r in loads)
-        errors = max(100.0 * r.api_errors / max(1, r.api_requests) for r in loads)
-        parts.append(f"load held {rate:.0f} req/s at ≤ {errors:.1f}% errors during faults")
-    drained = [r for r in results if "drained_s" in r.figures]
-    for r in drained:
-        parts.append(f"{r.figures['executions']:,} executions drained in "
-                     f"{r.figures['drained_s']:.0f} s")
+        rate = statistics.median(r["figures"]["requests_per_s"] for r in loads)
+        errors = max(100.0 * r["api_errors"] / max(1, r["api_requests"]) for r in loads)
+        parts.append(f"load held {rate:.0f} req/s at ≤ {errors:.0f}% errors during faults")
+    for r in rows:
+        if "drained_s" in r["figures"]:
+            parts.append(f"{r['figures']['executions']:,} executions drained in "
+                         f"{r['figures']['drained_s']:.0f} s")
     return " · ".join(parts)
 
 
-def table(results: list[ScenarioResult]) -> str:
+def table(rows: list[dict[str, Any]]) -> str:
     """The markdown table, one row per scenario."""
-    lines = ["| scenario | faults | survived | accepted | succeeded | failed as expected | "
-             "lost | duplicated | re-executed | recovery s | API 5xx | figures |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in results:
-        v = r.verdict
-        recovery = "—" if r.recovery_s is None else f"{r.recovery_s:.1f}"
-        figures = ", ".join(f"{k} {_fmt(x)}" for k, x in r.figures.items())
+    lines = ["| scenario | variant | faults | survived | accepted | succeeded | "
+             "failed as expected | lost | duplicated | re-executed | recovery s | "
+             "API errors | figures |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        v = r["verdict"]
+        recovery = "—" if r["recovery_s"] is None else f"{r['recovery_s']:.1f}"
+        figures = ", ".join(f"{k} {_fmt(x)}" for k, x in r["figures"].items())
         lines.append(
-            f"| {r.scenario} {r.title} | {r.faults_injected} | "
-            f"{'yes' if r.survived else 'NO'} | {v.accepted} | {v.succeeded} | "
-            f"{v.failed_as_expected} | {v.lost} | {v.duplicated} | {v.reexecuted} | "
-            f"{recovery} | {r.api_errors}/{r.api_requests} | {figures} |")
+            f"| {r['scenario']} {r['title']} | {r['variant']} | {r['faults_injected']} | "
+            f"{'yes' if r['survived'] else 'NO'} | {v['accepted']} | {v['succeeded']} | "
+            f"{v['failed_as_expected']} | {v['lost']} | {v['duplicated']} | "
+            f"{v['reexecuted']} | {recovery} | {r['api_errors']}/{r['api_requests']} | "
+            f"{figures} |")
     return "\n".join(lines)
 
 
@@ -84,15 +90,24 @@ def _fmt(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-def write_report(results: list[ScenarioResult], path: Path) -> str:
-    """Write ``path`` (JSON) and ``path`` with ``.md`` (the table); returns the headline."""
-    line = headline(results)
+def write_report(results: list[ScenarioResult], path: Path, merge: bool = False) -> str:
+    """Write ``path`` (JSON) and ``path`` with ``.md`` (the table); returns the headline.
+
+    ``merge``: keep the rows of scenarios not run this time from the report already
+    there (each row says when it was measured), replacing those that were.
+    """
+    rows = [r.row() for r in results]
+    if merge and path.exists():
+        ran = {r["scenario"] for r in rows}
+        kept = [r for r in json.loads(path.read_text())["scenarios"] if r["scenario"] not in ran]
+        rows = sorted(kept + rows, key=lambda r: int(r["scenario"][1:]))
+    line = headline(rows)
     path.write_text(json.dumps({
         "headline": line,
         "machine": {"cpus": _cpus(), "python": platform.python_version()},
-        "scenarios": [r.row() for r in results],
+        "scenarios": rows,
     }, indent=2, default=str) + "\n")
-    path.with_suffix(".md").write_text(f"{line}\n\n{table(results)}\n")
+    path.with_suffix(".md").write_text(f"{line}\n\n{table(rows)}\n")
     return line
 
 
