@@ -25,8 +25,9 @@ class Liveness:
         stale_after_s: a driver whose heartbeat is older than this is presumed lost.
         start_grace_s: how long a launched driver may take to claim its execution (Ray
             may first fetch and unpack the code bundle).
-        missing_grace_s: how long after a launch a driver that no executor drives
-            counts as lost (covers the launch racing the supervisor).
+        missing_grace_s: how long after a launch a driver that claimed its execution
+            but that no executor drives counts as lost (covers the launch racing the
+            supervisor). One not claimed yet counts as lost only past ``start_grace_s``.
         supervise_every_s: how often the supervisor looks for lost drivers.
         max_starting_drivers: how many drivers may be starting (launched, not yet
             claimed) at once; more executions wait QUEUED meanwhile. A driver is a thread

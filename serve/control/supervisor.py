@@ -93,9 +93,10 @@ class Supervisor:
             if reason is None:
                 continue
             log.warning("execution %s: %s; restarting its driver", lease.execution, reason)
-            launcher.kill(lease.execution, lease.launch)
+            # Fenced out first, then told to stop: stopping, it must not record an end.
             ticket = store.restart_driver(lease.execution, lease.launch,
                                           self.liveness.max_driver_restarts, reason)
+            launcher.kill(lease.execution, lease.launch)
             if ticket is not None:
                 self.service.launch([ticket])
 
@@ -103,14 +104,17 @@ class Supervisor:
         """Why the driver of ``lease`` counts as lost, or None while it does not."""
         since_launch = ((lease.now - lease.launched_at).total_seconds()
                         if lease.launched_at else float("inf"))
-        if not alive and since_launch > self.liveness.missing_grace_s:
-            # Died, was killed, or never started (a code bundle Ray could not set up).
-            return "its driver's executor is gone"
         if lease.heartbeat_at is None:
+            # Not claimed yet: no executor need drive it while its launch waits its turn
+            # (in any admin replica's queue) or its executor starts, so only the start
+            # grace tells it lost (never started: a code bundle Ray could not set up).
+            # Judged sooner, each relaunch would count as one more loss.
             if since_launch > self.liveness.start_grace_s:
                 return (f"its driver did not start within {self.liveness.start_grace_s:g} s "
                         "of its launch")
             return None
+        if not alive and since_launch > self.liveness.missing_grace_s:
+            return "its driver's executor is gone"  # died, or was killed
         silent = (lease.now - lease.heartbeat_at).total_seconds()
         if silent > self.liveness.stale_after_s:
             return f"its driver's last heartbeat is {silent:.0f} s old"

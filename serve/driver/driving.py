@@ -101,8 +101,12 @@ class DriverRun:
                 with namespace(claim.execution.id.project, claim.execution.id.domain):
                     outcome = self._execute(claim, writer, StoreSignals(store, ticket.execution))
             finally:
-                writer.close()
-            if writer.fenced is not None:
+                written = writer.close()
+            if not written:  # fenced, or events lost: the end would contradict them
+                if writer.fenced is None:
+                    log.error("execution %s: its events could not all be written; its "
+                              "end is not recorded, and a later launch resumes it",
+                              ticket.execution)
                 return
             if self._released and outcome[0] is ExecutionPhase.ABORTED:
                 store.release_driver(ticket.execution, claim.incarnation)

@@ -51,12 +51,17 @@ class EventWriter:
             self._queue.append(event)
             self._cond.notify()
 
-    def close(self, timeout_s: float = 60.0) -> None:
-        """Write every queued event (unless fenced), then stop the thread."""
+    def close(self, timeout_s: float = 60.0) -> bool:
+        """Write every queued event (unless fenced), then stop the thread; True when all
+        were written. False when fenced, when the database refused them until the writer
+        gave up, or when it is still trying after ``timeout_s``: the execution's end must
+        not be recorded then, or it would close nodes whose events are missing."""
         with self._cond:
             self._closed = True
             self._cond.notify()
         self._thread.join(timeout_s)
+        with self._cond:
+            return not self._thread.is_alive() and not self._queue and self.fenced is None
 
     def _loop(self) -> None:
         last_beat = time.monotonic()

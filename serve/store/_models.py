@@ -194,8 +194,9 @@ class ExecutionRow(Base):
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # The driver lease. ``launch`` counts drivers started by the admin (0: none yet,
     # e.g. waiting for a slot under the launch plan's max_parallel_executions) and names
-    # the current driver actor; ``incarnation`` counts driver processes that claimed the
-    # execution: only the latest may write (fencing); ``heartbeat_at`` is its liveness.
+    # the current driver actor; ``incarnation`` goes up when a driver claims the execution
+    # and when a lost one is restarted: only the driver holding the latest may write
+    # (fencing); ``heartbeat_at`` is its liveness.
     launch: Mapped[int] = mapped_column(Integer)
     launched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
                                                             nullable=True)

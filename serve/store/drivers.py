@@ -80,8 +80,8 @@ def _end_lost_attempts(s: Session, row: ExecutionRow, now: float) -> None:
         attempt.outcome = NodePhase.FAILED.value
         attempt.error_kind = "SYSTEM"
         attempt.error_message = (
-            f"its execution's driver (incarnation {row.incarnation - 1}) was lost while "
-            "this attempt ran, and its outcome with it; the node runs again")
+            "an earlier driver of its execution was lost while this attempt ran, and its "
+            "outcome with it; the node runs again")
         attempt.seq = row.take_seq()
 
 
@@ -167,6 +167,10 @@ def restart_driver(s: Session, ident: ExecutionId, launch: int, max_restarts: in
                       f"logs{bundle} may tell why it died or could not start)"))
         return None
     row.driver_restarts += 1
+    # The lost driver may still run (its heartbeat stale, its executor silent): fenced
+    # out now, not once the new one claims, so that it cannot end the execution (ABORTED,
+    # as told to stop) while its replacement starts.
+    row.incarnation += 1
     return executions.launch(row, db_now(s))
 
 

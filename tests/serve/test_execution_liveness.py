@@ -21,11 +21,13 @@ from sqlalchemy import select
 from engine.admin_client import AdminClient
 from engine.config import Settings
 from serve.app import create_app
+from serve.control.executions import ExecutionService
 from serve.control.launcher import NAMESPACE, RayLauncher, executor_names
+from serve.control.supervisor import Supervisor
 from serve.store import AdminStore
 from serve.store._models import ExecutionRow
 from serve.store.database import aware
-from serve.store.execution_records import ExecutionId
+from serve.store.execution_records import DriverLease, ExecutionId
 from tests.fixtures import remote_wfs
 from tests.fixtures.remote_wfs import runs
 from tests.serve.conftest import FAST
@@ -145,6 +147,27 @@ def test_a_restarted_driver_counts_the_timeout_from_the_executions_start(
     assert ran is not None and float(ran.group(1)) >= 120, message
     assert runs(markers, "started") == 1  # the new driver ran nothing: it was too late
     assert {n["phase"] for n in nodes(remote_sqlite, name).values()} == {"ABORTED"}
+
+
+def test_a_launch_not_claimed_yet_counts_as_lost_only_past_its_start_grace(
+        tmp_path: Path) -> None:
+    store = AdminStore(f"sqlite:///{tmp_path}/admin.db")
+    store.close()  # the supervisor's judgement reads nothing
+    supervisor = Supervisor(ExecutionService(store, None, Settings(home=tmp_path), FAST))
+    now = dt.datetime.now(dt.timezone.utc)
+    ago = now - dt.timedelta(seconds=FAST.missing_grace_s + 5)
+    ident = ExecutionId(PROJECT, DOMAIN, "x")
+    # Relaunched after a loss, its launch waits its turn (in some admin replica's
+    # queue) or for its new executor to start: no executor drives it yet. That is no
+    # second loss, or one node lost would spend several restarts.
+    assert supervisor.lost(DriverLease(ident, 2, ago, None, now), alive=False) is None
+    late = now - dt.timedelta(seconds=FAST.start_grace_s + 1)
+    assert "did not start within" in str(supervisor.lost(DriverLease(ident, 2, late, None, now),
+                                                         alive=False))
+    # Claimed, then no executor drives it: its executor is gone.
+    assert supervisor.lost(DriverLease(ident, 2, ago, now, now), alive=False) == \
+        "its driver's executor is gone"
+    assert supervisor.lost(DriverLease(ident, 2, ago, now, now), alive=True) is None
 
 
 def call(endpoint: str, method: str, route: str, body: Any = None) -> tuple[int, Any]:

@@ -5,12 +5,15 @@ drivers. Over SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from engine.dag.run.state import ExecutionPhase, NodePhase
 from engine.dag.spec import Identifier, ResourceType
+from serve.driver.event_writer import EventWriter
 from serve.errors import (
     ConflictError,
     DriverFencedError,
@@ -268,6 +271,57 @@ def test_a_lost_driver_is_replaced_until_the_budget_is_spent(store: AdminStore,
     assert failed.driver_restarts == 1
     with pytest.raises(DriverFencedError):
         store.heartbeat(ident, claim.incarnation)
+
+
+def test_a_restart_fences_out_the_lost_driver_before_its_replacement_claims(
+        store: AdminStore, wf: Identifier) -> None:
+    ident = store.create_execution(request(wf, x=3))[0].id
+    lost = store.claim_driver(ident, 1)
+    assert lost is not None
+    store.record_events(ident, lost.incarnation, [ExecutionStarted(), node(NodePhase.RUNNING)])
+    ticket = store.restart_driver(ident, 1, max_restarts=3, reason="heartbeat stale")
+    assert ticket is not None and ticket.launch == 2
+    # Still running, and told to stop (forget), the lost driver reports its node and
+    # itself ABORTED before the new launch claims: refused, not the execution's end.
+    with pytest.raises(DriverFencedError, match="superseded"):
+        store.record_events(ident, lost.incarnation, [node(NodePhase.ABORTED)])
+    with pytest.raises(DriverFencedError, match="superseded"):
+        store.finish_execution(ident, lost.incarnation, ExecutionPhase.ABORTED,
+                               ErrorInfo("USER", "its driver was replaced by a later launch"))
+    assert store.get_execution(ident).phase is ExecutionPhase.RUNNING
+    new = store.claim_driver(ident, 2)
+    assert new is not None
+    store.record_events(ident, new.incarnation, [
+        node(NodePhase.SUCCEEDED, outputs={"o0": {"inline": 10}})])
+    store.finish_execution(ident, new.incarnation, ExecutionPhase.SUCCEEDED, outputs={})
+    assert store.get_execution(ident).phase is ExecutionPhase.SUCCEEDED
+    assert store.get_node_execution(ident, "n0").phase is NodePhase.SUCCEEDED
+
+
+def test_the_event_writer_says_when_its_events_are_not_all_written(
+        tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/admin.db"
+    store = AdminStore(url)
+    lock = sqlite3.connect(tmp_path / "admin.db", isolation_level=None)
+    try:
+        ident = store.create_execution(request(register(store, remote_wfs.square_plus_one),
+                                               x=3))[0].id
+        claim = store.claim_driver(ident, 1)
+        assert claim is not None
+        stops: list[str] = []
+        writer = EventWriter(store, ident, claim.incarnation, 60.0, stops.append)
+        writer.start()
+        lock.execute("BEGIN EXCLUSIVE")  # the database is busy: the write waits
+        writer.put(node(NodePhase.SUCCEEDED, outputs={"o0": {"inline": 10}}))
+        # Closed while the node's success is unwritten: the driver must not record the
+        # execution's end (it would close the node ABORTED).
+        assert writer.close(timeout_s=0.5) is False
+        lock.execute("ROLLBACK")
+        assert writer.close() is True and stops == []
+        assert store.get_node_execution(ident, "n0").phase is NodePhase.SUCCEEDED
+    finally:
+        lock.close()
+        store.close()
 
 
 def test_a_timeout_is_checked_kept_and_copied_and_node_inputs_are_kept(
