@@ -27,7 +27,12 @@ class Liveness:
             may first fetch and unpack the code bundle).
         missing_grace_s: how long after a launch a driver that claimed its execution
             but that no executor drives counts as lost (covers the launch racing the
-            supervisor). One not claimed yet counts as lost only past ``start_grace_s``.
+            supervisor).
+        handoff_grace_s: how long a launch that no executor has taken yet may stay in
+            an admin's hands (its queue, or an executor still starting) before it counts
+            as lost: the admin that made it may have died with it. Longer than a queue
+            behind a starting executor usually lasts, so that another admin replica does
+            not take a launch still on its way for a lost one.
         supervise_every_s: how often the supervisor looks for lost drivers.
         max_starting_drivers: how many drivers may be starting (launched, not yet
             claimed) at once; more executions wait QUEUED meanwhile. A driver is a thread
@@ -49,6 +54,7 @@ class Liveness:
     stale_after_s: float = 60.0
     start_grace_s: float = 180.0
     missing_grace_s: float = 10.0
+    handoff_grace_s: float = 60.0
     supervise_every_s: float = 5.0
     max_starting_drivers: int = 64
     dispatch_every_s: float = 0.1

@@ -105,13 +105,18 @@ class Supervisor:
         since_launch = ((lease.now - lease.launched_at).total_seconds()
                         if lease.launched_at else float("inf"))
         if lease.heartbeat_at is None:
-            # Not claimed yet: no executor need drive it while its launch waits its turn
-            # (in any admin replica's queue) or its executor starts, so only the start
-            # grace tells it lost (never started: a code bundle Ray could not set up).
-            # Judged sooner, each relaunch would count as one more loss.
+            # Not claimed yet. Taken by an executor (alive), it may take the start grace
+            # (a code bundle Ray must set up); not taken, it may be waiting its turn in
+            # an admin replica's queue, or lost with a replica that died: only past the
+            # handoff grace is it lost. Judged sooner, each relaunch queued behind a
+            # starting executor would count as one more loss.
             if since_launch > self.liveness.start_grace_s:
                 return (f"its driver did not start within {self.liveness.start_grace_s:g} s "
                         "of its launch")
+            if not alive and since_launch > self.liveness.handoff_grace_s:
+                return (f"its launch reached no executor within "
+                        f"{self.liveness.handoff_grace_s:g} s (the admin that made it may "
+                        "be gone)")
             return None
         if not alive and since_launch > self.liveness.missing_grace_s:
             return "its driver's executor is gone"  # died, or was killed

@@ -72,6 +72,7 @@ def client(make_client: MakeClient) -> TestClient:
 
 # Fast timings, so a lost driver is found within a second or two.
 FAST = Liveness(heartbeat_s=0.5, stale_after_s=20.0, start_grace_s=60.0, missing_grace_s=1.0,
+                handoff_grace_s=10.0,
                 supervise_every_s=0.25, max_driver_restarts=3, terminate_wait_s=20.0)
 
 

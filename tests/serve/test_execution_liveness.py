@@ -161,6 +161,11 @@ def test_a_launch_not_claimed_yet_counts_as_lost_only_past_its_start_grace(
     # queue) or for its new executor to start: no executor drives it yet. That is no
     # second loss, or one node lost would spend several restarts.
     assert supervisor.lost(DriverLease(ident, 2, ago, None, now), alive=False) is None
+    # Taken by no executor for the handoff grace: the admin that made it died with it.
+    dropped = now - dt.timedelta(seconds=FAST.handoff_grace_s + 1)
+    assert "reached no executor" in str(supervisor.lost(DriverLease(ident, 2, dropped, None,
+                                                                    now), alive=False))
+    assert supervisor.lost(DriverLease(ident, 2, dropped, None, now), alive=True) is None
     late = now - dt.timedelta(seconds=FAST.start_grace_s + 1)
     assert "did not start within" in str(supervisor.lost(DriverLease(ident, 2, late, None, now),
                                                          alive=False))
