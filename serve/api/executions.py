@@ -21,6 +21,7 @@ from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import StringConstraints
 
 from engine.dag.run.state import ExecutionPhase
+from engine.dag.spec.labels import KEY_PATTERN
 from serve.api.deps import EXECUTIONS, Executions, Store
 from serve.api.errors import ERROR_RESPONSES, created_responses
 from serve.api.execution_schemas import (
@@ -45,8 +46,9 @@ from serve.store.execution_records import (
 )
 
 router = APIRouter(tags=["executions"], responses=ERROR_RESPONSES)
-# ?label=key:value: a key without ':' (serve.store.execution_labels.parse_filter).
-LabelFilter = Annotated[str, StringConstraints(pattern="^[^:]+:")]
+# ?label=key:value: a label key ([prefix/]name), ':', any value
+# (serve.store.execution_labels.parse_filter).
+LabelFilter = Annotated[str, StringConstraints(pattern=f"^{KEY_PATTERN}:")]
 
 
 @router.post("/executions", response_model=ExecutionModel, status_code=201,

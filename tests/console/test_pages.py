@@ -209,7 +209,7 @@ def test_refused_actions_are_pages_and_terminate_ends_the_execution(
         recover = http.post(f"{BASE}/executions/done/recover", data=token, headers=HTML)
         assert recover.status_code == 503 and "recover execution done" in recover.text
         ended = http.post(f"{BASE}/executions/done/terminate", data=token, headers=HTML)
-        assert ended.status_code == 400 and "already ended SUCCEEDED" in ended.text
+        assert ended.status_code == 409 and "already ended SUCCEEDED" in ended.text
         stop = http.post(f"{BASE}/executions/busy/terminate",
                          data={**token, "cause": "enough"})
         assert stop.status_code == 303 and stop.headers["location"].endswith("/executions/busy")

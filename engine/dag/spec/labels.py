@@ -23,7 +23,13 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 NAME_MAX = 63
 PREFIX_MAX = 253
 ANNOTATIONS_MAX_BYTES = 256 * 1024
-_NAME_RULE = (f"at most {NAME_MAX} characters, alphanumerics with '-', '_' or '.' inside, "
+_DNS = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
+# A key as a pattern, for the API's label filter (a JSON Schema pattern too): [prefix/]name
+# with the rules of check_key but the prefix's total length, which a pattern cannot
+# state (a filter on a longer one matches nothing).
+KEY_PATTERN = (rf"(?:{_DNS}(?:\.{_DNS})*/)?"
+               rf"[A-Za-z0-9](?:[-A-Za-z0-9_.]{{0,{NAME_MAX - 2}}}[A-Za-z0-9])?")
+NAME_RULE = (f"at most {NAME_MAX} characters, alphanumerics with '-', '_' or '.' inside, "
               "starting and ending with an alphanumeric")
 
 
@@ -97,7 +103,7 @@ def check_key(key: Any, where: str, kind: str) -> str:
             "characters), e.g. 'example.com/team'")
     if not name or len(name) > NAME_MAX or not _NAME.match(name):
         raise SpecError(f"{where}: {kind} key {key!r} has an invalid name {name!r}: it must "
-                        f"be {_NAME_RULE}")
+                        f"be {NAME_RULE}")
     return key
 
 
@@ -111,7 +117,7 @@ def check_labels(values: Any, where: str) -> dict[str, str]:
                             f"{type(value).__name__}")
         if value and (len(value) > NAME_MAX or not _NAME.match(value)):
             raise SpecError(f"{where}: label {key!r} has an invalid value {value!r}: it "
-                            f"must be empty or {_NAME_RULE}")
+                            f"must be empty or {NAME_RULE}")
     return labels
 
 
