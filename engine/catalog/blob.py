@@ -213,17 +213,22 @@ class BlobStore:
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
 
-    def write_bytes(self, uri: str, data: bytes) -> None:
+    def _writing(self, action: str, uri: str, write: Callable[[Any, str], Any]) -> None:
+        """``write(fs, path)`` the object at ``uri``: retried like every whole-object
+        operation, and on a local disk under a temporary name renamed into place."""
         fs, path = self._fs(uri)
 
-        def write() -> None:
+        def attempt() -> None:
             hit("blob.write")
             if protocol_of(uri) == "file":
-                _replacing(path, lambda temp: fs.pipe_file(temp, data))
+                _replacing(path, lambda temp: write(fs, temp))
             else:
-                fs.pipe_file(path, data)
+                write(fs, path)
 
-        self._retrying("write", uri, write)
+        self._retrying(action, uri, attempt)
+
+    def write_bytes(self, uri: str, data: bytes) -> None:
+        self._writing("write", uri, lambda fs, path: fs.pipe_file(path, data))
 
     def read_bytes(self, uri: str) -> bytes:
         fs, path = self._fs(uri)
@@ -235,16 +240,7 @@ class BlobStore:
             return fs.open(path, mode)  # type: ignore[no-any-return]
 
     def put_file(self, local: str, uri: str) -> None:
-        fs, path = self._fs(uri)
-
-        def put() -> None:
-            hit("blob.write")
-            if protocol_of(uri) == "file":
-                _replacing(path, lambda temp: fs.put_file(local, temp))
-            else:
-                fs.put_file(local, path)
-
-        self._retrying("upload to", uri, put)
+        self._writing("upload to", uri, lambda fs, path: fs.put_file(local, path))
 
     def get_file(self, uri: str, local: str) -> None:
         fs, path = self._fs(uri)

@@ -60,6 +60,17 @@ class Verdict:
     def fail(self, invariant: str, message: str) -> None:
         self.violations.append(f"{invariant}: {message}")
 
+    def add(self, other: Verdict, label: str = "") -> None:
+        """Count ``other`` (a variant's, or one round's) in this one; ``label`` prefixes
+        its violations."""
+        self.accepted += other.accepted
+        self.succeeded += other.succeeded
+        self.failed_as_expected += other.failed_as_expected
+        self.lost += other.lost
+        self.duplicated += other.duplicated
+        self.reexecuted += other.reexecuted
+        self.violations += [f"{label}{v}" for v in other.violations]
+
 
 def check_nothing_lost(rig: Rig, *, expect_failed: Collection[str] = (),
                        max_extra_starts: int = 1, timeout_s: float = 120.0,

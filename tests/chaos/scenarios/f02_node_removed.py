@@ -52,7 +52,7 @@ def run(env: ChaosEnv, full: bool) -> ScenarioResult:
     for r in range(rounds):
         verdict, recovered = _round(env, f"f2-{r}")
         recoveries.append(recovered)
-        _merge(total, verdict)
+        total.add(verdict)
     took = [t for t in recoveries if t is not None]
     return ScenarioResult(SCENARIO, TITLE, "full" if full else "smoke", rounds, total,
                           recovery_s=max(took, default=None),
@@ -146,13 +146,3 @@ def _check(rig: Rig, verdict: Verdict, names: list[str]) -> None:
             verdict.fail("F2", f"{name}: node b's attempts were {kinds}")
         if starts[(name, "a")] != 1:
             verdict.fail("F2", f"{name}: node a ran {starts[(name, 'a')]} times")
-
-
-def _merge(total: Verdict, one: Verdict) -> None:
-    total.accepted += one.accepted
-    total.succeeded += one.succeeded
-    total.failed_as_expected += one.failed_as_expected
-    total.lost += one.lost
-    total.duplicated += one.duplicated
-    total.reexecuted += one.reexecuted
-    total.violations.extend(one.violations)

@@ -105,7 +105,7 @@ def run(env: ChaosEnv, full: bool) -> ScenarioResult:
             found, calls, stats, fault_at = _variant(env, rig, db, count, outage_s)
             checked = check_nothing_lost(rig, timeout_s=90, fault_at=fault_at,
                                          recovery_bound_s=outage_s + 30)
-            _merge(verdict, checked, db)
+            verdict.add(checked, f"{db}: ")
             verdict.violations += [f"{db}: {v}" for v in found]
             took = recovery_s(rig, fault_at)
             recovery = took if recovery is None or took is None else max(recovery, took)
@@ -212,13 +212,3 @@ def _no_restarts(rig: Rig, names: list[str]) -> list[str]:
         .where(ExecutionRow.name.in_(names))).all()), write=False)
     return [f"F5: execution {n}'s driver was restarted {k} times by an outage shorter "
             f"than the {TOLERANCE_S:g} s tolerance" for n, k in restarts.items() if k]
-
-
-def _merge(into: Verdict, found: Verdict, db: str) -> None:
-    into.accepted += found.accepted
-    into.succeeded += found.succeeded
-    into.failed_as_expected += found.failed_as_expected
-    into.lost += found.lost
-    into.duplicated += found.duplicated
-    into.reexecuted += found.reexecuted
-    into.violations += [f"{db}: {v}" for v in found.violations]

@@ -51,7 +51,7 @@ def run(env: ChaosEnv, full: bool) -> ScenarioResult:
             figures.update({f"{db}_{k}": v for k, v in stats.items()
                             if k not in ("requests", "errors")})
             checked = check_nothing_lost(rig, timeout_s=60)
-            _merge(verdict, checked)
+            verdict.add(checked)
             verdict.violations += [f"{db}: {v}" for v in found]
     return ScenarioResult(SCENARIO, TITLE, "full" if full else "smoke", faults, verdict,
                           api_requests=requests, api_errors=errors,
@@ -158,13 +158,3 @@ def _one_row_each(rig: Rig) -> list[str]:
     return [f"F11: {count} executions named {name}" for name, count in counts.items()
             if count != 1] + [f"F11: accepted {name} has no execution" for name in rig.accepted
                               if name not in counts]
-
-
-def _merge(into: Verdict, found: Verdict) -> None:
-    into.accepted += found.accepted
-    into.succeeded += found.succeeded
-    into.failed_as_expected += found.failed_as_expected
-    into.lost += found.lost
-    into.duplicated += found.duplicated
-    into.reexecuted += found.reexecuted
-    into.violations += found.violations
